@@ -1,0 +1,21 @@
+"""Model registry: ``name -> builder(input_shape=..., num_classes=..., **options) -> nn.Module``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from easyfirst.registry import Registry
+
+ModelBuilder = Callable[..., nn.Module]
+MODELS: Registry[ModelBuilder] = Registry("model")
+register_model = MODELS.register
+
+
+def build_model(
+    name: str, *, input_shape: tuple[int, ...], num_classes: int, **options: Any
+) -> nn.Module:
+    """Build a registered model for inputs of shape ``input_shape`` (no batch dim)."""
+    return MODELS.get(name)(input_shape=tuple(input_shape), num_classes=num_classes, **options)

@@ -1,0 +1,61 @@
+"""A tiny name -> object registry shared by scorers, pacing functions, models and datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps names to objects; unknown names raise ``KeyError`` listing the valid ones.
+
+    Example:
+        >>> r: Registry[int] = Registry("widget")
+        >>> @r.register("one")
+        ... def one() -> int:
+        ...     return 1
+        >>> r.get("one")()
+        1
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def decorator(obj: T) -> T:
+            if name in self._items:
+                raise ValueError(f"{self.kind} {name!r} is already registered; pick another name.")
+            self._items[name] = obj
+            return obj
+
+        return decorator
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"Unknown {self.kind} {name!r}. Available: {', '.join(self.names())}."
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(n, self._items[n]) for n in self.names()]
+
+
+class UnknownNameError(KeyError, ValueError):
+    """An unknown registry name; catchable as ``KeyError`` or ``ValueError``."""
+
+    def __str__(self) -> str:  # KeyError would wrap the message in quotes
+        return str(self.args[0]) if self.args else ""
