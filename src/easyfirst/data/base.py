@@ -45,7 +45,9 @@ class ArraySplit(Dataset[tuple[torch.Tensor, int]]):
                 f"{tuple(self.targets.shape)} and {len(self.ids)}. Check the dataset loader."
             )
         if len(set(self.ids)) != n:
-            raise ValueError("Expected unique sample ids; got duplicates. Check the dataset loader.")
+            raise ValueError(
+                "Expected unique sample ids; got duplicates. Check the dataset loader."
+            )
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -72,12 +74,15 @@ class ArraySplit(Dataset[tuple[torch.Tensor, int]]):
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> ArraySplit:
         idx = np.asarray(indices, dtype=np.int64)
-        inputs = self.inputs[torch.as_tensor(idx)] if isinstance(self.inputs, torch.Tensor) else (
-            self.inputs[idx]
+        inputs = (
+            self.inputs[torch.as_tensor(idx)]
+            if isinstance(self.inputs, torch.Tensor)
+            else (self.inputs[idx])
         )
         meta = {k: np.asarray(v)[idx] for k, v in self.meta.items()}
-        return ArraySplit(inputs, self.targets[torch.as_tensor(idx)], [self.ids[i] for i in idx],
-                          meta=meta)
+        return ArraySplit(
+            inputs, self.targets[torch.as_tensor(idx)], [self.ids[i] for i in idx], meta=meta
+        )
 
     def fingerprint(self, name: str = "") -> str:
         """A short hash of the dataset name, ids and targets: what scores are keyed by."""

@@ -1,0 +1,102 @@
+"""Shared command-line options and their parsing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from easyfirst.training.config import RunConfig
+
+
+def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``["k=v", ...]`` -> dict; values parsed as JSON when possible (``3``, ``[1,2]``)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"Expected {flag} KEY=VALUE; got {item!r}.")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def parse_int_list(text: str, flag: str) -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` -> list of ints."""
+    try:
+        if "-" in text and "," not in text:
+            lo, hi = (int(x) for x in text.split("-"))
+            return list(range(lo, hi + 1))
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"Expected {flag} like 0,1,2 or 0-4; got {text!r}.") from None
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="synthkws", help="dataset name (easyfirst datasets)")
+    p.add_argument("--root", default=None, help="local data folder for datasets that need one")
+    p.add_argument(
+        "--dataset-opt",
+        action="append",
+        metavar="KEY=VALUE",
+        help="extra dataset loader option (repeatable)",
+    )
+
+
+def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
+    p.add_argument("--model", default="small_cnn", help="model name (easyfirst models)")
+    p.add_argument(
+        "--model-opt", action="append", metavar="KEY=VALUE", help="extra model option (repeatable)"
+    )
+    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="parameter dtype (float64 for exact comparisons)",
+    )
+    p.add_argument(
+        "--eval-checkpoint",
+        default="best",
+        choices=["best", "last"],
+        help="checkpoint evaluated on test (and for the CELoss eval pass)",
+    )
+    p.add_argument("--augment", default="", help="comma-separated batch augmentations")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts = parse_kv(args.dataset_opt, "--dataset-opt")
+    if args.root is not None:
+        opts["root"] = args.root
+    return opts
+
+
+def run_config(args: argparse.Namespace, **extra: Any) -> RunConfig:
+    return RunConfig(
+        dataset=args.dataset,
+        model=args.model,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        eval_checkpoint=args.eval_checkpoint,
+        augment=[a for a in args.augment.split(",") if a],
+        dataset_options=dataset_options(args),
+        model_options=parse_kv(args.model_opt, "--model-opt"),
+        **extra,
+    )

@@ -1,0 +1,108 @@
+"""Batch image augmentations that run where the batch lives (CPU or GPU), without host syncs.
+
+Each transform takes ``x (B, C, H, W)`` and an explicit ``torch.Generator`` (never the global
+RNG), draws one random decision per sample in a single call and applies it vectorised. For GPU
+batches pass a generator on the same device (``torch.Generator(device="cuda")``) so the draws
+never leave it; a CPU generator also works (its few numbers are copied over asynchronously).
+
+Example:
+    >>> import torch
+    >>> aug = Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(0.5)])
+    >>> x = torch.rand(8, 3, 32, 32)
+    >>> aug(x, generator=torch.Generator().manual_seed(0)).shape
+    torch.Size([8, 3, 32, 32])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+
+class BatchTransform(Protocol):
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor: ...
+
+
+def _check_batch(x: torch.Tensor, name: str) -> None:
+    if x.ndim != 4:
+        raise ValueError(
+            f"{name} expects images (B, C, H, W); got shape {tuple(x.shape)}. Add the batch axis."
+        )
+
+
+class RandomCrop:
+    """Zero-pad by ``padding`` on every side, then crop ``size`` at a random offset per sample.
+
+    Args:
+        size: output ``(h, w)``, or one int for square crops.
+        padding: pixels of zero padding added to each side first.
+
+    Shapes:
+        ``(B, C, H, W) -> (B, C, h, w)`` (same shape for the usual CIFAR ``RandomCrop(32, 4)``).
+    """
+
+    def __init__(self, size: int | tuple[int, int], *, padding: int = 0) -> None:
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.padding = padding
+        if len(self.size) != 2 or min(self.size) < 1 or padding < 0:
+            raise ValueError(
+                f"Expected size > 0 (int or (h, w)) and padding >= 0; got size={size}, "
+                f"padding={padding}."
+            )
+
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+        _check_batch(x, "RandomCrop")
+        p, (h, w) = self.padding, self.size
+        if p:
+            x = F.pad(x, (p, p, p, p))
+        b, _, hp, wp = x.shape
+        if h > hp or w > wp:
+            raise ValueError(
+                f"RandomCrop: crop {(h, w)} exceeds the padded image {(hp, wp)}; use a smaller "
+                "size or more padding."
+            )
+        # Offsets come from the generator's device, then move (async) to the batch's device.
+        top = torch.randint(0, hp - h + 1, (b,), generator=generator, device=generator.device)
+        left = torch.randint(0, wp - w + 1, (b,), generator=generator, device=generator.device)
+        rows = (top.to(x.device, non_blocking=True)[:, None]
+                + torch.arange(h, device=x.device))  # (B, h)
+        cols = (left.to(x.device, non_blocking=True)[:, None]
+                + torch.arange(w, device=x.device))  # (B, w)
+        batch = torch.arange(b, device=x.device)[:, None, None]
+        # Advanced indices split by the channel slice land first: (B, h, w, C).
+        out = x[batch, :, rows[:, :, None], cols[:, None, :]]
+        return out.permute(0, 3, 1, 2).contiguous()
+
+
+class RandomHorizontalFlip:
+    """Mirror each image left-right with probability ``p``.
+
+    Shapes:
+        ``(B, C, H, W) -> (B, C, H, W)``.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Expected a probability 0 <= p <= 1; got p={p}.")
+        self.p = p
+
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+        _check_batch(x, "RandomHorizontalFlip")
+        u = torch.rand(x.shape[0], generator=generator, device=generator.device)
+        flip = (u < self.p).to(x.device, non_blocking=True)[:, None, None, None]
+        return torch.where(flip, x.flip(-1), x)
+
+
+class Compose:
+    """Apply transforms in order, all drawing from the same generator."""
+
+    def __init__(self, transforms: Sequence[BatchTransform]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+        for t in self.transforms:
+            x = t(x, generator=generator)
+        return x

@@ -1,0 +1,161 @@
+"""``TrainingDynamics``: the saved per-sample record of one training run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "easyfirst.dynamics"
+VERSION = 1
+
+
+@dataclass
+class TrainingDynamics:
+    """Per-sample outcomes of one run, all ``(N,)`` CPU tensors (``history``: (N, ceil(E/8))).
+
+    Attributes:
+        num_epochs: E, epochs recorded.
+        epochs_seen: epochs in which the sample was visited.
+        correct_sum: sum over epochs of the fraction of the sample's visits that were correct.
+        correct_now: correct in the last epoch it was seen.
+        first_learned: first epoch (0-based) it was correct; -1 if never.
+        learned_since: first epoch of the final unbroken run of correct epochs; -1 if it ended
+            incorrect or was never learned.
+        forgetting: correct-to-incorrect transitions between consecutive visits (Toneva 2019).
+        prob_sum, prob_sqsum: sums over epochs of the true-class probability and its square.
+        margin_sum: sum over epochs of the true logit minus the largest other logit (AUM).
+        last_loss: per-sample cross-entropy in the last epoch it was seen (training mode).
+        el2n: ||softmax - onehot||_2 at epoch ``el2n_epoch``.
+        eval_loss, eval_correct: optional eval-mode pass over the training set with a chosen
+            checkpoint (``meta["eval_checkpoint"]`` says which).
+        targets: optional class ids (N,).
+        history: optional bit-packed per-epoch correctness, bit ``e % 8`` of byte ``e // 8``.
+        meta: run metadata (seed, epochs, model, optimizer, dataset fingerprint, version...).
+    """
+
+    num_epochs: int
+    epochs_seen: torch.Tensor
+    correct_sum: torch.Tensor
+    correct_now: torch.Tensor
+    first_learned: torch.Tensor
+    learned_since: torch.Tensor
+    forgetting: torch.Tensor
+    prob_sum: torch.Tensor
+    prob_sqsum: torch.Tensor
+    margin_sum: torch.Tensor
+    last_loss: torch.Tensor
+    el2n: torch.Tensor
+    el2n_epoch: int = 0
+    eval_loss: torch.Tensor | None = None
+    eval_correct: torch.Tensor | None = None
+    targets: torch.Tensor | None = None
+    history: torch.Tensor | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.correct_sum.numel())
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.meta.get("dataset_fingerprint")
+
+    def cumacc(self) -> torch.Tensor:
+        """Epochs correct / epochs seen (the seed's CumAcc when every epoch visits all)."""
+        return self.correct_sum / self.epochs_seen.clamp(min=1).double()
+
+    def history_matrix(self) -> torch.Tensor:
+        """Unpacked per-epoch correctness, (N, E) bool. Needs ``keep_history=True``."""
+        if self.history is None:
+            raise ValueError(
+                "This record has no per-epoch history; rerun with keep_history=True "
+                "(CLI: --keep-history)."
+            )
+        bits = torch.arange(8, dtype=torch.uint8)
+        unpacked = (self.history[:, :, None] >> bits) & 1
+        return unpacked.reshape(self.num_samples, -1)[:, : self.num_epochs].bool()
+
+    # -- files ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of tensors, ints and a JSON string (``torch.load(weights_only=True)``)."""
+        out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "meta":
+                out["meta_json"] = json.dumps(v, sort_keys=True)
+            elif v is not None:
+                out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "<dict>") -> TrainingDynamics:
+        if d.get("format") != FORMAT:
+            raise ValueError(
+                f"{source}: expected an easyfirst dynamics file (format {FORMAT!r}); got "
+                f"format {d.get('format')!r}. Pass a file written by TrainingDynamics.save."
+            )
+        if int(d.get("version", -1)) > VERSION:
+            raise ValueError(
+                f"{source}: dynamics version {d['version']} is newer than this easyfirst "
+                f"supports ({VERSION}). Upgrade easyfirst."
+            )
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "meta":
+                kw["meta"] = json.loads(str(d.get("meta_json", "{}")))
+            elif f.name in d:
+                v = d[f.name]
+                kw[f.name] = torch.as_tensor(v) if isinstance(v, np.ndarray) else v
+        for name in ("num_epochs", "el2n_epoch"):
+            if name in kw:
+                kw[name] = int(kw[name])
+        return cls(**kw)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically; ``.npz`` suffix writes numpy, anything else ``torch.save``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            if path.suffix == ".npz":
+                arrays = {
+                    k: (v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+                    for k, v in self.to_dict().items()
+                }
+                with open(tmp, "wb") as fh:
+                    np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+            else:
+                torch.save(self.to_dict(), tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainingDynamics:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Dynamics file {str(path)!r} does not exist; check the path.")
+        try:
+            if path.suffix == ".npz":
+                with np.load(path, allow_pickle=False) as z:
+                    d: dict[str, Any] = {k: z[k] for k in z.files}
+                d = {k: (v.item() if v.ndim == 0 else v) for k, v in d.items()}
+            else:
+                d = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            raise ValueError(
+                f"{str(path)!r} is not a readable dynamics file ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); rerun the scoring run."
+            ) from exc
+        return cls.from_dict(d, source=str(path))

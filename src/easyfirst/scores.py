@@ -1,0 +1,269 @@
+"""``Scores``: per-sample difficulty values, their orderings, and their file format.
+
+File format (``.csv``): a first line ``# {json header}`` then ``index,score,rank`` rows, where
+``rank`` is the position in the easy-to-hard order (0 = easiest) under the tie rule recorded
+in the header. Files are written atomically and validated on read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from easyfirst import __version__
+
+FORMAT = "easyfirst.scores"
+VERSION = 1
+TIE_RULES = ("random", "dataset-order")
+
+
+class ScoresFileError(ValueError):
+    """A score file that cannot be used as it is; the message says what to do."""
+
+
+@dataclass
+class Scores:
+    """Difficulty scores for N samples of one dataset.
+
+    Args:
+        values: (N,) float scores.
+        higher_is_easier: direction of ``values``.
+        meta: scorer, params, seeds, epochs, dataset_fingerprint, library_version, and the
+            tie rule (``tie_break``, ``tie_seed``).
+
+    Example:
+        >>> s = Scores(np.array([0.5, 1.0, 0.5, 0.0]), higher_is_easier=True,
+        ...            meta={"tie_break": "dataset-order"})
+        >>> s.easy_to_hard().tolist()
+        [1, 0, 2, 3]
+    """
+
+    values: np.ndarray
+    higher_is_easier: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float64)
+        if self.values.ndim != 1 or self.values.size == 0:
+            raise ValueError(
+                f"Expected scores of shape (N,) with N >= 1; got shape {self.values.shape}."
+            )
+        self.meta.setdefault("tie_break", "random")
+        self.meta.setdefault("tie_seed", 0)
+        if self.meta["tie_break"] not in TIE_RULES:
+            raise ValueError(
+                f"Unknown tie rule {self.meta['tie_break']!r}. Available: {', '.join(TIE_RULES)}."
+            )
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def scorer(self) -> str:
+        return str(self.meta.get("scorer", "unknown"))
+
+    @property
+    def fingerprint(self) -> str | None:
+        fp = self.meta.get("dataset_fingerprint")
+        return None if fp is None else str(fp)
+
+    def with_tie_rule(self, tie_break: str, *, seed: int | None = None) -> Scores:
+        meta = dict(self.meta, tie_break=tie_break)
+        if seed is not None:
+            meta["tie_seed"] = int(seed)
+        return Scores(self.values.copy(), higher_is_easier=self.higher_is_easier, meta=meta)
+
+    # -- orderings --------------------------------------------------------------------------
+    def easy_to_hard(self) -> np.ndarray:
+        """Sample indices from easiest to hardest, (N,) int64, ties broken by the stated rule.
+
+        ``tie_break="random"`` (default): ties are ordered by a random permutation seeded with
+        ``meta["tie_seed"]``. ``"dataset-order"``: the seed document's rule, lower index first.
+        """
+        nan = int(np.isnan(self.values).sum())
+        if nan:
+            raise ValueError(
+                f"{nan} of {self.num_samples} scores are NaN (samples never seen in training?); "
+                "expected finite scores. Rescore with every sample in the training split."
+            )
+        key = -self.values if self.higher_is_easier else self.values
+        if self.meta["tie_break"] == "dataset-order":
+            return np.argsort(key, kind="stable")
+        perm = np.random.default_rng(int(self.meta["tie_seed"])).permutation(self.num_samples)
+        return perm[np.argsort(key[perm], kind="stable")]
+
+    def hard_to_easy(self) -> np.ndarray:
+        return self.easy_to_hard()[::-1].copy()
+
+    def ranks(self) -> np.ndarray:
+        """(N,) position of each sample in ``easy_to_hard`` (0 = easiest)."""
+        ranks = np.empty(self.num_samples, dtype=np.int64)
+        ranks[self.easy_to_hard()] = np.arange(self.num_samples)
+        return ranks
+
+    def summary(self, *, ids: Sequence[str] | None = None, top: int = 5) -> dict[str, Any]:
+        """Distribution, number of unique values, largest tie, easiest and hardest samples."""
+        v = self.values[~np.isnan(self.values)]
+        uniq, counts = np.unique(v, return_counts=True)
+        order = self.easy_to_hard() if v.size == self.num_samples else np.arange(0)
+        name = (lambda i: ids[i]) if ids is not None else (lambda i: int(i))
+        return {
+            "scorer": self.scorer,
+            "N": self.num_samples,
+            "direction": "higher_is_easier" if self.higher_is_easier else "lower_is_easier",
+            "min": float(v.min()) if v.size else math.nan,
+            "max": float(v.max()) if v.size else math.nan,
+            "mean": float(v.mean()) if v.size else math.nan,
+            "std": float(v.std()) if v.size else math.nan,
+            "quantiles": {str(q): float(np.quantile(v, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)}
+            if v.size
+            else {},
+            "num_nan": int(self.num_samples - v.size),
+            "num_unique": int(uniq.size),
+            "largest_tie": int(counts.max()) if counts.size else 0,
+            "largest_tie_value": float(uniq[counts.argmax()]) if counts.size else math.nan,
+            "easiest": [name(i) for i in order[:top]],
+            "hardest": [name(i) for i in order[::-1][:top]],
+        }
+
+    # -- files ------------------------------------------------------------------------------
+    def header(self) -> dict[str, Any]:
+        h = {
+            "format": FORMAT,
+            "version": VERSION,
+            "N": self.num_samples,
+            "direction": "higher_is_easier" if self.higher_is_easier else "lower_is_easier",
+        }
+        meta = dict(self.meta)
+        meta.setdefault("library_version", __version__)
+        for k in ("scorer", "params", "seeds", "dataset_fingerprint"):
+            meta.setdefault(k, None if k != "params" else {})
+        h.update(meta)
+        return h
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the CSV atomically (a temp file in the same folder, then ``os.replace``)."""
+        ranks = self.ranks() if not np.isnan(self.values).any() else None
+        buf = io.StringIO()
+        buf.write("# " + json.dumps(self.header(), sort_keys=True) + "\n")
+        buf.write("index,score,rank\n")
+        for i, v in enumerate(self.values.tolist()):
+            buf.write(f"{i},{v!r},{'' if ranks is None else ranks[i]}\n")
+        return atomic_write_text(path, buf.getvalue())
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        expect_fingerprint: str | None = None,
+        expect_num_samples: int | None = None,
+    ) -> Scores:
+        """Read and validate a score CSV written by ``save``.
+
+        Raises:
+            ScoresFileError: wrong format/version, N or index mismatch, bad numbers, or a
+                dataset fingerprint other than ``expect_fingerprint``.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise ScoresFileError(f"Score file {str(p)!r} does not exist; check the path.")
+        with open(p, encoding="utf-8") as fh:
+            first = fh.readline()
+            if not first.startswith("# {"):
+                hint = (
+                    " It looks like an aucurriculum score file: use Scores.from_aucurriculum."
+                    if "ranks" in first or "mean" in first
+                    else ""
+                )
+                raise ScoresFileError(
+                    f"{str(p)!r}: expected a first line '# {{json header}}'; got "
+                    f"{first.strip()[:60]!r}.{hint}"
+                )
+            try:
+                header = json.loads(first[2:])
+            except json.JSONDecodeError as exc:
+                raise ScoresFileError(f"{str(p)!r}: header is not valid JSON ({exc}).") from exc
+            rows = list(csv.reader(fh))
+        if header.get("format") != FORMAT:
+            raise ScoresFileError(
+                f"{str(p)!r}: expected format {FORMAT!r}; got {header.get('format')!r}."
+            )
+        if int(header.get("version", -1)) > VERSION:
+            raise ScoresFileError(
+                f"{str(p)!r}: file version {header['version']} is newer than supported "
+                f"({VERSION}); upgrade easyfirst."
+            )
+        if not rows or rows[0] != ["index", "score", "rank"]:
+            raise ScoresFileError(
+                f"{str(p)!r}: expected columns index,score,rank; got {rows[0] if rows else []}."
+            )
+        body = rows[1:]
+        n = int(header.get("N", -1))
+        if len(body) != n:
+            raise ScoresFileError(
+                f"{str(p)!r}: header says N={n} but the file has {len(body)} rows; the file is "
+                "truncated or edited. Rewrite it."
+            )
+        values = np.empty(n, dtype=np.float64)
+        seen = np.zeros(n, dtype=bool)
+        for lineno, row in enumerate(body, start=3):
+            try:
+                i, v = int(row[0]), float(row[1])
+            except (ValueError, IndexError):
+                raise ScoresFileError(
+                    f"{str(p)!r} line {lineno}: expected 'index,score,rank'; got {row!r}."
+                ) from None
+            if not 0 <= i < n or seen[i]:
+                raise ScoresFileError(
+                    f"{str(p)!r} line {lineno}: index {i} is out of range [0, {n}) or repeated."
+                )
+            seen[i] = True
+            values[i] = v
+        if expect_num_samples is not None and n != expect_num_samples:
+            raise ScoresFileError(
+                f"{str(p)!r} has scores for {n} samples but the dataset's training split has "
+                f"{expect_num_samples}. Score this dataset first (easyfirst score)."
+            )
+        fp = header.get("dataset_fingerprint")
+        if expect_fingerprint is not None and fp != expect_fingerprint:
+            raise ScoresFileError(
+                f"{str(p)!r} was computed on dataset fingerprint {fp}, not on this dataset "
+                f"({expect_fingerprint}). Score this dataset first (easyfirst score)."
+            )
+        direction = header.get("direction")
+        if direction not in ("higher_is_easier", "lower_is_easier"):
+            raise ScoresFileError(
+                f"{str(p)!r}: expected direction higher_is_easier or lower_is_easier; got "
+                f"{direction!r}."
+            )
+        meta = {k: v for k, v in header.items() if k not in ("format", "version", "N", "direction")}
+        return cls(values, higher_is_easier=direction == "higher_is_easier", meta=meta)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` via a temp file and ``os.replace``: never half a file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p

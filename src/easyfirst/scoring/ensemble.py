@@ -1,0 +1,47 @@
+"""Seed ensembles: the mean of per-seed scores of one scorer on one dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from easyfirst.scores import Scores
+
+
+def ensemble(members: Sequence[Scores], *, names: Sequence[str] | None = None) -> Scores:
+    """Average per-seed ``Scores`` (K members of N samples) into one ``Scores``.
+
+    For CumAcc with equal epochs per member this equals pooling the correct counts. Members
+    must share scorer, direction, N and dataset fingerprint.
+
+    Args:
+        members: K per-seed scores.
+        names: optional member labels (e.g. file names) recorded in ``meta["members"]``.
+    """
+    if not members:
+        raise ValueError("Expected at least one member Scores to ensemble; got none.")
+    first = members[0]
+    for k, m in enumerate(members[1:], start=1):
+        for what, a, b in (
+            ("dataset fingerprint", first.fingerprint, m.fingerprint),
+            ("number of samples", first.num_samples, m.num_samples),
+            ("scorer", first.scorer, m.scorer),
+            ("direction", first.higher_is_easier, m.higher_is_easier),
+        ):
+            if a != b:
+                raise ValueError(
+                    f"Cannot ensemble member {k}: its {what} is {b!r} but member 0 has {a!r}. "
+                    "Ensemble only scores of one scorer computed on the same dataset."
+                )
+    values = np.mean(np.stack([m.values for m in members]), axis=0)
+    seeds = [s for m in members for s in m.meta.get("seeds", [])]
+    meta = {k: v for k, v in first.meta.items() if k not in ("seeds", "members")}
+    meta.update(
+        seeds=seeds,
+        members=list(names)
+        if names is not None
+        else [{"seeds": m.meta.get("seeds", []), "epochs": m.meta.get("epochs")} for m in members],
+        ensemble_size=len(members),
+    )
+    return Scores(values, higher_is_easier=first.higher_is_easier, meta=meta)

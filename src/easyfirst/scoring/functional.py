@@ -1,0 +1,81 @@
+"""Pure per-sample scoring math on ``TrainingDynamics`` tensors. Shapes: (N,) in, (N,) out.
+
+Samples never visited during training (``epochs_seen == 0``) score NaN everywhere.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from easyfirst.recording.dynamics import TrainingDynamics
+
+
+def _unseen_to_nan(d: TrainingDynamics, values: torch.Tensor) -> torch.Tensor:
+    return torch.where(d.epochs_seen > 0, values.double(), float("nan"))
+
+
+def cumacc(d: TrainingDynamics) -> torch.Tensor:
+    """Fraction of epochs in which the sample was classified correctly (higher = easier)."""
+    return _unseen_to_nan(d, d.cumacc())
+
+
+def fit(d: TrainingDynamics) -> torch.Tensor:
+    """First epoch (0-based) from which the sample stays correct to the end (lower = easier).
+
+    Never-learned samples, and samples incorrect in their last epoch, get E (``num_epochs``),
+    one past the last epoch.
+    """
+    since = d.learned_since.double()
+    return _unseen_to_nan(d, torch.where(since < 0, float(d.num_epochs), since))
+
+
+def celoss(d: TrainingDynamics, *, source: str = "auto") -> torch.Tensor:
+    """Per-sample cross-entropy (lower = easier).
+
+    Args:
+        source: ``"eval"`` (an eval-mode pass of the chosen checkpoint over the training set),
+            ``"last"`` (training-mode loss in the last epoch), or ``"auto"`` (eval if recorded).
+    """
+    if source not in ("auto", "eval", "last"):
+        raise ValueError(f"Unknown CELoss source {source!r}. Available: auto, eval, last.")
+    if source == "eval" or (source == "auto" and d.eval_loss is not None):
+        if d.eval_loss is None:
+            raise ValueError(
+                "CELoss source 'eval' needs an eval pass; this record has none. Use "
+                "source='last' or rerun scoring (it records one by default)."
+            )
+        return d.eval_loss.double()
+    return _unseen_to_nan(d, d.last_loss)
+
+
+def forgetting(d: TrainingDynamics) -> torch.Tensor:
+    """Forgetting events (correct -> incorrect between consecutive epochs; lower = easier).
+
+    Never-learned samples get E, more than any learned sample can have (Toneva et al. 2019
+    rank them as the most forgettable).
+    """
+    never = d.first_learned < 0
+    return _unseen_to_nan(d, torch.where(never, float(d.num_epochs), d.forgetting.double()))
+
+
+def confidence(d: TrainingDynamics) -> torch.Tensor:
+    """Data-map confidence: mean over epochs of the true-class probability (higher = easier)."""
+    return _unseen_to_nan(d, d.prob_sum / d.epochs_seen.clamp(min=1))
+
+
+def variability(d: TrainingDynamics) -> torch.Tensor:
+    """Data-map variability: std over epochs of the true-class probability (population std)."""
+    n = d.epochs_seen.clamp(min=1).double()
+    mean = d.prob_sum / n
+    var = (d.prob_sqsum / n - mean**2).clamp(min=0)
+    return _unseen_to_nan(d, var.sqrt())
+
+
+def aum(d: TrainingDynamics) -> torch.Tensor:
+    """Area under the margin: mean of true logit minus largest other logit (higher = easier)."""
+    return _unseen_to_nan(d, d.margin_sum / d.epochs_seen.clamp(min=1))
+
+
+def el2n(d: TrainingDynamics) -> torch.Tensor:
+    """EL2N at ``d.el2n_epoch``: ||softmax - onehot||_2 (lower = easier)."""
+    return d.el2n.double()

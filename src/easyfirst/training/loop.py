@@ -1,0 +1,336 @@
+"""The plain-PyTorch training loop behind ``easyfirst score`` and ``easyfirst train``.
+
+Per batch it only queues device work (forward, backward, step, ``OutcomeRecorder.update``);
+the host waits once per epoch. Data that fits in ``preload_max_bytes`` stays on the device
+and batches are gathered there by index, with no DataLoader.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DistributedSampler, Sampler
+from tqdm.auto import tqdm
+
+from easyfirst import __version__
+from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.models.registry import build_model
+from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.recording.recorder import OutcomeRecorder
+from easyfirst.training.checkpoint import load_checkpoint, save_checkpoint
+from easyfirst.training.config import RunConfig
+from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device
+from easyfirst.training.evaluate import accuracy, predict
+from easyfirst.training.optim import build_optimizer
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class RunResult:
+    """What a training run produced. Logits are eval-mode, of the ``eval_checkpoint`` model."""
+
+    model: nn.Module
+    metrics: list[dict[str, Any]]
+    best_epoch: int
+    dynamics: TrainingDynamics | None = None
+    dev_logits: torch.Tensor | None = None
+    test_logits: torch.Tensor | None = None
+    test_accuracy: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class _DeviceBatches:
+    """Gathers batches by index, from device-resident tensors when the data fits."""
+
+    def __init__(
+        self, split: ArraySplit, device: torch.device, dtype: torch.dtype, max_bytes: int
+    ) -> None:
+        self.split, self.device, self.dtype = split, device, dtype
+        nbytes = math.prod(split.inputs.shape) * torch.empty((), dtype=dtype).element_size()
+        self.resident = nbytes <= max_bytes
+        if self.resident:
+            self.x = split.as_tensor().to(device, dtype)
+            self.y = split.targets.to(device)
+
+    def indices(self, idx: list[int]) -> torch.Tensor:
+        t = torch.tensor(idx, dtype=torch.long)
+        return t.to(self.device) if self.resident else t
+
+    def get(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.resident:
+            return self.x[idx], self.y[idx]
+        x, y = self.split.batch(idx)
+        pin = self.device.type == "cuda"
+        x, y = (x.pin_memory(), y.pin_memory()) if pin else (x, y)
+        return x.to(self.device, self.dtype, non_blocking=True), y.to(
+            self.device, non_blocking=True
+        )
+
+
+def train(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    out_dir: str | Path | None = None,
+    sampler: Sampler[int] | None = None,
+    record: bool = True,
+    resume: bool = False,
+    progress: bool = True,
+    augment: Augment | None = None,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    sampler_factory: Callable[[DistInfo], Sampler[int]] | None = None,
+) -> RunResult:
+    """Train ``cfg.model`` on ``bundle.train``; optionally record per-sample dynamics.
+
+    Args:
+        bundle: the dataset; ``train`` is trained on, ``dev`` selects the best epoch, ``test``
+            is evaluated once at the end.
+        cfg: the run configuration.
+        out_dir: where ``checkpoint.pt`` is written after every epoch (rank 0 only).
+        sampler: data order; default ``DistributedSampler(shuffle=True, seed=cfg.seed)``.
+            It must have ``set_epoch`` and be sharded for this rank.
+        sampler_factory: builds the sampler once the process group is known (DDP).
+        record: keep an ``OutcomeRecorder`` and return ``TrainingDynamics``.
+        resume: continue from ``out_dir/checkpoint.pt`` if it exists.
+        augment: ``augment(x, generator) -> x`` applied to each training batch on the device.
+        on_epoch_end: called with ``(epoch, metrics)`` after each epoch's checkpoint.
+    """
+    device = resolve_device(cfg.device)
+    dinfo = init_distributed(device)
+    dtype = getattr(torch, cfg.dtype)
+    if cfg.batch_size % dinfo.world_size:
+        raise ValueError(
+            f"Expected batch_size divisible by the number of processes ({dinfo.world_size}); "
+            f"got {cfg.batch_size}. Choose a multiple of {dinfo.world_size}."
+        )
+    local_batch = cfg.batch_size // dinfo.world_size
+    split = bundle.train
+    n = len(split)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(cfg.seed)
+        model = build_model(
+            cfg.model,
+            input_shape=bundle.input_shape,
+            num_classes=bundle.num_classes,
+            **cfg.model_options,
+        )
+        model = model.to(device, dtype)
+        net: nn.Module = model
+        if dinfo.enabled:
+            net = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        opt = build_optimizer(
+            cfg.optimizer,
+            model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+        )
+        if sampler is None:
+            sampler = (
+                sampler_factory(dinfo)
+                if sampler_factory
+                else DistributedSampler(
+                    split,
+                    num_replicas=dinfo.world_size,
+                    rank=dinfo.rank,
+                    shuffle=True,
+                    seed=cfg.seed,
+                )
+            )
+        recorder = (
+            OutcomeRecorder(
+                n,
+                device=device,
+                el2n_epoch=cfg.el2n_epoch,
+                keep_history=cfg.keep_history,
+                max_epochs=cfg.epochs,
+            )
+            if record
+            else None
+        )
+        data = _DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
+        metrics: list[dict[str, Any]] = []
+        best: dict[str, Any] = {"epoch": -1, "dev_accuracy": -1.0, "state": None}
+        start = 0
+        ckpt_path = Path(out_dir) / CHECKPOINT if out_dir is not None else None
+        if resume and ckpt_path is not None and ckpt_path.is_file():
+            state = load_checkpoint(ckpt_path)
+            _check_resumable(state, cfg, bundle.fingerprint, ckpt_path)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if recorder is not None:
+                recorder.load_state_dict(state["recorder"])
+            metrics, best, start = state["metrics"], state["best"], state["epoch"] + 1
+            torch.set_rng_state(state["rng_cpu"])
+            if device.type == "cuda" and state.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state(state["rng_cuda"], device)
+        else:
+            torch.manual_seed(cfg.seed + 1)  # dropout etc.: distinct from the init stream
+
+        steps_per_epoch = math.ceil(len(sampler) / local_batch)  # type: ignore[arg-type]
+        bar = tqdm(
+            total=cfg.epochs,
+            initial=start,
+            desc=f"{cfg.model} seed {cfg.seed}",
+            unit="epoch",
+            disable=not (progress and dinfo.is_main),
+            leave=False,
+        )
+        for epoch in range(start, cfg.epochs):
+            sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+            order = data.indices(list(iter(sampler)))
+            # DistributedSampler pads its permutation to a multiple of the world size; rank r's
+            # i-th sample sits at global position i*W + r, and positions >= the real count are
+            # padding. Masking them makes every global batch identical to one process's.
+            real = int(getattr(sampler, "epoch_size", len(split)))
+            real_pos = (
+                torch.arange(len(order), device=device) * dinfo.world_size + dinfo.rank
+            ) < real
+            gen = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
+            net.train()
+            stats = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, n
+            for k, s in enumerate(range(0, len(order), local_batch)):
+                idx = order[s : s + local_batch]
+                w = real_pos[s : s + local_batch]
+                global_real = min(cfg.batch_size, real - k * cfg.batch_size)
+                x, y = data.get(idx)
+                if augment is not None:
+                    x = augment(x, gen)
+                logits = net(x)
+                per_sample = F.cross_entropy(logits.float(), y, reduction="none")
+                wf = w.to(per_sample.dtype)
+                opt.zero_grad(set_to_none=True)
+                # DDP averages gradients over ranks: scale so the result is the global mean.
+                ((per_sample * wf).sum() * (dinfo.world_size / global_real)).backward()
+                opt.step()
+                if recorder is not None:
+                    recorder.update(idx, logits, y, loss=per_sample, weight=wf)
+                with torch.no_grad():
+                    stats += torch.stack(
+                        [
+                            (per_sample.detach() * wf).sum().double(),
+                            ((logits.argmax(1) == y) & w).sum().double(),
+                            w.sum().double(),
+                        ]
+                    )
+            if recorder is not None:
+                recorder.end_epoch()
+            if dinfo.enabled:
+                dist.all_reduce(stats)
+            loss_sum, correct, count = stats.tolist()  # host-sync: once per epoch
+            row: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / max(count, 1),
+                "train_accuracy": correct / max(count, 1),
+                "steps": steps_per_epoch,
+                "pool_size": int(getattr(sampler, "pool_size", n)),
+            }
+            if bundle.dev is not None and len(bundle.dev):
+                dev_logits = predict(model, bundle.dev, device=device, dtype=dtype)
+                row["dev_accuracy"] = accuracy(dev_logits, bundle.dev.targets)
+                row["dev_loss"] = float(F.cross_entropy(dev_logits, bundle.dev.targets))
+                if row["dev_accuracy"] > best["dev_accuracy"]:
+                    best = {
+                        "epoch": epoch,
+                        "dev_accuracy": row["dev_accuracy"],
+                        "state": copy.deepcopy(model.state_dict()),
+                    }
+            metrics.append(row)
+            if ckpt_path is not None and dinfo.is_main:
+                save_checkpoint(
+                    {
+                        "epoch": epoch,
+                        "config": cfg.to_dict(),
+                        "fingerprint": bundle.fingerprint,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "recorder": recorder.state_dict() if recorder is not None else None,
+                        "metrics": metrics,
+                        "best": best,
+                        "rng_cpu": torch.get_rng_state(),
+                        "rng_cuda": torch.cuda.get_rng_state(device)
+                        if device.type == "cuda"
+                        else None,
+                    },
+                    ckpt_path,
+                )
+            bar.update(1)
+            bar.set_postfix(
+                {
+                    k: round(v, 4)
+                    for k, v in row.items()
+                    if k in ("train_loss", "train_accuracy", "dev_accuracy")
+                }
+            )
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, row)
+        bar.close()
+
+    use_best = cfg.eval_checkpoint == "best" and best["state"] is not None
+    if use_best:
+        model.load_state_dict(best["state"])
+    chosen_epoch = best["epoch"] if use_best else cfg.epochs - 1
+    result = RunResult(model=model, metrics=metrics, best_epoch=chosen_epoch)
+    if bundle.dev is not None and len(bundle.dev):
+        result.dev_logits = predict(model, bundle.dev, device=device, dtype=dtype)
+    if bundle.test is not None and len(bundle.test):
+        result.test_logits = predict(model, bundle.test, device=device, dtype=dtype)
+        result.test_accuracy = accuracy(result.test_logits, bundle.test.targets)
+    if recorder is not None:
+        train_logits = predict(model, split, device=device, dtype=dtype)
+        meta = run_meta(cfg, bundle, dinfo, eval_epoch=chosen_epoch)
+        d = recorder.dynamics(**meta)
+        d.eval_loss = F.cross_entropy(train_logits, split.targets, reduction="none").double()
+        d.eval_correct = train_logits.argmax(1) == split.targets
+        d.targets = split.targets.clone()
+        result.dynamics = d
+    return result
+
+
+def run_meta(
+    cfg: RunConfig, bundle: DatasetBundle, dinfo: DistInfo, *, eval_epoch: int
+) -> dict[str, Any]:
+    return {
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "model": cfg.model,
+        "model_options": cfg.model_options,
+        "optimizer": cfg.optimizer,
+        "lr": cfg.lr,
+        "batch_size": cfg.batch_size,
+        "dataset": bundle.name,
+        "dataset_fingerprint": bundle.fingerprint,
+        "num_samples": len(bundle.train),
+        "world_size": dinfo.world_size,
+        "library_version": __version__,
+        "eval_checkpoint": cfg.eval_checkpoint,
+        "eval_epoch": eval_epoch,
+        "config": json.loads(json.dumps(cfg.to_dict())),
+    }
+
+
+def _check_resumable(state: dict[str, Any], cfg: RunConfig, fingerprint: str, path: Path) -> None:
+    saved = dict(state["config"])
+    now = cfg.to_dict()
+    diff = [k for k in now if k not in ("device",) and saved.get(k) != now[k]]
+    if diff or state["fingerprint"] != fingerprint:
+        what = ", ".join(diff) or "dataset fingerprint"
+        raise ValueError(
+            f"Cannot resume from {str(path)!r}: it was written with a different {what}. Use the "
+            "same settings, or another --out folder."
+        )

@@ -1,0 +1,116 @@
+"""Scores: tie rules, file round trip, validation errors, atomic writes, summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from easyfirst.scores import Scores, ScoresFileError
+
+
+def _scores(**meta) -> Scores:
+    return Scores(
+        np.array([0.5, 1.0, 0.5, 0.0, 0.5]),
+        higher_is_easier=True,
+        meta={"scorer": "cumacc", "dataset_fingerprint": "fp", **meta},
+    )
+
+
+def test_dataset_order_tie_rule_is_the_seed_rule():
+    s = _scores(tie_break="dataset-order")
+    assert s.easy_to_hard().tolist() == [1, 0, 2, 4, 3]
+    assert s.hard_to_easy().tolist() == [3, 4, 2, 0, 1]
+    # equals np.argsort(-scores) with a stable sort, as the seed document does
+    assert s.easy_to_hard().tolist() == np.argsort(-s.values, kind="stable").tolist()
+
+
+def test_random_tie_rule_is_seeded_and_only_reorders_ties():
+    orders = {tuple(_scores(tie_seed=k).easy_to_hard()) for k in range(20)}
+    assert len(orders) > 1  # ties are permuted
+    for o in orders:
+        assert o[0] == 1 and o[-1] == 3 and set(o[1:4]) == {0, 2, 4}
+    assert (_scores(tie_seed=7).easy_to_hard() == _scores(tie_seed=7).easy_to_hard()).all()
+
+
+def test_lower_is_easier_direction():
+    s = Scores(np.array([3.0, 1.0, 2.0]), higher_is_easier=False)
+    assert s.easy_to_hard().tolist() == [1, 2, 0]
+    assert s.ranks().tolist() == [2, 0, 1]
+
+
+def test_nan_scores_refuse_to_order():
+    s = Scores(np.array([1.0, np.nan]), higher_is_easier=True)
+    with pytest.raises(ValueError, match="1 of 2 scores are NaN"):
+        s.easy_to_hard()
+
+
+def test_unknown_tie_rule():
+    with pytest.raises(ValueError, match="Unknown tie rule 'first'. Available: random"):
+        _scores(tie_break="first")
+
+
+def test_file_roundtrip_is_exact(tmp_path):
+    rng = np.random.default_rng(0)
+    s = Scores(
+        rng.random(50) / 3,
+        higher_is_easier=False,
+        meta={
+            "scorer": "celoss",
+            "seeds": [0, 1],
+            "dataset_fingerprint": "abc",
+            "params": {"source": "eval"},
+        },
+    )
+    path = s.save(tmp_path / "s.csv")
+    back = Scores.load(path, expect_fingerprint="abc", expect_num_samples=50)
+    np.testing.assert_array_equal(back.values, s.values)
+    assert back.higher_is_easier is False and back.meta["seeds"] == [0, 1]
+    assert (back.ranks() == s.ranks()).all()
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("# {") and lines[1] == "index,score,rank"
+
+
+def test_summary_reports_ties():
+    summ = _scores(tie_break="dataset-order").summary(ids=list("abcde"))
+    assert summ["num_unique"] == 3 and summ["largest_tie"] == 3
+    assert summ["easiest"][0] == "b" and summ["hardest"][0] == "d"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda t: t.replace('"N": 5', '"N": 6'), "header says N=6 but the file has 5 rows"),
+        (lambda t: "\n".join(t.splitlines()[:-1]) + "\n", "header says N=5 but the file has 4"),
+        (lambda t: t.replace('"easyfirst.scores"', '"other"'), "expected format"),
+        (lambda t: t.replace("\n0,0.5,", "\n0,abc,"), "line 3: expected 'index,score,rank'"),
+        (lambda t: t.replace("\n4,0.5,", "\n0,0.5,"), "index 0 is out of range .* or repeated"),
+        (lambda t: t.split("\n", 1)[1], "expected a first line"),
+    ],
+)
+def test_load_validates(tmp_path, mutate, message):
+    path = _scores().save(tmp_path / "s.csv")
+    path.write_text(mutate(path.read_text()))
+    with pytest.raises(ScoresFileError, match=message):
+        Scores.load(path)
+
+
+def test_load_refuses_foreign_dataset(tmp_path):
+    path = _scores().save(tmp_path / "s.csv")
+    with pytest.raises(ScoresFileError, match="computed on dataset fingerprint fp, not on this"):
+        Scores.load(path, expect_fingerprint="other")
+    with pytest.raises(ScoresFileError, match="scores for 5 samples but .* has 7"):
+        Scores.load(path, expect_num_samples=7)
+
+
+def test_failed_write_keeps_existing_file(tmp_path, monkeypatch):
+    path = _scores().save(tmp_path / "s.csv")
+    before = path.read_text()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        Scores(np.zeros(5), higher_is_easier=True).save(path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]  # no temp file left behind

@@ -1,0 +1,146 @@
+"""The training loop: determinism, exact resume, DDP equals one process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from easyfirst.data import load_dataset
+from easyfirst.scores import Scores
+from easyfirst.training.config import RunConfig
+from easyfirst.training.loop import train
+
+
+def _cfg(**kw) -> RunConfig:
+    base = {
+        "dataset": "digits",
+        "model": "mlp",
+        "epochs": 3,
+        "batch_size": 32,
+        "seed": 1,
+        "device": "cpu",
+        "model_options": {"hidden": [32], "dropout": 0.2},
+    }
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _assert_same_dynamics(a, b):
+    da, db = a.to_dict(), b.to_dict()
+    for k, v in da.items():
+        if isinstance(v, torch.Tensor):
+            torch.testing.assert_close(v, db[k], rtol=0, atol=0, equal_nan=True, msg=k)
+
+
+def test_same_seed_same_result_different_seed_differs():
+    bundle = load_dataset("digits")
+    a = train(bundle, _cfg(), progress=False)
+    b = train(bundle, _cfg(), progress=False)
+    c = train(bundle, _cfg(seed=2), progress=False)
+    _assert_same_dynamics(a.dynamics, b.dynamics)
+    assert not torch.equal(a.dynamics.prob_sum, c.dynamics.prob_sum)
+    assert a.dynamics.meta["dataset_fingerprint"] == bundle.fingerprint
+    assert len(a.metrics) == 3 and a.test_accuracy is not None
+
+
+def test_resume_after_interruption_is_bit_identical(tmp_path):
+    bundle = load_dataset("digits")
+    full = train(bundle, _cfg(epochs=4), progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_two(epoch, row):
+        if epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(bundle, _cfg(epochs=4), out_dir=tmp_path, progress=False, on_epoch_end=stop_after_two)
+    resumed = train(bundle, _cfg(epochs=4), out_dir=tmp_path, resume=True, progress=False)
+    _assert_same_dynamics(full.dynamics, resumed.dynamics)
+    assert full.metrics == resumed.metrics
+    for k, v in full.model.state_dict().items():
+        torch.testing.assert_close(v, resumed.model.state_dict()[k], rtol=0, atol=0)
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    bundle = load_dataset("digits")
+    train(bundle, _cfg(epochs=1), out_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="different lr"):
+        train(bundle, _cfg(epochs=1, lr=0.1), out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_batch_size_must_split_across_ranks(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    with pytest.raises(ValueError, match="Expected batch_size >= 1"):
+        _cfg(batch_size=0)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_torchrun_two_gloo_processes_equal_one_process(tmp_path):
+    """`easyfirst score` under torchrun (2 CPU processes, gloo) gives one process's scores."""
+    args = [
+        "score",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--model-opt",
+        "hidden=[32]",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--dtype",
+        "float64",
+        "--device",
+        "cpu",
+        "--scorer",
+        "cumacc,fit,celoss",
+        "--no-progress",
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    one = subprocess.run(
+        [sys.executable, "-m", "easyfirst.cli.main", *args, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={_free_port()}",
+            "-m",
+            "easyfirst.cli.main",
+            *args,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    for name in ("cumacc", "fit"):
+        a = Scores.load(tmp_path / "one" / "scores" / f"{name}.csv")
+        b = Scores.load(tmp_path / "two" / "scores" / f"{name}.csv")
+        np.testing.assert_array_equal(a.values, b.values)
+    a = Scores.load(tmp_path / "one" / "scores" / "celoss.csv")
+    b = Scores.load(tmp_path / "two" / "scores" / "celoss.csv")
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-9)
