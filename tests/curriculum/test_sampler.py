@@ -312,3 +312,19 @@ def test_two_gloo_processes_match_simulated_ranks() -> None:
         got = [t.tolist() for t in torch.load(os.path.join(tmp, "shards.pt"))]
     want = _shards(2, pacing=PACING, num_epochs=10, seed=3, epoch=2)
     assert got == want
+
+
+def test_step_pacing_grows_the_pool_within_an_epoch():
+    pacing = PacingFunction("linear", start_fraction=0.2, full_at=0.5)
+    s = CurriculumSampler(100, np.arange(100), pacing=pacing, num_epochs=4, batch_size=10,
+                          pace_by="step")
+    s.set_epoch(0)
+    first = s.epoch_indices().numpy()
+    assert len(first) == 100  # constant length
+    # the first pass uses the pool at step 0 (20 samples); later passes use larger pools
+    assert first[:20].max() < 20 and first.max() >= 30
+    s.set_epoch(3)
+    assert sorted(s.epoch_indices().tolist()) == list(range(100))  # full data at the end
+    with pytest.raises(ValueError, match="pace_by='step' needs mode='constant'"):
+        CurriculumSampler(100, np.arange(100), pacing=pacing, num_epochs=4, mode="pool",
+                          batch_size=10, pace_by="step")

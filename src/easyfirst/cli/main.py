@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from easyfirst import __version__
-from easyfirst.cli import listing, score
+from easyfirst.cli import listing, score, train
 
-SUBCOMMANDS = (score, listing)
+SUBCOMMANDS = (score, train, listing)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,6 +50,7 @@ from easyfirst.curriculum.ordering import check_ordering
 from easyfirst.pacing import PacingFunction
 
 MODES = ("constant", "pool")
+PACE_BY = ("epoch", "step")
 
 
 class CurriculumSampler(DistributedSampler[int]):
@@ -66,6 +67,10 @@ class CurriculumSampler(DistributedSampler[int]):
         num_epochs: E, the length of training; needed with ``pacing``.
         batch_size: B per rank; when given, every epoch's pool must hold one batch.
         mode: ``"constant"`` (baseline epoch length) or ``"pool"`` (one pass over the pool).
+        pace_by: ``"epoch"`` (the pool changes at epoch starts) or ``"step"`` (constant mode
+            only, needs ``batch_size``: the pool is re-sized at optimizer step ``s`` to
+            ``pacing.size_at(s, total_steps, N)`` whenever a pass over the pool ends, as
+            aucurriculum does when its subset loader runs out).
         balance: ``"none"``, ``"balanced"`` or ``"stratified"`` (see
             :mod:`easyfirst.curriculum.balance`); needs ``targets``.
         targets: class ids, shape (N,), indexed by sample index.
@@ -89,6 +94,7 @@ class CurriculumSampler(DistributedSampler[int]):
         num_epochs: int | None = None,
         batch_size: int | None = None,
         mode: str = "constant",
+        pace_by: str = "epoch",
         balance: str = "none",
         targets: np.ndarray | torch.Tensor | None = None,
         num_classes: int | None = None,
@@ -126,6 +132,14 @@ class CurriculumSampler(DistributedSampler[int]):
         self.num_epochs = num_epochs
         self.batch_size = batch_size
         self.mode = mode
+        if pace_by not in PACE_BY:
+            raise ValueError(f"Unknown pace_by {pace_by!r}. Available: {', '.join(PACE_BY)}.")
+        if pace_by == "step" and (mode != "constant" or batch_size is None):
+            raise ValueError(
+                f"pace_by='step' needs mode='constant' and a batch_size; got mode={mode!r}, "
+                f"batch_size={batch_size!r}."
+            )
+        self.pace_by = pace_by
         self.balance = balance
         self.targets = None if targets is None else np.asarray(targets)
         self.num_classes = num_classes
@@ -179,7 +193,9 @@ class CurriculumSampler(DistributedSampler[int]):
     @property
     def pool(self) -> np.ndarray:
         """Sample indices in the current epoch's pool, shape (S,), easiest first."""
-        size = self.pool_size
+        return self._pool_of(self.pool_size)
+
+    def _pool_of(self, size: int) -> np.ndarray:
         if self.ordering is None:
             return np.arange(size, dtype=np.int64)
         if self._pool_cache is None or self._pool_cache[0] != size:
@@ -209,6 +225,8 @@ class CurriculumSampler(DistributedSampler[int]):
         g = torch.Generator().manual_seed(self.seed + self.epoch)
         if self.mode == "pool":
             total, passes = self._total_size(size), 1
+        elif self.pace_by == "step" and self.ordering is not None and self.pacing is not None:
+            return self._step_paced_indices(g)
         else:
             total = self._total_size(self._n)
             passes = max(1, (total if self.drop_last else self._n) // size)
@@ -216,6 +234,21 @@ class CurriculumSampler(DistributedSampler[int]):
         if len(stream) < total:  # pad by repeating the start, as DistributedSampler does
             stream = stream.repeat(math.ceil(total / len(stream)))
         return stream[:total][self.rank : total : self.num_replicas]
+
+    def _step_paced_indices(self, g: torch.Generator) -> torch.Tensor:
+        """Constant-length epoch whose pool is re-sized by optimizer step at each pass end."""
+        total = self._total_size(self._n)
+        global_batch = cast(int, self.batch_size) * self.num_replicas
+        steps = math.ceil(total / global_batch)
+        total_steps = steps * cast(int, self.num_epochs)
+        chunks, filled = [], 0
+        while filled < total:
+            step = self.epoch * steps + filled // global_batch
+            pool = torch.from_numpy(self._pool_of(self.pacing.size_at(  # type: ignore[union-attr]
+                step, total_steps, self._n)))
+            chunks.append(pool[torch.randperm(len(pool), generator=g)])
+            filled += len(pool)
+        return torch.cat(chunks)[:total][self.rank : total : self.num_replicas]
 
     def __iter__(self) -> Iterator[int]:
         indices = self.epoch_indices().tolist()
@@ -235,6 +268,7 @@ class CurriculumSampler(DistributedSampler[int]):
             self._consumed = self._resume_from = 0
         self.epoch = epoch
         count = self.pool_size if self.mode == "pool" else self._n
+        self.epoch_size = count  # real draws this epoch, before padding to the world size
         self.total_size = self._total_size(count)
         self.num_samples = self.total_size // self.num_replicas
 

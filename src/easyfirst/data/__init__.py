@@ -1,11 +1,11 @@
 """Datasets: the ``ArraySplit``/``DatasetBundle`` contract, ``WithIndex`` and the registry."""
 
-from easyfirst.data import digits as _digits  # noqa: F401  (registers)
 from easyfirst.data import dcase2020 as _dcase2020  # noqa: F401
+from easyfirst.data import digits as _digits  # noqa: F401  (registers)
 from easyfirst.data import folder as _folder  # noqa: F401  (folder, fsdd)
+from easyfirst.data import images as _images  # noqa: F401
 from easyfirst.data import speechcommands as _speechcommands  # noqa: F401
 from easyfirst.data import synthkws as _synthkws  # noqa: F401
-from easyfirst.data import images as _images  # noqa: F401
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.indexed import WithIndex
 from easyfirst.data.registry import DATASETS, load_dataset, register_dataset

@@ -182,7 +182,6 @@ def train(
         else:
             torch.manual_seed(cfg.seed + 1)  # dropout etc.: distinct from the init stream
 
-        steps_per_epoch = math.ceil(len(sampler) / local_batch)  # type: ignore[arg-type]
         bar = tqdm(
             total=cfg.epochs,
             initial=start,
@@ -237,7 +236,7 @@ def train(
                 "epoch": epoch + 1,
                 "train_loss": loss_sum / max(count, 1),
                 "train_accuracy": correct / max(count, 1),
-                "steps": steps_per_epoch,
+                "steps": math.ceil(len(order) / local_batch),
                 "pool_size": int(getattr(sampler, "pool_size", n)),
             }
             if bundle.dev is not None and len(bundle.dev):

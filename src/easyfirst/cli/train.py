@@ -1,0 +1,49 @@
+"""``easyfirst train``: curriculum / anti-curriculum / random / baseline training."""
+
+from __future__ import annotations
+
+import argparse
+
+from easyfirst.cli.options import add_data_args, add_train_args, run_config
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train with a curriculum (or the baseline)")
+    add_data_args(p)
+    add_train_args(p, epochs=20)
+    p.add_argument("--scores", default=None, help="score CSV from easyfirst score")
+    p.add_argument("--ordering", default="curriculum",
+                   help="curriculum (easy first), anti (hard first), random, none (baseline)")
+    p.add_argument("--pacing", default="logarithmic", help="pacing function name")
+    p.add_argument("--start-fraction", type=float, default=0.2, help="b: initial pool fraction")
+    p.add_argument("--full-at", type=float, default=0.5,
+                   help="a: training progress from which all data is used")
+    p.add_argument("--epoch-mode", default="constant", help="constant or pool")
+    p.add_argument("--pace-by", default="epoch", help="epoch or step (optimizer steps)")
+    p.add_argument("--balance", default="none", help="none, balanced or stratified")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from easyfirst.data import load_dataset
+    from easyfirst.training.curriculum_run import CurriculumSpec, load_scores_for, train_curriculum
+    from easyfirst.training.distributed import is_main_process
+
+    spec = CurriculumSpec(ordering=args.ordering, pacing=args.pacing,
+                          start_fraction=args.start_fraction, full_at=args.full_at,
+                          mode=args.epoch_mode, balance=args.balance, pace_by=args.pace_by)
+    cfg = run_config(args, seed=args.seed)
+    bundle = load_dataset(args.dataset, **cfg.dataset_options)
+    scores = load_scores_for(args.scores, bundle) if args.scores else None
+    result = train_curriculum(bundle, cfg, spec, scores=scores, out_dir=args.out,
+                              resume=args.resume, progress=not args.no_progress)
+    if is_main_process():
+        pools = [m["pool_size"] for m in result.metrics]
+        print(f"{spec.ordering} / {spec.pacing} (b={spec.start_fraction}, a={spec.full_at}) "
+              f"on {bundle.name}: pool {pools[0]} -> {pools[-1]} of {len(bundle.train)}")
+        if result.test_accuracy is not None:
+            print(f"test accuracy {result.test_accuracy:.4f} (epoch {result.best_epoch + 1}, "
+                  f"{cfg.eval_checkpoint} on dev)")
+        print(f"  -> {args.out}")
+    return 0

@@ -1,0 +1,172 @@
+"""Curriculum, anti-curriculum, random-curriculum and baseline training runs.
+
+Output layout of ``train_curriculum(..., out_dir=OUT)``::
+
+    OUT/run.json         settings: run config, ordering, pacing, scores header
+    OUT/checkpoint.pt    last epoch (for --resume)
+    OUT/metrics.json     per-epoch metrics (pool size, losses, accuracies), test accuracy
+    OUT/model.pt         state dict of the selected (best-on-dev or last) model
+    OUT/predictions.npz  dev/test logits, softmax probabilities, targets, ids (late fusion)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from easyfirst.curriculum.balance import BALANCES
+from easyfirst.curriculum.ordering import ORDERINGS, make_ordering
+from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
+from easyfirst.data.base import DatasetBundle
+from easyfirst.pacing import PacingFunction
+from easyfirst.scores import Scores, atomic_write_text
+from easyfirst.training.augment import build_batch_augment
+from easyfirst.training.checkpoint import save_checkpoint
+from easyfirst.training.config import RunConfig
+from easyfirst.training.distributed import DistInfo, is_main_process
+from easyfirst.training.loop import RunResult, train
+
+
+@dataclass(frozen=True)
+class CurriculumSpec:
+    """How the training data is ordered and paced.
+
+    Attributes:
+        ordering: ``curriculum`` (easy first), ``anti`` (hard first), ``random`` (RCL: a seeded
+            random ordering) or ``none`` (baseline, full data every epoch).
+        pacing: pacing function name (``easyfirst.pacing.PACINGS``).
+        start_fraction: b, the pool's initial fraction of the data.
+        full_at: a, the training progress from which the full data is used.
+        mode: ``constant`` (baseline's steps per epoch) or ``pool`` (one pass over the pool).
+        balance: ``none``, ``balanced`` or ``stratified`` class balance of the pool.
+        pace_by: ``epoch`` or ``step`` (the pool grows by optimizer step; constant mode).
+    """
+
+    ordering: str = "curriculum"
+    pacing: str = "logarithmic"
+    start_fraction: float = 0.2
+    full_at: float = 0.5
+    mode: str = "constant"
+    balance: str = "none"
+    pace_by: str = "epoch"
+
+    def __post_init__(self) -> None:
+        for what, value, valid in (("ordering", self.ordering, ORDERINGS),
+                                   ("epoch mode", self.mode, MODES),
+                                   ("class balance", self.balance, BALANCES),
+                                   ("pace_by", self.pace_by, PACE_BY)):
+            if value not in valid:
+                raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
+        PacingFunction(self.pacing, start_fraction=self.start_fraction, full_at=self.full_at)
+
+    @property
+    def needs_scores(self) -> bool:
+        return self.ordering in ("curriculum", "anti")
+
+
+def load_scores_for(path: str | Path, bundle: DatasetBundle) -> Scores:
+    """Load a score file and check it belongs to ``bundle``'s training split."""
+    return Scores.load(path, expect_fingerprint=bundle.fingerprint,
+                       expect_num_samples=len(bundle.train))
+
+
+def train_curriculum(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    spec: CurriculumSpec,
+    *,
+    scores: Scores | None = None,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    """Train one run with the ordering and pacing of ``spec``; write the files listed above."""
+    n = len(bundle.train)
+    if spec.needs_scores:
+        if scores is None:
+            raise ValueError(
+                f"Ordering {spec.ordering!r} needs difficulty scores; got none. Pass --scores "
+                "FILE (from easyfirst score), or use --ordering random or none."
+            )
+        if scores.num_samples != n:
+            raise ValueError(
+                f"Scores cover {scores.num_samples} samples but the training split has {n}; "
+                "score this dataset first (easyfirst score)."
+            )
+        if scores.fingerprint not in (None, bundle.fingerprint):
+            raise ValueError(
+                f"Scores were computed on dataset fingerprint {scores.fingerprint}, not on "
+                f"this dataset ({bundle.fingerprint}); score this dataset first."
+            )
+        easy_to_hard = scores.easy_to_hard()
+    else:
+        easy_to_hard = np.arange(n)
+    ordering = make_ordering(easy_to_hard, spec.ordering, seed=cfg.seed)
+    pacing = PacingFunction(spec.pacing, start_fraction=spec.start_fraction,
+                            full_at=spec.full_at)
+
+    def sampler_factory(d: DistInfo) -> CurriculumSampler:
+        return CurriculumSampler(
+            bundle.train, ordering, pacing=pacing, num_epochs=cfg.epochs,
+            batch_size=cfg.batch_size // d.world_size, mode=spec.mode, pace_by=spec.pace_by,
+            balance=spec.balance,
+            targets=bundle.train.targets.numpy(), num_classes=bundle.num_classes,
+            num_replicas=d.world_size, rank=d.rank, seed=cfg.seed,
+        )
+
+    out = Path(out_dir)
+    settings = {"config": cfg.to_dict(), "curriculum": spec.__dict__,
+                "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
+                "scores": scores.header() if scores is not None else None}
+    _claim(out, settings, resume=resume)
+    augment = build_batch_augment(cfg.augment, bundle.input_shape)
+    result = train(bundle, cfg, out_dir=out, record=False, resume=resume, progress=progress,
+                   augment=augment, sampler_factory=sampler_factory)
+    if is_main_process():
+        write_run_outputs(out, bundle, result)
+    return result
+
+
+def write_run_outputs(out: Path, bundle: DatasetBundle, result: RunResult) -> None:
+    """metrics.json, model.pt and predictions.npz of a finished run."""
+    atomic_write_text(out / "metrics.json", json.dumps({
+        "metrics": result.metrics, "test_accuracy": result.test_accuracy,
+        "best_epoch": result.best_epoch}, indent=1))
+    save_checkpoint(result.model.state_dict(), out / "model.pt")
+    arrays: dict[str, Any] = {}
+    for name, split, logits in (("dev", bundle.dev, result.dev_logits),
+                                ("test", bundle.test, result.test_logits)):
+        if split is None or logits is None:
+            continue
+        arrays[f"{name}_logits"] = logits.numpy()
+        arrays[f"{name}_probs"] = torch.softmax(logits, 1).numpy()
+        arrays[f"{name}_targets"] = split.targets.numpy()
+        arrays[f"{name}_ids"] = np.array(split.ids)
+    tmp = out / ".predictions.tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(out / "predictions.npz")
+
+
+def _claim(out: Path, settings: dict[str, Any], *, resume: bool) -> None:
+    """Never overwrite another run: an existing run.json must describe the same run."""
+    run_file = out / "run.json"
+    mine = json.loads(json.dumps(settings))
+    if run_file.is_file():
+        theirs = json.loads(run_file.read_text())
+        if theirs != mine:
+            raise ValueError(
+                f"{str(out)!r} holds a different run; choose another --out folder (nothing "
+                "was changed)."
+            )
+        if not resume and (out / "metrics.json").is_file():
+            raise ValueError(
+                f"{str(out)!r} already holds this finished run; pass --resume to reuse it or "
+                "choose another --out folder."
+            )
+        return
+    atomic_write_text(run_file, json.dumps(mine, indent=1))

@@ -1,0 +1,118 @@
+"""The easyfirst command end to end on the bundled digits (fast, CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from easyfirst.cli.main import main
+from easyfirst.recording import TrainingDynamics
+from easyfirst.scores import Scores
+
+FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "3", "--no-progress",
+        "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    out = tmp_path_factory.mktemp("score")
+    assert main(["score", *FAST, "--scorer", "cumacc,fit,aum", "--seeds", "0,1",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_score_writes_runs_scores_and_summary(scored, capsys):
+    for seed in (0, 1):
+        d = TrainingDynamics.load(scored / "seeds" / f"seed_{seed}" / "dynamics.pt")
+        assert d.meta["seed"] == seed and d.num_epochs == 3
+        assert (scored / "seeds" / f"seed_{seed}" / "scores" / "cumacc.csv").is_file()
+    ens = Scores.load(scored / "scores" / "cumacc.csv")
+    members = [Scores.load(scored / "seeds" / f"seed_{s}" / "scores" / "cumacc.csv")
+               for s in (0, 1)]
+    np.testing.assert_allclose(ens.values, (members[0].values + members[1].values) / 2)
+    assert ens.meta["seeds"] == [0, 1]
+    summary = json.loads((scored / "summary.json").read_text())
+    assert set(summary["scorers"]) == {"cumacc", "fit", "aum"}
+    assert summary["scorers"]["cumacc"]["num_unique"] <= 2 * 3 + 1
+
+
+def test_score_rerun_reuses_finished_seeds(scored, capsys):
+    before = (scored / "seeds" / "seed_0" / "dynamics.pt").stat().st_mtime_ns
+    assert main(["score", *FAST, "--scorer", "cumacc", "--seeds", "0,1", "--out",
+                 str(scored)]) == 0
+    assert (scored / "seeds" / "seed_0" / "dynamics.pt").stat().st_mtime_ns == before
+    out = capsys.readouterr().out
+    assert "unique values" in out and "largest tie" in out and "easiest:" in out
+
+
+def test_score_refuses_folder_of_other_settings(scored, capsys):
+    before = (scored / "scores" / "cumacc.csv").read_bytes()
+    assert main(["score", *FAST, "--lr", "0.1", "--out", str(scored)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "different lr" in err
+    assert (scored / "scores" / "cumacc.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("ordering", ["curriculum", "anti", "random", "none"])
+def test_train_orderings(scored, tmp_path, ordering):
+    out = tmp_path / ordering
+    args = ["train", *FAST, "--ordering", ordering, "--out", str(out)]
+    if ordering in ("curriculum", "anti"):
+        args += ["--scores", str(scored / "scores" / "cumacc.csv")]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    pools = [m["pool_size"] for m in metrics["metrics"]]
+    n = 1257
+    assert pools[-1] == n and (pools[0] < n) == (ordering != "none")
+    assert len({m["steps"] for m in metrics["metrics"]}) == 1  # constant-length epochs
+    pred = np.load(out / "predictions.npz")
+    assert pred["test_probs"].shape == (270, 10)
+    np.testing.assert_allclose(pred["test_probs"].sum(1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ordering", "anit"], "Unknown ordering 'anit'. Available: curriculum, anti"),
+        (["--ordering", "random", "--pacing", "lgo"], "Unknown pacing 'lgo'. Available: "),
+        (["--ordering", "random", "--start-fraction", "0"], "start_fraction"),
+        (["--ordering", "curriculum"], "needs difficulty scores"),
+        (["--ordering", "random", "--batch-size", "512", "--start-fraction", "0.1"],
+         "batch"),
+    ],
+)
+def test_train_bad_input_is_one_line(tmp_path, capsys, args, message):
+    assert main(["train", *FAST, *args, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("easyfirst: error: ") and err.count("\n") == 0
+    assert message in err
+
+
+def test_train_refuses_foreign_or_bad_scores(tmp_path, capsys):
+    foreign = Scores(np.ones(1257), higher_is_easier=True,
+                     meta={"dataset_fingerprint": "0000"}).save(tmp_path / "f.csv")
+    assert main(["train", *FAST, "--scores", str(foreign), "--out", str(tmp_path / "a")]) == 2
+    assert "fingerprint 0000, not on this dataset" in capsys.readouterr().err
+    short = Scores(np.ones(10), higher_is_easier=True).save(tmp_path / "s.csv")
+    assert main(["train", *FAST, "--scores", str(short), "--out", str(tmp_path / "b")]) == 2
+    assert "scores for 10 samples but" in capsys.readouterr().err
+    fp = __import__("easyfirst").load_dataset("digits").fingerprint
+    nan = Scores(np.full(1257, np.nan), higher_is_easier=True,
+                 meta={"dataset_fingerprint": fp}).save(tmp_path / "n.csv")
+    assert main(["train", *FAST, "--scores", str(nan), "--out", str(tmp_path / "c")]) == 2
+    assert "scores are NaN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("what", ["datasets", "models", "scorers"])
+def test_listings(capsys, what):
+    assert main([what]) == 0
+    out = capsys.readouterr().out
+    assert {"datasets": "digits", "models": "cnn10", "scorers": "cumacc"}[what] in out
+
+
+def test_unknown_scorer_is_one_line(tmp_path, capsys):
+    assert main(["score", *FAST, "--scorer", "cumac", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown scorer 'cumac'. Available:" in err and err.count("\n") == 1
