@@ -42,9 +42,9 @@ class Clips:
         return rng.standard_normal(1000 + 300 * i).astype(np.float32) * 0.1
 
 
-def _build(cache_dir: Path, load: Clips, **kw: object) -> np.memmap:
+def _build(cache_dir: Path, load: Clips) -> np.memmap:
     return build_feature_cache(load, N, SPEC, sources=["clips-v1"], name="t", cache_dir=cache_dir,
-                               chunk_size=2, progress=False, **kw)  # type: ignore[arg-type]
+                               chunk_size=2, progress=False)
 
 
 def test_rows_match_direct_computation(tmp_path: Path) -> None:

@@ -223,12 +223,14 @@ UNKNOWN_WORDS = ("bed", "cat")
 
 
 def _speechcommands(root: Path) -> Path:
-    dev, test = [], []
+    dev: list[str] = []
+    test: list[str] = []
     for w, word in enumerate((*KEYWORDS, *UNKNOWN_WORDS)):
         for k in range(3):
             rel = f"{word}/{w:02x}{k}_nohash_0.wav"
             _wav(root / rel, 0.1 + 0.05 * k, seed=w)
-            (dev if k == 1 else test if k == 2 else []).append(rel)
+            if k:
+                (dev if k == 1 else test).append(rel)
     (root / "validation_list.txt").write_text("\n".join(dev) + "\n")
     (root / "testing_list.txt").write_text("\n".join(test) + "\n")
     for s, name in enumerate(("white_noise.wav", "pink_noise.wav")):
@@ -292,7 +294,8 @@ def test_speechcommands_errors(tmp_path: Path) -> None:
 
 
 def _dcase(root: Path) -> Path:
-    train, evaluate = [], []
+    train: list[tuple[str, str]] = []
+    evaluate: list[tuple[str, str]] = []
     for s, scene in enumerate(("airport", "park", "street_traffic")):
         for city in ("lisbon", "vienna"):
             for loc in range(3):

@@ -2,5 +2,6 @@
 
 from easyfirst.scoring.ensemble import ensemble
 from easyfirst.scoring.registry import SCORERS, DynamicsScorer, get_scorer
+from easyfirst.scoring.training_scorer import ScorerOutput, TrainingScorer
 
-__all__ = ["SCORERS", "DynamicsScorer", "ensemble", "get_scorer"]
+__all__ = ["SCORERS", "DynamicsScorer", "ScorerOutput", "TrainingScorer", "ensemble", "get_scorer"]

@@ -66,3 +66,14 @@ _add("el2n", F.el2n, False, "EL2N at a chosen early epoch (Paul et al. 2021)")
 
 def get_scorer(name: str) -> Any:
     return SCORERS.get(name)
+
+
+# Scorers that train models of their own (registered last: they import this module's peers).
+def _register_training_scorers() -> None:
+    from easyfirst.scoring import cscore, cvloss, prediction_depth, transfer_teacher
+
+    for module in (cvloss, cscore, transfer_teacher, prediction_depth):
+        SCORERS.register(module.SCORER.name)(module.SCORER)
+
+
+_register_training_scorers()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -23,10 +24,10 @@ def build_batch_augment(names: Sequence[str], input_shape: tuple[int, ...]) -> A
     Audio names come from ``easyfirst.audio.augment.AUGMENTATIONS`` with their defaults;
     ``random_crop`` pads 4 pixels and crops back to ``input_shape``; ``hflip`` flips with p=0.5.
     """
-    steps = []
+    steps: list[Any] = []
     for name in names:
         if name == "random_crop":
-            steps.append(RandomCrop(tuple(input_shape[-2:]), padding=4))  # type: ignore[arg-type]
+            steps.append(RandomCrop((input_shape[-2], input_shape[-1]), padding=4))
         elif name == "hflip":
             steps.append(RandomHorizontalFlip(0.5))
         elif name == "mixup":

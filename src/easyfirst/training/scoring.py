@@ -1,5 +1,11 @@
 """Scoring runs: train over seeds, save each run's dynamics, derive and ensemble scores.
 
+Two kinds of scorers share one command. Dynamics scorers (CumAcc, FIT, ...) are derived from
+one ordinary training run per seed; those runs are trained only when such a scorer (or
+Prediction Depth without a checkpoint, which probes the run's model) is asked for. Training
+scorers (CVLoss, C-score, Transfer Teacher, Prediction Depth) run their own trainings per seed
+through ``TrainingScorer.run``. Every scorer is ensembled over the seeds.
+
 Output layout of ``score_dataset(..., out_dir=OUT)``::
 
     OUT/run.json                          settings, seeds, scorers, dataset fingerprint
@@ -9,25 +15,31 @@ Output layout of ``score_dataset(..., out_dir=OUT)``::
     OUT/seeds/seed_<s>/scores/<scorer>.csv
     OUT/scores/<scorer>.csv               the seed ensemble
     OUT/summary.json                      per-scorer summaries and costs
+
+A training scorer's per-seed file is reused when it exists with the same parameters (an
+interrupted run continues where it stopped).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from easyfirst.data.base import DatasetBundle
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.scores import Scores, atomic_write_text
+from easyfirst.scores import Scores, ScoresFileError, atomic_write_text
 from easyfirst.scoring.ensemble import ensemble
 from easyfirst.scoring.registry import get_scorer
+from easyfirst.scoring.training_scorer import TrainingScorer, jsonable, sum_costs
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
-from easyfirst.training.loop import train
+from easyfirst.training.loop import CHECKPOINT, train
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:
@@ -43,45 +55,64 @@ def score_dataset(
     out_dir: str | Path,
     resume: bool = False,
     progress: bool = True,
+    scorer_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, Scores], dict[str, Any]]:
-    """Train one run per seed (skipping finished ones), then write per-seed and ensemble scores.
+    """Score ``bundle.train`` with every scorer over ``seeds``; write per-seed and ensemble files.
 
-    Returns the ensemble ``Scores`` per scorer name and the summary written to summary.json.
-    Under torch.distributed every rank trains; rank 0 writes the files.
+    Args:
+        bundle: the dataset.
+        cfg: run configuration of every training (its seed is replaced per seed).
+        seeds: the ensemble's seeds.
+        scorers: scorer names (``easyfirst scorers``).
+        out_dir: output folder (layout in the module docstring).
+        resume: continue interrupted ordinary runs from their checkpoints.
+        progress: show progress bars.
+        scorer_params: per training scorer name, its parameters (e.g.
+            ``{"cvloss": {"folds": 5}}``); checked against the scorer before any training.
+
+    Returns:
+        The ensemble ``Scores`` per scorer name and the summary written to summary.json
+        (``summary["scorers"][name]["cost"]`` = wall seconds and number of trainings of that
+        scorer over all seeds; ``summary["cost"]`` = this call's ordinary per-seed runs).
+        Under torch.distributed every rank trains; rank 0 writes the files.
     """
     out = Path(out_dir)
     scorer_objs = {name: get_scorer(name) for name in scorers}  # validate names up front
-    _claim_out_dir(out, cfg, bundle, resume=resume)
-    runs: list[TrainingDynamics] = []
-    costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
-    for seed in seeds:
-        sdir = seed_dir(out, seed)
-        dyn_path = sdir / "dynamics.pt"
-        if dyn_path.is_file():
-            runs.append(TrainingDynamics.load(dyn_path))
-            continue
-        t0 = time.perf_counter()
-        res = train(bundle, replace(cfg, seed=seed), out_dir=sdir, resume=resume, progress=progress)
-        costs["trainings"] += 1
-        costs["wall_s"] += time.perf_counter() - t0
-        if res.dynamics is None:  # pragma: no cover - train(record=True) always records
-            raise RuntimeError("training returned no dynamics")
-        res.dynamics.meta.update(wall_s=time.perf_counter() - t0, test_accuracy=res.test_accuracy)
-        if is_main_process():
-            res.dynamics.save(dyn_path)
-            atomic_write_text(
-                sdir / "metrics.json",
-                json.dumps(
-                    {
-                        "metrics": res.metrics,
-                        "test_accuracy": res.test_accuracy,
-                        "best_epoch": res.best_epoch,
-                    },
-                    indent=1,
-                ),
+    params = {name: dict((scorer_params or {}).get(name, {})) for name in scorer_objs}
+    for name in scorer_params or {}:
+        if name not in scorer_objs:
+            raise ValueError(
+                f"Parameters given for scorer {name!r}, which is not among the scorers to run "
+                f"({', '.join(scorer_objs)}); add it or drop its parameters."
             )
-        runs.append(res.dynamics)
+    for name, scorer in scorer_objs.items():
+        if isinstance(scorer, TrainingScorer):
+            params[name] = scorer.check_params(params[name])
+        elif params[name]:
+            raise ValueError(
+                f"Scorer {name!r} takes no parameters (it is derived from the training runs); "
+                f"got {', '.join(params[name])}."
+            )
+    dynamics_names = [n for n, s in scorer_objs.items() if not isinstance(s, TrainingScorer)]
+    model_users = [
+        n
+        for n, s in scorer_objs.items()
+        if isinstance(s, TrainingScorer) and s.wants_run_model(params[n])
+    ]
+    _claim_out_dir(out, cfg, bundle, resume=resume)
     is_main = is_main_process()
+    runs: list[TrainingDynamics] = []
+    run_models: dict[int, nn.Module] = {}
+    costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
+    if dynamics_names or model_users:
+        for seed in seeds:
+            dyn, model = _plain_run(
+                bundle, cfg, seed, out, resume=resume, progress=progress, costs=costs,
+                keep_model=bool(model_users),
+            )
+            runs.append(dyn)
+            if model is not None:
+                run_models[seed] = model
     result: dict[str, Scores] = {}
     summary: dict[str, Any] = {
         "dataset": bundle.name,
@@ -89,20 +120,125 @@ def score_dataset(
         "cost": costs,
         "scorers": {},
     }
+    run_cost = {
+        "wall_s": sum(float(d.meta.get("wall_s", 0.0)) for d in runs),
+        "trainings": len(runs),
+    }
     for name, scorer in scorer_objs.items():
-        per_seed = scorer.from_runs(runs)
+        t0 = time.perf_counter()
+        if isinstance(scorer, TrainingScorer):
+            per_seed = [
+                _training_scorer_seed(
+                    scorer, bundle, cfg, seed, out, params[name], progress=progress,
+                    model=run_models.get(seed) if name in model_users else None,
+                )
+                for seed in seeds
+            ]
+            cost = sum_costs(per_seed)
+            if name in model_users:  # it probed the ordinary runs' models
+                cost = {
+                    "wall_s": cost["wall_s"] + run_cost["wall_s"],
+                    "trainings": cost["trainings"] + run_cost["trainings"],
+                    "shared": "the ordinary per-seed training runs",
+                }
+        else:
+            per_seed = scorer.from_runs(runs)
+            cost = {
+                "wall_s": run_cost["wall_s"] + time.perf_counter() - t0,
+                "trainings": run_cost["trainings"],
+                "shared": "the ordinary per-seed training runs",
+            }
         for seed, s in zip(seeds, per_seed, strict=True):
             if is_main:
                 s.save(seed_dir(out, seed) / "scores" / f"{name}.csv")
         ens = ensemble(per_seed, names=[f"seeds/seed_{s}/scores/{name}.csv" for s in seeds])
+        ens.meta["cost"] = cost
         if is_main:
             ens.save(out / "scores" / f"{name}.csv")
         result[name] = ens
-        summary["scorers"][name] = ens.summary(ids=bundle.train.ids)
+        entry = ens.summary(ids=bundle.train.ids)
+        entry["cost"] = cost
+        if isinstance(scorer, TrainingScorer):
+            entry["params"] = jsonable(params[name])
+            for key in ("ratios", "subset_runs", "heldout_coverage", "layers", "features",
+                        "model_source", "source", "fold_sizes"):
+                if key in per_seed[0].meta:
+                    entry[key] = per_seed[0].meta[key]
+        summary["scorers"][name] = entry
     summary["test_accuracy"] = {str(d.meta["seed"]): d.meta.get("test_accuracy") for d in runs}
     if is_main:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     return result, summary
+
+
+def _plain_run(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    seed: int,
+    out: Path,
+    *,
+    resume: bool,
+    progress: bool,
+    costs: dict[str, Any],
+    keep_model: bool,
+) -> tuple[TrainingDynamics, nn.Module | None]:
+    """One ordinary training run of ``seed`` (or its saved dynamics), and its model if asked."""
+    sdir = seed_dir(out, seed)
+    dyn_path = sdir / "dynamics.pt"
+    if dyn_path.is_file():
+        model = None
+        if keep_model:
+            from easyfirst.scoring.features import load_model_file
+
+            model, _ = load_model_file(sdir / CHECKPOINT, bundle, replace(cfg, seed=seed))
+        return TrainingDynamics.load(dyn_path), model
+    t0 = time.perf_counter()
+    res = train(bundle, replace(cfg, seed=seed), out_dir=sdir, resume=resume, progress=progress)
+    costs["trainings"] += 1
+    costs["wall_s"] += time.perf_counter() - t0
+    if res.dynamics is None:  # pragma: no cover - train(record=True) always records
+        raise RuntimeError("training returned no dynamics")
+    res.dynamics.meta.update(wall_s=time.perf_counter() - t0, test_accuracy=res.test_accuracy)
+    if is_main_process():
+        res.dynamics.save(dyn_path)
+        atomic_write_text(
+            sdir / "metrics.json",
+            json.dumps(
+                {
+                    "metrics": res.metrics,
+                    "test_accuracy": res.test_accuracy,
+                    "best_epoch": res.best_epoch,
+                },
+                indent=1,
+            ),
+        )
+    # Kept on the CPU until a scorer probes it (several seeds' models may be held at once).
+    return res.dynamics, res.model.cpu() if keep_model else None
+
+
+def _training_scorer_seed(
+    scorer: TrainingScorer,
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    seed: int,
+    out: Path,
+    params: dict[str, Any],
+    *,
+    progress: bool,
+    model: nn.Module | None,
+) -> Scores:
+    """One seed of a training scorer, reusing its saved file when the parameters match."""
+    path = seed_dir(out, seed) / "scores" / f"{scorer.name}.csv"
+    if path.is_file():
+        try:
+            saved = Scores.load(
+                path, expect_fingerprint=bundle.fingerprint, expect_num_samples=len(bundle.train)
+            )
+        except ScoresFileError:
+            saved = None
+        if saved is not None and saved.meta.get("params") == jsonable(params):
+            return saved
+    return scorer.run(bundle, cfg, seed=seed, progress=progress, model=model, **params)
 
 
 def _claim_out_dir(out: Path, cfg: RunConfig, bundle: DatasetBundle, *, resume: bool) -> None:

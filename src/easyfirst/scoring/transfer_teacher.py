@@ -1,0 +1,176 @@
+"""Transfer Teacher (Hacohen & Weinshall 2019): an RBF SVM on a teacher's features.
+
+Every training sample is embedded by a feature extractor, an RBF-kernel SVM
+(``sklearn.svm.SVC(kernel="rbf", probability=True)``) is fitted on all N embeddings (features
+standardised first) and each sample is scored by
+
+* ``variant="prob"`` (default): the SVM's probability of the sample's true class (Platt
+  scaling, fitted by SVC's internal 5-fold cross-validation seeded with ``seed``), in [0, 1];
+* ``variant="margin"``: the decision-function margin of the true class over the best other
+  class (one-vs-rest decision values; for two classes ``+f(x)`` for the positive class and
+  ``-f(x)`` for the other). Positive = the SVM classifies the sample correctly.
+
+Higher = easier for both. The features come from, in this order of preference:
+
+1. ``embeddings``: a ``.npy`` file (N, D), rows in training-split order;
+2. ``checkpoint``: a local model file (an easyfirst ``checkpoint.pt`` or a state dict of the
+   registered ``cfg.model``), embedded at the input of its last linear layer (the penultimate
+   representation, globally average-pooled); a head for another number of classes is fine;
+3. neither: the *self-taught* teacher of Hacohen & Weinshall: a model trained on this
+   training split with the run configuration and ``seed`` (one training).
+
+Nothing is downloaded: pretrained weights are read from local files only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from easyfirst.data.base import DatasetBundle
+from easyfirst.scoring.features import head_name, layer_embeddings, load_embeddings_file
+from easyfirst.scoring.training_scorer import ScorerOutput, TrainingScorer
+from easyfirst.training.config import RunConfig
+
+VARIANTS = ("prob", "margin")
+
+
+def svm_scores(
+    features: np.ndarray,
+    targets: np.ndarray,
+    *,
+    variant: str = "prob",
+    seed: int = 0,
+    c: float = 1.0,
+) -> np.ndarray:
+    """Fit an RBF SVM on ``features (N, D)`` / ``targets (N,)`` and score each sample, (N,).
+
+    Args:
+        features: (N, D) embeddings.
+        targets: (N,) class ids; at least two classes.
+        variant: ``"prob"`` (true-class probability) or ``"margin"`` (true-class decision
+            value minus the best other class's).
+        seed: ``random_state`` of the SVC (its Platt-scaling cross-validation).
+        c: the SVM's regularisation ``C``.
+    """
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(targets, dtype=np.int64)
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"Expected features (N, D) and targets (N,) with equal N; got {x.shape} and {y.shape}."
+        )
+    classes = np.unique(y)
+    if classes.size < 2:
+        raise ValueError(f"Expected at least two classes to fit an SVM; got {classes.tolist()}.")
+    x = StandardScaler().fit_transform(x)
+    svc = SVC(
+        kernel="rbf",
+        C=c,
+        probability=variant == "prob",
+        decision_function_shape="ovr",
+        random_state=seed,
+    )
+    svc.fit(x, y)
+    col = np.searchsorted(svc.classes_, y)
+    rows = np.arange(y.size)
+    if variant == "prob":
+        proba = svc.predict_proba(x)
+        return proba[rows, col].astype(np.float64)
+    df = svc.decision_function(x)
+    if df.ndim == 1:  # binary: f(x) > 0 votes for classes_[1]
+        return np.where(col == 1, df, -df).astype(np.float64)
+    true = df[rows, col]
+    other = df.copy()
+    other[rows, col] = -np.inf
+    return (true - other.max(1)).astype(np.float64)
+
+
+def teacher_features(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    seed: int,
+    progress: bool,
+    embeddings: str | None,
+    checkpoint: str | None,
+) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """The (N, D) features, the number of trainings spent, and where they came from."""
+    n = len(bundle.train)
+    if embeddings:
+        return load_embeddings_file(embeddings, n), 0, {"features": f"embeddings {embeddings}"}
+    from easyfirst.training.distributed import resolve_device
+
+    device = resolve_device(cfg.device)
+    dtype = getattr(torch, cfg.dtype)
+    if checkpoint:
+        from easyfirst.scoring.features import load_model_file
+
+        model, info = load_model_file(checkpoint, bundle, cfg, allow_new_head=True)
+        trainings = 0
+        info["features"] = f"checkpoint {checkpoint}"
+    else:
+        from easyfirst.training.loop import train
+
+        model = train(bundle, replace(cfg, seed=seed), record=False, progress=progress).model
+        trainings = 1
+        info = {"features": "self-taught (trained on this split)"}
+    model = model.to(device, dtype)
+    head = head_name(model)
+    (feats,), _ = layer_embeddings(
+        model, bundle.train, [head], device=device, dtype=dtype, pre_hook=True
+    )
+    info["layer"] = f"input of {head}"
+    return feats.double().numpy(), trainings, info
+
+
+def transfer_teacher(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    seed: int,
+    progress: bool = False,
+    model: Any = None,
+    embeddings: str | None = None,
+    checkpoint: str | None = None,
+    variant: str = "prob",
+) -> ScorerOutput:
+    """Transfer Teacher scores for one seed (see the module docstring).
+
+    Args:
+        bundle: the dataset; ``train`` is scored.
+        cfg: run configuration (model of a bare state dict; the self-taught teacher's run).
+        seed: seeds the SVM's Platt scaling and the self-taught teacher.
+        progress: show training progress bars.
+        model: unused.
+        embeddings: a ``.npy`` (N, D) file of features.
+        checkpoint: a local model file to embed with.
+        variant: ``"prob"`` or ``"margin"``.
+
+    Returns:
+        ``(N,)`` scores (higher = easier).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
+    feats, trainings, info = teacher_features(
+        bundle, cfg, seed=seed, progress=progress, embeddings=embeddings, checkpoint=checkpoint
+    )
+    values = svm_scores(feats, bundle.train.targets.numpy(), variant=variant, seed=seed)
+    info["embedding_dim"] = int(feats.shape[1])
+    return ScorerOutput(values, trainings=trainings, info=info)
+
+
+SCORER = TrainingScorer(
+    "transfer_teacher",
+    transfer_teacher,
+    higher_is_easier=True,
+    description="RBF-SVM true-class probability (or margin) on teacher features "
+    "(Hacohen & Weinshall 2019)",
+)
