@@ -70,7 +70,7 @@ class ArraySplit(Dataset[tuple[torch.Tensor, int]]):
         """All inputs as one tensor (loads a memmap into memory)."""
         if isinstance(self.inputs, torch.Tensor):
             return self.inputs
-        return torch.from_numpy(np.ascontiguousarray(self.inputs))
+        return torch.from_numpy(np.array(self.inputs))  # a writable in-memory copy
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> ArraySplit:
         idx = np.asarray(indices, dtype=np.int64)

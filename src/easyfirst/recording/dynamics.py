@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from easyfirst.atomic import atomic_write
 
 FORMAT = "easyfirst.dynamics"
 VERSION = 1
@@ -122,10 +123,8 @@ class TrainingDynamics:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically; ``.npz`` suffix writes numpy, anything else ``torch.save``."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+
+        def write(tmp: Path) -> None:
             if path.suffix == ".npz":
                 arrays = {
                     k: (v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
@@ -135,10 +134,8 @@ class TrainingDynamics:
                     np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
             else:
                 torch.save(self.to_dict(), tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+        atomic_write(path, write)
         return path
 
     @classmethod

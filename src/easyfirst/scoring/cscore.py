@@ -82,7 +82,10 @@ def cscore_from_outcomes(
 
 
 def load_cscore_file(
-    path: str | os.PathLike[str], num_samples: int, *, targets: torch.Tensor | None = None,
+    path: str | os.PathLike[str],
+    num_samples: int,
+    *,
+    targets: torch.Tensor | None = None,
     fingerprint: str | None = None,
 ) -> np.ndarray:
     """Read precomputed C-scores, one per training sample in dataset order, (N,) float64."""
@@ -240,9 +243,32 @@ def cscore(
     )
 
 
+def check_cscore(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    model: Any = None,
+    subset_ratios: Sequence[float],
+    subset_runs: int,
+    cscore_file: str | None,
+) -> None:
+    """Raise before any training on bad ratios, too few runs or an unusable C-score file."""
+    n = len(bundle.train)
+    if cscore_file:
+        load_cscore_file(
+            cscore_file, n, targets=bundle.train.targets, fingerprint=bundle.fingerprint
+        )
+        return
+    ratios = check_ratios(subset_ratios)
+    _check_runs(n, ratios, int(subset_runs))
+    for ratio in ratios:
+        holdout_windows(n, ratio, 1, seed=0)  # subset size between 1 and N - 1
+
+
 SCORER = TrainingScorer(
     "cscore",
     cscore,
     higher_is_easier=True,
     description="C-score (Jiang et al. 2021): held-out accuracy over random-subset models",
+    check=check_cscore,
 )

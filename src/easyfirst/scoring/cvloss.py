@@ -33,21 +33,31 @@ def part_bundle(bundle: DatasetBundle, train_idx: np.ndarray, tag: str) -> Datas
     )
 
 
+@torch.no_grad()
 def heldout_eval(
     model: torch.nn.Module, bundle: DatasetBundle, idx: np.ndarray, cfg: RunConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode per-sample cross-entropy and correctness of rows ``idx`` of the training split.
 
+    Logits stay in the run's dtype (float64 runs give float64 losses).
+
     Returns:
         ``loss (len(idx),)`` float64 and ``correct (len(idx),)`` bool, on CPU.
     """
     from easyfirst.training.distributed import resolve_device
-    from easyfirst.training.evaluate import predict
 
-    part = bundle.train.subset(idx)
-    logits = predict(model, part, device=resolve_device(cfg.device), dtype=getattr(torch, cfg.dtype))
-    loss = F.cross_entropy(logits.double(), part.targets, reduction="none")
-    return loss, logits.argmax(1) == part.targets
+    device, dtype = resolve_device(cfg.device), getattr(torch, cfg.dtype)
+    was_training = model.training
+    model.eval()
+    losses, correct = [], []
+    rows = torch.as_tensor(idx, dtype=torch.long)
+    for start in range(0, len(rows), 256):
+        x, y = bundle.train.batch(rows[start : start + 256])
+        logits = model(x.to(device, dtype)).double().cpu()
+        losses.append(F.cross_entropy(logits, y, reduction="none"))
+        correct.append(logits.argmax(1) == y)
+    model.train(was_training)
+    return torch.cat(losses), torch.cat(correct)
 
 
 def cvloss(
@@ -95,9 +105,15 @@ def cvloss(
     )
 
 
+def check_cvloss(bundle: DatasetBundle, cfg: RunConfig, *, model: Any = None, folds: int) -> None:
+    """Raise before any training if ``folds`` does not fit the training split."""
+    stratified_folds(bundle.train.targets, folds, seed=0)
+
+
 SCORER = TrainingScorer(
     "cvloss",
     cvloss,
     higher_is_easier=False,
     description="held-out cross-entropy in stratified k-fold cross-validation (k=3); k trainings",
+    check=check_cvloss,
 )

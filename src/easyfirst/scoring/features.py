@@ -162,6 +162,9 @@ def layer_embeddings(
         pre_hook: hook the *inputs* of the layers instead of their outputs (the head's input
             is the penultimate representation).
 
+    A module called more than once per forward pass (a shared activation) yields the output
+    of its last call.
+
     Returns:
         A list of L tensors (N, D_l) on CPU, and the logits (N, C) on CPU.
     """
@@ -193,6 +196,11 @@ def layer_embeddings(
             x, _ = split.batch(idx)
             logits.append(model(x.to(device, dtype)).float().cpu())
             for li, name in enumerate(layers):
+                if name not in captured:
+                    raise ValueError(
+                        f"Layer {name!r} of {type(model).__name__} is not called in its forward "
+                        "pass; expected a layer that computes part of the output. Choose another."
+                    )
                 z = captured.pop(name).reshape(len(idx), -1)
                 if max_dim is not None and z.shape[1] > max_dim:
                     if li not in proj:
@@ -209,8 +217,10 @@ def layer_embeddings(
 
 
 def _state_dict_in(obj: Any) -> Mapping[str, torch.Tensor] | None:
-    if isinstance(obj, Mapping) and obj and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    if (
+        isinstance(obj, Mapping)
+        and obj
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     ):
         return obj
     if isinstance(obj, Mapping):
@@ -279,6 +289,7 @@ def load_model_file(
             num_classes=bundle.num_classes,
             **options,
         )
+    model = model.to(getattr(torch, cfg.dtype))  # load without rounding float64 weights
     own = model.state_dict()
     head = head_name(model) + "."
     mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]

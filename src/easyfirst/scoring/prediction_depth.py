@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import torch
 
 from easyfirst.data.base import DatasetBundle
@@ -81,8 +80,9 @@ def knn_predict(
         nn_idx = d.topk(k, dim=1, largest=False).indices  # sorted nearest first
         votes = torch.zeros(q.shape[0], c, dtype=torch.float64, device=x.device)
         nb = y[nn_idx]
-        votes.scatter_add_(1, nb, torch.full(nb.shape, k + 1.0, dtype=torch.float64,
-                                             device=x.device))
+        votes.scatter_add_(
+            1, nb, torch.full(nb.shape, k + 1.0, dtype=torch.float64, device=x.device)
+        )
         first = torch.full((q.shape[0], c), -1.0, dtype=torch.float64, device=x.device)
         # scatter_reduce amax keeps, per class, the bonus of its nearest member.
         first.scatter_reduce_(1, nb, rank_bonus.expand_as(nb), reduce="amax")
@@ -165,13 +165,6 @@ def prediction_depth(
     """
     from easyfirst.training.distributed import resolve_device
 
-    if max_dim is not None and int(max_dim) < 1:
-        raise ValueError(f"Expected max_dim >= 1 (or None for no cap); got {max_dim}.")
-    n = len(bundle.train)
-    if not 1 <= int(knn_k) <= n - 1:
-        raise ValueError(
-            f"Expected 1 <= knn_k <= N - 1 = {n - 1}; got {knn_k}. Lower --knn-k."
-        )
     device = resolve_device(cfg.device)
     dtype = getattr(torch, cfg.dtype)
     info: dict[str, Any] = {}
@@ -179,28 +172,9 @@ def prediction_depth(
     if model is not None:
         info["model_source"] = "the per-seed training run"
     elif checkpoint:
-        from easyfirst.scoring.features import load_model_file
-
-        model, info = load_model_file(checkpoint, bundle, cfg)
-        fp = info.get("checkpoint_fingerprint")
-        if fp is not None and fp != bundle.fingerprint:
-            raise ValueError(
-                f"Checkpoint {checkpoint!r} was trained on dataset fingerprint {fp}, not on this "
-                f"training split ({bundle.fingerprint}); expected a model of this split. Omit "
-                "the checkpoint to train one."
-            )
+        model, info = _checkpoint_model(bundle, cfg, checkpoint)
         info["model_source"] = f"checkpoint {checkpoint}"
     else:
-        if layers:  # fail before training, not after
-            from easyfirst.models.registry import build_model
-
-            probe = build_model(
-                cfg.model,
-                input_shape=bundle.input_shape,
-                num_classes=bundle.num_classes,
-                **cfg.model_options,
-            )
-            check_layers(probe, layers)
         from easyfirst.training.loop import train
 
         model = train(bundle, replace(cfg, seed=seed), record=False, progress=progress).model
@@ -228,10 +202,63 @@ def prediction_depth(
     return ScorerOutput(depth.double().numpy(), trainings=trainings, info=info)
 
 
+def _checkpoint_model(
+    bundle: DatasetBundle, cfg: RunConfig, checkpoint: str
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    from easyfirst.scoring.features import load_model_file
+
+    model, info = load_model_file(checkpoint, bundle, cfg)
+    fp = info.get("checkpoint_fingerprint")
+    if fp is not None and fp != bundle.fingerprint:
+        raise ValueError(
+            f"Checkpoint {checkpoint!r} was trained on dataset fingerprint {fp}, not on this "
+            f"training split ({bundle.fingerprint}); expected a model of this split. Omit the "
+            "checkpoint to train one."
+        )
+    return model, info
+
+
+def check_prediction_depth(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    model: Any = None,
+    checkpoint: str | None,
+    layers: Sequence[str] | None,
+    knn_k: int,
+    max_dim: int | None,
+) -> None:
+    """Raise before any training on bad k, cap, checkpoint or layer names."""
+    n = len(bundle.train)
+    if not 1 <= int(knn_k) <= n - 1:
+        raise ValueError(f"Expected 1 <= knn_k <= N - 1 = {n - 1}; got {knn_k}. Lower --knn-k.")
+    if max_dim is not None and int(max_dim) < 1:
+        raise ValueError(f"Expected max_dim >= 1 (or None for no cap); got {max_dim}.")
+    if model is not None:
+        pass
+    elif checkpoint:
+        model, _ = _checkpoint_model(bundle, cfg, checkpoint)
+    else:
+        from easyfirst.models.registry import build_model
+
+        with torch.random.fork_rng(devices=[]):  # a throw-away model: keep the global RNG
+            model = build_model(
+                cfg.model,
+                input_shape=bundle.input_shape,
+                num_classes=bundle.num_classes,
+                **cfg.model_options,
+            )
+    if layers:
+        check_layers(model, layers)
+    else:
+        default_layers(model)
+
+
 SCORER = TrainingScorer(
     "prediction_depth",
     prediction_depth,
     higher_is_easier=False,
     description="first layer from which k-NN probes agree with the model (Baldock et al. 2021)",
     reuses_run_model=True,
+    check=check_prediction_depth,
 )

@@ -68,6 +68,9 @@ class TrainingScorer:
         reuses_run_model: the scorer can use the model of the ordinary per-seed training run
             (``easyfirst score`` passes it as ``model``) instead of training one; True for
             Prediction Depth without a checkpoint.
+        check: ``check(bundle, cfg, model=model, **params)`` raises on bad input before
+            anything trains (``easyfirst score`` calls it for every scorer, with
+            ``model=None``, before the first training).
     """
 
     name: str
@@ -75,6 +78,7 @@ class TrainingScorer:
     higher_is_easier: bool
     description: str
     reuses_run_model: bool = False
+    check: Callable[..., None] | None = None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -97,6 +101,20 @@ class TrainingScorer:
                 f"{', '.join(sorted(accepted)) or 'none'}."
             )
         return {**accepted, **params}
+
+    def validate(
+        self,
+        bundle: DatasetBundle,
+        cfg: RunConfig,
+        params: Mapping[str, Any],
+        *,
+        model: Any = None,
+    ) -> dict[str, Any]:
+        """Check names and values of ``params`` for this dataset; return them with defaults."""
+        full = self.check_params(params)
+        if self.check is not None:
+            self.check(bundle, cfg, model=model, **full)
+        return full
 
     def wants_run_model(self, params: Mapping[str, Any]) -> bool:
         """Whether ``easyfirst score`` should hand this scorer the per-seed run's model."""
@@ -130,7 +148,7 @@ class TrainingScorer:
             ``dataset_fingerprint``, ``library_version`` and ``cost`` (``wall_s``,
             ``trainings``).
         """
-        full = self.check_params(params)
+        full = self.validate(bundle, cfg, params, model=model)
         t0 = time.perf_counter()
         out = self.fn(bundle, cfg, seed=int(seed), progress=progress, model=model, **full)
         wall = time.perf_counter() - t0

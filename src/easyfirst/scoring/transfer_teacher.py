@@ -7,8 +7,10 @@ standardised first) and each sample is scored by
 * ``variant="prob"`` (default): the SVM's probability of the sample's true class (Platt
   scaling, fitted by SVC's internal 5-fold cross-validation seeded with ``seed``), in [0, 1];
 * ``variant="margin"``: the decision-function margin of the true class over the best other
-  class (one-vs-rest decision values; for two classes ``+f(x)`` for the positive class and
-  ``-f(x)`` for the other). Positive = the SVM classifies the sample correctly.
+  class (``decision_function_shape="ovr"``: scikit-learn's per-class aggregation of the
+  one-vs-one SVMs, votes plus a bounded confidence; for two classes ``+f(x)`` for
+  ``classes_[1]`` and ``-f(x)`` for ``classes_[0]``). Positive = the SVM classifies the
+  sample correctly; unbounded, no calibration, no internal cross-validation (cheaper).
 
 Higher = easier for both. The features come from, in this order of preference:
 
@@ -71,19 +73,13 @@ def svm_scores(
     if classes.size < 2:
         raise ValueError(f"Expected at least two classes to fit an SVM; got {classes.tolist()}.")
     x = StandardScaler().fit_transform(x)
-    svc = SVC(
-        kernel="rbf",
-        C=c,
-        probability=variant == "prob",
-        decision_function_shape="ovr",
-        random_state=seed,
-    )
-    svc.fit(x, y)
-    col = np.searchsorted(svc.classes_, y)
     rows = np.arange(y.size)
     if variant == "prob":
-        proba = svc.predict_proba(x)
-        return proba[rows, col].astype(np.float64)
+        clf = _fit_probability_svm(x, y, seed=seed, c=c)
+        col = np.searchsorted(clf.classes_, y)
+        return clf.predict_proba(x)[rows, col].astype(np.float64)
+    svc = SVC(kernel="rbf", C=c, decision_function_shape="ovr", random_state=seed).fit(x, y)
+    col = np.searchsorted(svc.classes_, y)
     df = svc.decision_function(x)
     if df.ndim == 1:  # binary: f(x) > 0 votes for classes_[1]
         return np.where(col == 1, df, -df).astype(np.float64)
@@ -91,6 +87,30 @@ def svm_scores(
     other = df.copy()
     other[rows, col] = -np.inf
     return (true - other.max(1)).astype(np.float64)
+
+
+def _fit_probability_svm(x: np.ndarray, y: np.ndarray, *, seed: int, c: float) -> Any:
+    """Fit ``SVC(kernel="rbf", probability=True)``: libsvm's Platt scaling over an internal
+    5-fold cross-validation. scikit-learn 1.9 deprecates the flag (its warning is silenced
+    here) and names ``CalibratedClassifierCV(SVC(), ensemble=False)`` as the replacement, used
+    once the flag is gone (the same Platt sigmoid; multi-class probabilities are then
+    normalised one-vs-rest instead of libsvm's pairwise coupling)."""
+    import warnings
+
+    from sklearn.svm import SVC
+
+    try:
+        svc = SVC(kernel="rbf", C=c, probability=True, random_state=seed)
+    except TypeError:  # pragma: no cover - scikit-learn >= 1.11
+        from sklearn.calibration import CalibratedClassifierCV
+
+        clf = CalibratedClassifierCV(
+            SVC(kernel="rbf", C=c, random_state=seed), method="sigmoid", cv=5, ensemble=False
+        )
+        return clf.fit(x, y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*probability.*", category=FutureWarning)
+        return svc.fit(x, y)
 
 
 def teacher_features(
@@ -167,10 +187,31 @@ def transfer_teacher(
     return ScorerOutput(values, trainings=trainings, info=info)
 
 
+def check_transfer_teacher(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    model: Any = None,
+    embeddings: str | None,
+    checkpoint: str | None,
+    variant: str,
+) -> None:
+    """Raise before any training on a bad variant, embeddings file or checkpoint."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
+    if embeddings:
+        load_embeddings_file(embeddings, len(bundle.train))
+    elif checkpoint:
+        from easyfirst.scoring.features import load_model_file
+
+        load_model_file(checkpoint, bundle, cfg, allow_new_head=True)
+
+
 SCORER = TrainingScorer(
     "transfer_teacher",
     transfer_teacher,
     higher_is_easier=True,
     description="RBF-SVM true-class probability (or margin) on teacher features "
     "(Hacohen & Weinshall 2019)",
+    check=check_transfer_teacher,
 )

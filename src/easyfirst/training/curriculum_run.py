@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.curriculum.balance import BALANCES
 from easyfirst.curriculum.ordering import ORDERINGS, make_ordering
 from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
 from easyfirst.data.base import DatasetBundle
 from easyfirst.pacing import PacingFunction
-from easyfirst.scores import Scores, atomic_write_text
+from easyfirst.scores import Scores
 from easyfirst.training.augment import build_batch_augment
 from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
@@ -147,9 +148,11 @@ def write_run_outputs(out: Path, bundle: DatasetBundle, result: RunResult) -> No
         arrays[f"{name}_probs"] = torch.softmax(logits, 1).numpy()
         arrays[f"{name}_targets"] = split.targets.numpy()
         arrays[f"{name}_ids"] = np.array(split.ids)
-    tmp = out / ".predictions.tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(out / "predictions.npz")
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    atomic_write(out / "predictions.npz", write)
 
 
 def _claim(out: Path, settings: dict[str, Any], *, resume: bool) -> None:

@@ -87,7 +87,7 @@ def score_dataset(
             )
     for name, scorer in scorer_objs.items():
         if isinstance(scorer, TrainingScorer):
-            params[name] = scorer.check_params(params[name])
+            params[name] = scorer.validate(bundle, cfg, params[name])
         elif params[name]:
             raise ValueError(
                 f"Scorer {name!r} takes no parameters (it is derived from the training runs); "
@@ -107,7 +107,13 @@ def score_dataset(
     if dynamics_names or model_users:
         for seed in seeds:
             dyn, model = _plain_run(
-                bundle, cfg, seed, out, resume=resume, progress=progress, costs=costs,
+                bundle,
+                cfg,
+                seed,
+                out,
+                resume=resume,
+                progress=progress,
+                costs=costs,
                 keep_model=bool(model_users),
             )
             runs.append(dyn)
@@ -129,7 +135,13 @@ def score_dataset(
         if isinstance(scorer, TrainingScorer):
             per_seed = [
                 _training_scorer_seed(
-                    scorer, bundle, cfg, seed, out, params[name], progress=progress,
+                    scorer,
+                    bundle,
+                    cfg,
+                    seed,
+                    out,
+                    params[name],
+                    progress=progress,
                     model=run_models.get(seed) if name in model_users else None,
                 )
                 for seed in seeds
@@ -160,8 +172,16 @@ def score_dataset(
         entry["cost"] = cost
         if isinstance(scorer, TrainingScorer):
             entry["params"] = jsonable(params[name])
-            for key in ("ratios", "subset_runs", "heldout_coverage", "layers", "features",
-                        "model_source", "source", "fold_sizes"):
+            for key in (
+                "ratios",
+                "subset_runs",
+                "heldout_coverage",
+                "layers",
+                "features",
+                "model_source",
+                "source",
+                "fold_sizes",
+            ):
                 if key in per_seed[0].meta:
                     entry[key] = per_seed[0].meta[key]
         summary["scorers"][name] = entry
