@@ -8,7 +8,7 @@ Pipeline per clip: ``espeak-ng -v VOICE -s SPEED -p PITCH --stdout WORD`` (22,05
 -> trim silence below -60 dB of the peak at both ends -> resample to 16 kHz (polyphase
 Kaiser-windowed sinc, ``scipy.signal.resample_poly``) -> peak-normalise to 0.9 -> place at a
 hashed offset in a 1 s window of zeros -> quantise to 8 bits -> FLAC (``PCM_S8``).
-8 bits keep the set under 10 MB; the loader mixes in noise at -5..20 dB SNR, far above the
+8 bits keep the set under 10 MB; the loader mixes in noise at -10..30 dB SNR, far above the
 ~40 dB quantisation floor.
 
 Usage:
@@ -187,7 +187,7 @@ espeak-ng output (22,050 Hz, 16-bit) is trimmed of silence below -60 dB of its p
 ends, resampled to 16 kHz with `scipy.signal.resample_poly` (polyphase, Kaiser-windowed sinc),
 peak-normalised to 0.9, placed at a hashed offset inside 1 s of zeros and quantised to 8 bits.
 The 8-bit quantisation floor (about 40 dB below the speech) lies far under the noise that the
-loader adds (-5 to 20 dB SNR).
+loader adds (-10 to 30 dB SNR).
 
 ## Licence and provenance
 

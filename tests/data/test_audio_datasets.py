@@ -366,8 +366,8 @@ def test_synthkws_meta_has_snr_per_sample(synthkws: DatasetBundle) -> None:
         assert split is not None
         snr = split.meta["snr_db"]
         assert snr.shape == (len(split),) and snr.dtype == np.float32
-        assert snr.min() >= -5 and snr.max() <= 20 and snr.std() > 5
-        assert snr[3] == np.float32(sample_snr(split.ids[3], seed=0, snr_db=(-5.0, 20.0)))
+        assert snr.min() >= -10 and snr.max() <= 30 and snr.std() > 5
+        assert snr[3] == np.float32(sample_snr(split.ids[3], seed=0, snr_db=(-10.0, 30.0)))
         assert split.subset([1, 2]).meta["snr_db"].tolist() == snr[[1, 2]].tolist()
 
 

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.recording import OutcomeRecorder
 from easyfirst.scoring import SCORERS, DynamicsScorer
+from easyfirst.scoring.training_scorer import TrainingScorer
+from easyfirst.training.config import RunConfig
 
 N, C, E = 30, 3, 5
 
@@ -33,11 +36,45 @@ def _record(order_seed: int, *, skip_last: bool = False):
     return rec.dynamics(seed=0, dataset_fingerprint="fp")
 
 
+def _blobs() -> DatasetBundle:
+    """Two separable 2-D blobs of 16 samples each; sample 0 is mislabelled (the hard one)."""
+    g = np.random.default_rng(0)
+    x = np.concatenate([g.normal((-3, 0), 0.7, (16, 2)), g.normal((3, 0), 0.7, (16, 2))])
+    y = np.repeat([0, 1], 16)
+    y[0] = 1
+    return DatasetBundle("blobs", ArraySplit(torch.tensor(x), y, [f"b{i}" for i in range(32)]),
+                         None, None, ["a", "b"])
+
+
+TRAINING_PARAMS = {
+    "cvloss": {"folds": 2},
+    "cscore": {"subset_ratios": (0.5,), "subset_runs": 2},
+    "prediction_depth": {"knn_k": 3},
+}
+
+
+def _training_scorer_contract(name: str, scorer: TrainingScorer) -> None:
+    bundle = _blobs()
+    cfg = RunConfig(dataset="blobs", model="mlp", model_options={"hidden": [8]}, epochs=15,
+                    batch_size=8, lr=0.05, device="cpu", dtype="float64")
+    params = TRAINING_PARAMS.get(name, {})
+    s = scorer.run(bundle, cfg, seed=0, **params)
+    assert s.values.shape == (32,) and np.isfinite(s.values).all()  # NaN policy: none
+    assert s.meta["scorer"] == name and s.meta["dataset_fingerprint"] == bundle.fingerprint
+    # direction: the mislabelled sample is no easier than the median sample
+    easiness = s.values if s.higher_is_easier else -s.values
+    assert easiness[0] <= np.median(easiness), f"{name}: the mislabelled sample looks easy"
+    # determinism in place of batch-order invariance: same seed, same scores
+    np.testing.assert_array_equal(scorer.run(bundle, cfg, seed=0, **params).values, s.values)
+
+
 @pytest.mark.parametrize("name", SCORERS.names())
 def test_scorer_contract(name):
     scorer = SCORERS.get(name)
-    if not isinstance(scorer, DynamicsScorer):
-        pytest.skip(f"{name} needs training runs, tested in its own module")
+    if isinstance(scorer, TrainingScorer):
+        _training_scorer_contract(name, scorer)
+        return
+    assert isinstance(scorer, DynamicsScorer)
     s = scorer(_record(0))
     # shape
     assert s.values.shape == (N,)

@@ -1,1 +1,55 @@
-"""easyfirst.analysis"""
+"""Analyses of scores and runs: agreement, seed robustness, late fusion, plots, reports."""
+
+from easyfirst.analysis.agreement import agreement, agreement_matrix, rank_correlation
+from easyfirst.analysis.fusion import (
+    RunPredictions,
+    fuse,
+    fuse_runs,
+    fusion_accuracy,
+    fusion_table,
+    load_predictions,
+)
+from easyfirst.analysis.report import write_report
+from easyfirst.analysis.results import (
+    RunRecord,
+    Table,
+    best_vs_baselines,
+    find_runs,
+    fusion_results,
+    load_run,
+    table_by_ordering_pacing,
+)
+from easyfirst.analysis.robustness import (
+    RobustnessCurve,
+    disjoint_groups,
+    fit_single_seed_correlation,
+    robustness_curve,
+    seeds_for_target,
+    spearman_brown,
+)
+
+__all__ = [
+    "RobustnessCurve",
+    "RunPredictions",
+    "RunRecord",
+    "Table",
+    "agreement",
+    "agreement_matrix",
+    "best_vs_baselines",
+    "disjoint_groups",
+    "find_runs",
+    "fit_single_seed_correlation",
+    "fuse",
+    "fuse_runs",
+    "fusion_accuracy",
+    "fusion_results",
+    "fusion_table",
+    "load_predictions",
+    "load_run",
+    "rank_correlation",
+    "robustness_curve",
+    "seeds_for_target",
+    "spearman_brown",
+    "table_by_ordering_pacing",
+    "write_report",
+]

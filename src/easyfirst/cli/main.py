@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from easyfirst import __version__
-from easyfirst.cli import listing, score, train
+from easyfirst.cli import listing, report, reproduce, score, train
 
-SUBCOMMANDS = (score, train, listing)
+SUBCOMMANDS = (score, train, reproduce, report, listing)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -70,6 +70,19 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
         help="checkpoint evaluated on test (and for the CELoss eval pass)",
     )
     p.add_argument("--augment", default="", help="comma-separated batch augmentations")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bf16 autocast + channels_last on CUDA, fp32 on CPU",
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile the forward")
+    p.add_argument(
+        "--fuse",
+        default="auto",
+        choices=["auto", "always", "never", "measure"],
+        help="train the seeds as one fused ensemble (auto: on CUDA for small per-seed batches)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -96,6 +109,10 @@ def run_config(args: argparse.Namespace, **extra: Any) -> RunConfig:
         dtype=args.dtype,
         eval_checkpoint=args.eval_checkpoint,
         augment=[a for a in args.augment.split(",") if a],
+        # Commands without add_train_args (e.g. reproduce) get the defaults.
+        precision=getattr(args, "precision", "auto"),
+        compile=getattr(args, "compile", False),
+        fuse=getattr(args, "fuse", "auto"),
         dataset_options=dataset_options(args),
         model_options=parse_kv(args.model_opt, "--model-opt"),
         **extra,

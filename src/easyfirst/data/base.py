@@ -121,5 +121,10 @@ class DatasetBundle:
 
     @property
     def fingerprint(self) -> str:
-        """Fingerprint of the training split, the one that scores describe."""
-        return self.train.fingerprint(self.name)
+        """Fingerprint of the training split, the one that scores describe.
+
+        It covers the name, the ids and labels, and the content-defining ``info`` facts
+        (feature parameters, noise settings, ...) except the local ``source`` path.
+        """
+        facts = {k: v for k, v in self.info.items() if k != "source"}
+        return self.train.fingerprint(self.name + json.dumps(facts, sort_keys=True, default=str))

@@ -100,7 +100,7 @@ def load_synthkws(
     root: str | Path | None = None,
     *,
     seed: int = 0,
-    snr_db: tuple[float, float] = (-5.0, 20.0),
+    snr_db: tuple[float, float] = (-10.0, 30.0),
     features: Features = "panns16k",
     cache_dir: str | Path | None = None,
     progress: bool = True,
@@ -159,7 +159,7 @@ def load_synthkws(
             "pitch": np.array([int(r["pitch"]) for r in part]),
         }
         splits[split] = ArraySplit(feats, [index[r["label"]] for r in part], ids, meta=meta)
-    default = seed == 0 and (lo, hi) == (-5.0, 20.0)
+    default = seed == 0 and (lo, hi) == (-10.0, 30.0)
     name = "synthkws" if default else f"synthkws:seed={seed},snr={lo:g}..{hi:g}"
     return DatasetBundle(
         name, splits["train"], splits["dev"], splits["test"], class_names,

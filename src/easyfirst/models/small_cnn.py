@@ -18,9 +18,10 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 def small_cnn(
     *, input_shape: tuple[int, ...], num_classes: int, widths: tuple[int, ...] = (16, 32, 64)
 ) -> nn.Module:
-    """Conv blocks (3x3 conv, BN, ReLU, 2x2 max-pool), global average pool, linear head.
+    """Input BN, conv blocks (3x3 conv, BN, ReLU, 2x2 max-pool), global average pool, head.
 
-    Inputs ``(B, C, H, W)``; ``input_shape`` is ``(C, H, W)``.
+    Inputs ``(B, C, H, W)``; ``input_shape`` is ``(C, H, W)``. The input BatchNorm (per
+    channel, like PANNs' ``bn0``) standardises raw log-Mel dB values or pixels.
     """
     if len(input_shape) != 3:
         raise ValueError(
@@ -30,5 +31,6 @@ def small_cnn(
     chans = [input_shape[0], *widths]
     blocks = [_block(a, b) for a, b in zip(chans[:-1], chans[1:], strict=True)]
     return nn.Sequential(
-        *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(chans[-1], num_classes)
+        nn.BatchNorm2d(input_shape[0]), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(chans[-1], num_classes),
     )

@@ -26,6 +26,12 @@ class RunConfig:
             over the training set gives CELoss, and that is evaluated on test.
         augment: names of batch augmentations applied on the device during training.
         preload_max_bytes: keep the training inputs on the device when they fit in this.
+        precision: ``auto`` (bf16 autocast + channels_last on CUDA, fp32 on CPU), ``fp32``
+            or ``bf16``.
+        compile: wrap the forward in ``torch.compile``.
+        fuse: train several seeds as one fused ensemble (``easyfirst score``): ``auto`` (on
+            CUDA when one member's batch is small; never elsewhere), ``always``, ``never``, or
+            ``measure`` (a short timed warm-up decides; the choice then depends on timing).
     """
 
     dataset: str = "digits"
@@ -46,6 +52,9 @@ class RunConfig:
     dataset_options: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
     preload_max_bytes: int = 2 << 30
+    precision: str = "auto"
+    compile: bool = False
+    fuse: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -56,6 +65,12 @@ class RunConfig:
         if self.eval_checkpoint not in ("best", "last"):
             raise ValueError(
                 f"Unknown eval_checkpoint {self.eval_checkpoint!r}. Available: best, last."
+            )
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"Unknown precision {self.precision!r}. Available: auto, fp32, bf16.")
+        if self.fuse not in ("auto", "always", "never", "measure"):
+            raise ValueError(
+                f"Unknown fuse {self.fuse!r}. Available: auto, always, never, measure."
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"Unknown dtype {self.dtype!r}. Available: float32, float64.")

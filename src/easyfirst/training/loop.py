@@ -32,6 +32,7 @@ from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
 from easyfirst.training.optim import build_optimizer
+from easyfirst.training.precision import Precision
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
@@ -91,6 +92,7 @@ def train(
     augment: Augment | None = None,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
     sampler_factory: Callable[[DistInfo], Sampler[int]] | None = None,
+    precision: str | Precision | None = None,
 ) -> RunResult:
     """Train ``cfg.model`` on ``bundle.train``; optionally record per-sample dynamics.
 
@@ -106,6 +108,8 @@ def train(
         resume: continue from ``out_dir/checkpoint.pt`` if it exists.
         augment: ``augment(x, generator) -> x`` applied to each training batch on the device.
         on_epoch_end: called with ``(epoch, metrics)`` after each epoch's checkpoint.
+        precision: ``auto``/``fp32``/``bf16`` or a ``Precision``; default ``cfg.precision``.
+            ``auto`` is bf16 autocast + channels_last (4-D inputs) on CUDA, fp32 on CPU.
     """
     device = resolve_device(cfg.device)
     dinfo = init_distributed(device)
@@ -116,6 +120,13 @@ def train(
             f"got {cfg.batch_size}. Choose a multiple of {dinfo.world_size}."
         )
     local_batch = cfg.batch_size // dinfo.world_size
+    prec = Precision.resolve(
+        cfg.precision if precision is None else precision,
+        device,
+        input_shape=bundle.input_shape,
+        dtype=dtype,
+        compile=cfg.compile,
+    )
     split = bundle.train
     n = len(split)
     devices = [device] if device.type == "cuda" else []
@@ -127,12 +138,13 @@ def train(
             num_classes=bundle.num_classes,
             **cfg.model_options,
         )
-        model = model.to(device, dtype)
+        model = prec.prepare_model(model.to(device, dtype))
         net: nn.Module = model
         if dinfo.enabled:
             net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None
             )
+        forward = prec.compiled(net)
         opt = build_optimizer(
             cfg.optimizer,
             model.parameters(),
@@ -210,7 +222,8 @@ def train(
                 x, y = data.get(idx)
                 if augment is not None:
                     x = augment(x, gen)
-                logits = net(x)
+                with prec.autocast_context(device):
+                    logits = forward(prec.prepare_batch(x))
                 per_sample = F.cross_entropy(logits.float(), y, reduction="none")
                 wf = w.to(per_sample.dtype)
                 opt.zero_grad(set_to_none=True)
@@ -326,7 +339,8 @@ def run_meta(
 def _check_resumable(state: dict[str, Any], cfg: RunConfig, fingerprint: str, path: Path) -> None:
     saved = dict(state["config"])
     now = cfg.to_dict()
-    diff = [k for k in now if k not in ("device",) and saved.get(k) != now[k]]
+    ignored = ("device", "compile", "fuse")  # do not change what the run computes
+    diff = [k for k in now if k not in ignored and saved.get(k) != now[k]]
     if diff or state["fingerprint"] != fingerprint:
         what = ", ".join(diff) or "dataset fingerprint"
         raise ValueError(

@@ -39,6 +39,7 @@ from easyfirst.scoring.registry import get_scorer
 from easyfirst.scoring.training_scorer import TrainingScorer, jsonable, sum_costs
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
+from easyfirst.training.fused import plan_fusion, train_fused
 from easyfirst.training.loop import CHECKPOINT, train
 
 
@@ -105,6 +106,11 @@ def score_dataset(
     run_models: dict[int, nn.Module] = {}
     costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
     if dynamics_names or model_users:
+        pending = [s for s in seeds if not (seed_dir(out, s) / "dynamics.pt").is_file()]
+        plan = plan_fusion(bundle, cfg, pending, mode=cfg.fuse)
+        costs["fusion"] = {"fused": plan.fuse, "reason": plan.reason}
+        if plan.fuse:  # writes each seed's files; _plain_run below then just loads them
+            _fused_runs(bundle, cfg, pending, out, resume=resume, progress=progress, costs=costs)
         for seed in seeds:
             dyn, model = _plain_run(
                 bundle,
@@ -191,6 +197,49 @@ def score_dataset(
     return result, summary
 
 
+def _fused_runs(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    seeds: list[int],
+    out: Path,
+    *,
+    resume: bool,
+    progress: bool,
+    costs: dict[str, Any],
+) -> None:
+    """Train ``seeds`` as one fused ensemble; write each seed's files as ``_plain_run`` does."""
+    t0 = time.perf_counter()
+    results = train_fused(
+        bundle,
+        cfg,
+        seeds,
+        out_dir=out / "fused" / ("seeds_" + "_".join(map(str, seeds))),
+        resume=resume,
+        progress=progress,
+        member_dirs=[seed_dir(out, s) for s in seeds],
+    )
+    wall = time.perf_counter() - t0
+    costs["trainings"] += len(seeds)
+    costs["wall_s"] += wall
+    for seed, res in zip(seeds, results, strict=True):
+        if res.dynamics is None:  # pragma: no cover - train_fused(record=True) always records
+            raise RuntimeError("training returned no dynamics")
+        res.dynamics.meta.update(wall_s=wall / len(seeds), test_accuracy=res.test_accuracy)
+        sdir = seed_dir(out, seed)
+        atomic_write_text(
+            sdir / "metrics.json",
+            json.dumps(
+                {
+                    "metrics": res.metrics,
+                    "test_accuracy": res.test_accuracy,
+                    "best_epoch": res.best_epoch,
+                },
+                indent=1,
+            ),
+        )
+        res.dynamics.save(sdir / "dynamics.pt")  # last: its presence marks the seed done
+
+
 def _plain_run(
     bundle: DatasetBundle,
     cfg: RunConfig,
@@ -264,7 +313,9 @@ def _training_scorer_seed(
 def _claim_out_dir(out: Path, cfg: RunConfig, bundle: DatasetBundle, *, resume: bool) -> None:
     """Refuse to mix runs of other settings or data into an existing output folder."""
     run_file = out / "run.json"
-    settings = {k: v for k, v in cfg.to_dict().items() if k not in ("seed", "device")}
+    # Where and how fast runs go does not change what they compute (fusion: see train_fused).
+    ignored = ("seed", "device", "compile", "fuse")
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
     mine = {"dataset_fingerprint": bundle.fingerprint, "settings": settings}
     if run_file.is_file():
         theirs = json.loads(run_file.read_text())

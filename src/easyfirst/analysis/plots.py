@@ -1,0 +1,255 @@
+"""PNG plots of scores, training dynamics, agreement, robustness, pacing and learning curves.
+
+Every function draws on its own ``matplotlib.figure.Figure`` with the Agg canvas (no
+``pyplot`` state, no display needed), writes one PNG and returns its path. The numbers come
+from the functional modules (``agreement``, ``robustness``, ``easyfirst.scoring.functional``);
+nothing is computed here that a test could not check without drawing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from easyfirst.analysis.robustness import RobustnessCurve
+from easyfirst.pacing import PacingFunction
+from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.scores import Scores
+
+DPI = 100
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, format="png")
+    return p
+
+
+def score_histograms(
+    scores: Scores,
+    path: str | Path,
+    *,
+    targets: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    bins: int = 30,
+) -> Path:
+    """Histogram of the score values per class (small multiples sharing the x axis).
+
+    Args:
+        scores: (N,) scores.
+        path: PNG to write.
+        targets: (N,) class ids; without them one histogram of all samples is drawn.
+        class_names: label of each class id.
+        bins: number of bins (fewer when the score has fewer distinct values).
+    """
+    v = scores.values
+    finite = np.isfinite(v)
+    uniq = np.unique(v[finite])
+    lo, hi = (float(uniq[0]), float(uniq[-1])) if uniq.size else (0.0, 1.0)
+    if hi == lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    if 1 < uniq.size <= bins:  # few distinct values (e.g. CumAcc): one bar per value
+        mids = (uniq[1:] + uniq[:-1]) / 2
+        gap = float(np.min(np.diff(uniq))) / 2
+        edges = np.concatenate([[uniq[0] - gap], mids, [uniq[-1] + gap]])
+    else:
+        edges = np.linspace(lo, hi, bins + 1)
+    if targets is None:
+        groups: list[tuple[str, np.ndarray]] = [("all samples", v[finite])]
+    else:
+        t = np.asarray(targets)
+        classes = np.unique(t)
+        groups = [((class_names[c] if class_names is not None and c < len(class_names)
+                    else f"class {c}"), v[finite & (t == c)]) for c in classes]
+    ncol = min(5, len(groups))
+    nrow = math.ceil(len(groups) / ncol)
+    fig = _figure(2.4 * ncol + 0.6, 1.8 * nrow + 0.8)
+    axes = fig.subplots(nrow, ncol, sharex=True, squeeze=False)
+    direction = "higher = easier" if scores.higher_is_easier else "lower = easier"
+    for ax, (name, vals) in zip(axes.flat, groups, strict=False):
+        ax.hist(vals, bins=edges, color="#4477aa")
+        ax.set_title(f"{name} (n={vals.size})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{scores.scorer} scores per class ({direction})", fontsize=11)
+    fig.supxlabel(scores.scorer, fontsize=9)
+    fig.supylabel("samples", fontsize=9)
+    return _save(fig, path)
+
+
+def data_map(
+    confidence: np.ndarray,
+    variability: np.ndarray,
+    correct: np.ndarray,
+    path: str | Path,
+    *,
+    title: str = "Data map",
+) -> Path:
+    """Confidence (y) against variability (x), coloured by correctness (Swayamdipta 2020).
+
+    Args:
+        confidence, variability: (N,) mean and std over epochs of the true-class probability.
+        correct: (N,) bool, e.g. ``TrainingDynamics.eval_correct``.
+        path: PNG to write.
+    """
+    conf, var = np.asarray(confidence, float), np.asarray(variability, float)
+    ok = np.asarray(correct, bool)
+    fig = _figure(6.0, 4.8)
+    ax = fig.add_subplot()
+    for mask, colour, label in ((ok, "#228833", "correct"), (~ok, "#cc3311", "incorrect")):
+        ax.scatter(var[mask], conf[mask], s=6, alpha=0.5, color=colour,
+                   label=f"{label} ({int(mask.sum())})", linewidths=0)
+    ax.set_xlabel("variability (std of true-class probability)")
+    ax.set_ylabel("confidence (mean true-class probability)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    ax.legend(loc="lower right", fontsize=8, markerscale=2)
+    ax.set_title(title, fontsize=11)
+    return _save(fig, path)
+
+
+def data_map_from_dynamics(d: TrainingDynamics, path: str | Path, *, title: str = "") -> Path:
+    """``data_map`` of one run's dynamics, coloured by ``eval_correct`` (else last epoch)."""
+    from easyfirst.scoring import functional as F
+
+    correct = d.eval_correct if d.eval_correct is not None else d.correct_now
+    return data_map(F.confidence(d).numpy(), F.variability(d).numpy(),
+                    np.asarray(correct.numpy(), bool), path,
+                    title=title or f"Data map (seed {d.meta.get('seed', '?')}, "
+                    f"{d.num_epochs} epochs)")
+
+
+def agreement_heatmap(
+    names: Sequence[str], matrix: np.ndarray, path: str | Path, *, title: str = "Spearman"
+) -> Path:
+    """(K, K) correlation matrix as an annotated heatmap on [-1, 1]."""
+    m = np.asarray(matrix, float)
+    k = len(names)
+    fig = _figure(1.0 + 0.9 * k + 1.2, 0.8 + 0.9 * k)
+    ax = fig.add_subplot()
+    im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(range(k), list(names), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), list(names), fontsize=8)
+    for i in range(k):
+        for j in range(k):
+            txt = "-" if not math.isfinite(m[i, j]) else f"{m[i, j]:.2f}"
+            ax.text(j, i, txt, ha="center", va="center", fontsize=8,
+                    color="white" if math.isfinite(m[i, j]) and abs(m[i, j]) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(title, fontsize=11)
+    return _save(fig, path)
+
+
+def robustness_plot(
+    curves: Mapping[str, RobustnessCurve],
+    path: str | Path,
+    *,
+    target: float = 0.9,
+) -> Path:
+    """Mean Spearman of disjoint k-seed ensembles against k, with the Spearman-Brown fit.
+
+    Measured points (± std) up to S // 2; the dashed lines extrapolate to the largest
+    ensemble size needed for ``target`` (at least 4, at most 64).
+    """
+    fig = _figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    needs = [c.seeds_for(target) for c in curves.values()]
+    # One x range for all: the measured sizes and the largest finite need, capped at 64.
+    last = int(min(64, max([4, *(len(c.ks) for c in curves.values()),
+                            *(n for n in needs if math.isfinite(n))])))
+    for i, ((name, c), need) in enumerate(zip(curves.items(), needs, strict=True)):
+        colour = f"C{i}"
+        ok = np.isfinite(c.spearman_mean)
+        ax.errorbar(c.ks[ok], c.spearman_mean[ok], yerr=c.spearman_std[ok], fmt="o",
+                    color=colour, capsize=3, label=f"{name} (measured)")
+        if math.isfinite(c.r1):
+            kk = np.linspace(1, last, 200)
+            ax.plot(kk, [c.predicted(k) for k in kk], "--", color=colour, alpha=0.8,
+                    label=f"{name} Spearman-Brown, r1={c.r1:.3f}, "
+                    f"{need} seeds for {target:g}")
+    ax.axhline(target, color="grey", lw=0.8, ls=":")
+    ax.set_xlim(0.5, last + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("ensemble size k (seeds per ensemble)")
+    ax.set_ylabel("Spearman between disjoint ensembles")
+    ax.set_title("Robustness of seed ensembles", fontsize=11)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def pacing_curves(
+    pacings: Sequence[PacingFunction], path: str | Path, *, num_epochs: int | None = None
+) -> Path:
+    """Fraction of the data in use against training progress, one line per pacing.
+
+    With ``num_epochs`` the per-epoch pool fractions (``size_at(e, E, N) / N``) are drawn as
+    steps as well.
+    """
+    fig = _figure(6.4, 4.0)
+    ax = fig.add_subplot()
+    t = np.linspace(0, 1, 401)
+    for i, pf in enumerate(pacings):
+        label = f"{pf.name} (b={pf.start_fraction:g}, a={pf.full_at:g})"
+        ax.plot(t, [pf.fraction(float(x)) for x in t], color=f"C{i % 10}", label=label)
+        if num_epochs:
+            n = 10_000
+            fr = [pf.size_at(e, num_epochs, n) / n for e in range(num_epochs)]
+            ax.step(np.arange(num_epochs + 1) / num_epochs, fr + fr[-1:], where="post",
+                    color=f"C{i % 10}", alpha=0.35, lw=1)
+    ax.set_xlabel("training progress")
+    ax.set_ylabel("fraction of training data in the pool")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Pacing functions", fontsize=11)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def learning_curves(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    path: str | Path,
+    *,
+    num_samples: int | None = None,
+) -> Path:
+    """Dev (or train) accuracy per epoch (top) and the pool size (bottom), one line per run.
+
+    Args:
+        runs: run name -> per-epoch metric rows (``metrics.json``'s ``metrics``).
+        path: PNG to write.
+        num_samples: N, to draw the pool as a fraction of the training data.
+    """
+    fig = _figure(9.0, 5.6)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    key = "dev_accuracy" if all("dev_accuracy" in r[0] for r in runs.values() if r) \
+        else "train_accuracy"
+    for i, (name, rows) in enumerate(runs.items()):
+        if not rows:
+            continue
+        ep = [r["epoch"] for r in rows]
+        top.plot(ep, [r.get(key, np.nan) for r in rows], marker=".", color=f"C{i % 10}",
+                 label=name)
+        # epoch e (1-based) trains on its pool during (e-1, e]; accuracy is measured at e.
+        pool = np.array([r.get("pool_size", np.nan) for r in rows], float)
+        pool = pool / num_samples if num_samples else pool
+        bottom.step([ep[0] - 1, *ep], [*pool, pool[-1]], where="post", color=f"C{i % 10}")
+    top.set_ylabel(key.replace("_", " "))
+    top.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    top.set_title("Learning curves and pool size", fontsize=11)
+    bottom.set_ylabel("pool (fraction of N)" if num_samples else "pool size (samples)")
+    bottom.set_xlabel("epoch")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _save(fig, path)

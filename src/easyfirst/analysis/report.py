@@ -1,0 +1,390 @@
+"""``easyfirst report``: one self-contained HTML page (and Markdown) of what a folder holds.
+
+The folder may be an ``easyfirst score`` output (``run.json`` + ``scores/``), an
+``easyfirst train`` output (``metrics.json`` + ``predictions.npz``), a folder of such runs, or
+an ``easyfirst reproduce`` output (``reproduce.json``, ``score/``, ``runs/``). The report
+shows what is there:
+
+* scores: summary per scorer, histograms per class, agreement (Spearman and Kendall), seed
+  robustness with the seeds needed for a target correlation, ties per ensemble size, and a
+  data map of the first seed;
+* training runs: the run table, pacing curves, learning curves with pool size, and (with
+  several run types) the paper's tables and late fusion.
+
+Files: ``OUT/report.html`` (PNGs embedded as base64 data URIs), ``OUT/report.md`` and
+``OUT/report_files/*.png`` (the Markdown links these), with ``OUT`` = the folder by default.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from easyfirst.analysis import plots
+from easyfirst.analysis.agreement import agreement
+from easyfirst.analysis.results import (
+    RunRecord,
+    Table,
+    best_runs,
+    best_vs_baselines,
+    find_runs,
+    fusion_results,
+    runs_table,
+    table_by_ordering_pacing,
+)
+from easyfirst.analysis.robustness import RobustnessCurve, robustness_curve
+from easyfirst.pacing import PacingFunction
+from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.scores import Scores
+
+REPRODUCE_FILE = "reproduce.json"
+FILES_DIR = "report_files"
+
+
+@dataclass
+class Image:
+    path: Path
+    caption: str
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Table | Image | str] = field(default_factory=list)
+
+
+# -- tables as text -------------------------------------------------------------------------
+
+
+def format_text(table: Table) -> str:
+    """Plain aligned text (for the terminal)."""
+    cells = [table.columns, *table.rows]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(table.columns))]
+    line = "  ".join("-" * w for w in widths)
+    out = [table.title, line]
+    for j, r in enumerate(cells):
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if j == 0:
+            out.append(line)
+    if table.note:
+        out.append(f"({table.note})")
+    return "\n".join(out)
+
+
+def format_markdown(table: Table) -> str:
+    def esc(c: str) -> str:
+        return str(c).replace("|", "\\|")
+
+    out = [f"**{table.title}**", "", "| " + " | ".join(map(esc, table.columns)) + " |",
+           "|" + "|".join("---" for _ in table.columns) + "|"]
+    out += ["| " + " | ".join(map(esc, r)) + " |" for r in table.rows]
+    if table.note:
+        out += ["", f"*{table.note}*"]
+    return "\n".join(out)
+
+
+def format_html(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in table.rows)
+    note = f"<p class='note'>{html.escape(table.note)}</p>" if table.note else ""
+    return (f"<p class='caption'>{html.escape(table.title)}</p><table><thead><tr>{head}</tr>"
+            f"</thead><tbody>{body}</tbody></table>{note}")
+
+
+# -- what a folder holds --------------------------------------------------------------------
+
+
+def is_score_folder(p: Path) -> bool:
+    return (p / "run.json").is_file() and any((p / "scores").glob("*.csv"))
+
+
+def score_folders(root: Path) -> list[Path]:
+    if is_score_folder(root):
+        return [root]
+    return sorted(c for c in root.iterdir() if c.is_dir() and is_score_folder(c))
+
+
+def _seed_dirs(folder: Path) -> list[Path]:
+    dirs = [d for d in (folder / "seeds").glob("seed_*") if d.is_dir()]
+    return sorted(dirs, key=lambda d: int(d.name.split("_")[1]) if d.name[5:].isdigit() else 0)
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return "-" if x is None or not math.isfinite(float(x)) else f"{float(x):.{digits}g}"
+
+
+def score_section(
+    folder: Path, files: Path, *, target: float, class_names: Sequence[str] | None, tag: str
+) -> list[Section]:
+    """Sections for one ``easyfirst score`` folder."""
+    ensembles = {p.stem: Scores.load(p) for p in sorted((folder / "scores").glob("*.csv"))}
+    seeds = _seed_dirs(folder)
+    dyn: TrainingDynamics | None = None
+    for sd in seeds:
+        if (sd / "dynamics.pt").is_file():
+            dyn = TrainingDynamics.load(sd / "dynamics.pt")
+            break
+    targets = dyn.targets.numpy() if dyn is not None and dyn.targets is not None else None
+    summary = json.loads((folder / "summary.json").read_text()) \
+        if (folder / "summary.json").is_file() else {}
+
+    overview = Section(f"Scores ({folder.name})")
+    rows = []
+    for name, s in ensembles.items():
+        sm = s.summary()
+        q = sm["quantiles"]
+        # Seed means of equal counts can differ in the last bit: count values at 12 digits.
+        vals, counts = np.unique(np.round(s.values[np.isfinite(s.values)], 12),
+                                 return_counts=True)
+        tie = f"{counts.max()} at {_fmt(vals[counts.argmax()])}" if counts.size else "-"
+        rows.append([name, sm["direction"].replace("_", " "), str(sm["N"]),
+                     str(len(s.meta.get("seeds") or [])), str(vals.size), tie,
+                     _fmt(sm["min"]), _fmt(q.get("0.5", math.nan)), _fmt(sm["max"])])
+    overview.blocks.append(Table(
+        "Seed-ensemble scores", ["scorer", "direction", "N", "seeds", "unique values",
+                                 "largest tie", "min", "median", "max"], rows,
+        note=f"dataset fingerprint {next(iter(ensembles.values())).fingerprint}"))
+    accs = summary.get("test_accuracy") or {}
+    if accs:
+        overview.blocks.append(Table(
+            "Scoring runs", ["seed", "test accuracy"],
+            [[str(k), _fmt(v)] for k, v in accs.items()]))
+    for name, s in ensembles.items():
+        overview.blocks.append(Image(
+            plots.score_histograms(s, files / f"{tag}hist_{name}.png", targets=targets,
+                                   class_names=class_names),
+            f"{name}: ensemble scores per class"))
+    out = [overview]
+
+    if len(ensembles) >= 2:
+        sec = Section("Agreement between scoring functions")
+        ag = agreement(ensembles)
+        names = list(ag["names"])  # type: ignore[call-overload]
+        for method in ("spearman", "kendall"):
+            m = np.asarray(ag[method])
+            sec.blocks.append(Image(
+                plots.agreement_heatmap(names, m, files / f"{tag}agreement_{method}.png",
+                                        title=f"{method.capitalize()} between scorers"),
+                f"{method.capitalize()} rank correlation of the seed-ensemble scores"))
+            sec.blocks.append(Table(
+                f"{method.capitalize()} matrix", [""] + names,
+                [[n] + [_fmt(x, 3) for x in m[i]] for i, n in enumerate(names)]))
+        sec.blocks.append("Scores are compared as easiness (sign flipped for lower-is-easier "
+                          "scorers), so a positive value means the scorers agree.")
+        out.append(sec)
+
+    curves: dict[str, RobustnessCurve] = {}
+    for name in ensembles:
+        members = [Scores.load(sd / "scores" / f"{name}.csv") for sd in seeds
+                   if (sd / "scores" / f"{name}.csv").is_file()]
+        if len(members) >= 2:
+            curves[name] = robustness_curve(members)
+    if curves:
+        sec = Section("Robustness of seed ensembles")
+        sec.blocks.append(Image(plots.robustness_plot(curves, files / f"{tag}robustness.png",
+                                                      target=target),
+                                "Mean Spearman between disjoint k-seed ensembles"))
+        rows = []
+        for name, c in curves.items():
+            for r in c.rows():
+                rows.append([name, str(r["k"]), _fmt(r["spearman_mean"], 4),
+                             _fmt(r["spearman_std"], 2), str(r["num_pairs"]),
+                             _fmt(r["num_unique"], 6), _fmt(r["largest_tie"], 6)])
+        sec.blocks.append(Table(
+            "Agreement and ties by ensemble size",
+            ["scorer", "k", "mean Spearman", "std", "pairs", "unique values", "largest tie"],
+            rows, note="pairs of disjoint k-seed ensembles exist for k <= S/2; unique values "
+            "and largest tie are means over the k-seed ensembles formed."))
+        sec.blocks.append(Table(
+            f"Seeds needed for Spearman {target:g} between two independent ensembles",
+            ["scorer", "seeds scored", "fitted r1", f"seeds for {target:g}",
+             f"predicted at {len(seeds)} seeds"],
+            [[n, str(len(c.ks)), _fmt(c.r1, 4), str(c.seeds_for(target)),
+              _fmt(c.predicted(len(c.ks)), 4)] for n, c in curves.items()],
+            note=next(iter(curves.values())).method))
+        out.append(sec)
+
+    if dyn is not None:
+        sec = Section("Data map")
+        sec.blocks.append(Image(plots.data_map_from_dynamics(dyn, files / f"{tag}datamap.png"),
+                                "Confidence against variability of the true-class probability "
+                                "(Swayamdipta et al. 2020), coloured by eval-pass correctness"))
+        out.append(sec)
+    return out
+
+
+def runs_sections(
+    records: Sequence[RunRecord], files: Path, *, best_k: int, plan: dict[str, Any] | None
+) -> list[Section]:
+    """Sections for finished training runs (one run, a folder of runs, or a reproduce grid)."""
+    out: list[Section] = []
+    kinds = {r.kind for r in records}
+    if len(records) >= 2 and len(kinds) >= 2:
+        sec = Section("Results (Rampp et al. 2024 protocol)")
+        sec.blocks.append(table_by_ordering_pacing(records))
+        if "baseline" in kinds:
+            sec.blocks.append(best_vs_baselines(records, best_k)[0])
+        ftable, frows = fusion_results(records, k=best_k)
+        if frows:
+            sec.blocks.append(ftable)
+        out.append(sec)
+
+    sec = Section("Training runs")
+    sec.blocks.append(runs_table(records))
+    n = max((m.get("pool_size", 0) for r in records for m in r.metrics), default=0) or None
+    pacings: dict[tuple[str, float, float], PacingFunction] = {}
+    for r in records:
+        c = r.curriculum
+        if r.kind != "baseline" and c.get("pacing"):
+            pf = PacingFunction(c["pacing"], start_fraction=c["start_fraction"],
+                                full_at=c["full_at"])
+            pacings.setdefault((pf.name, pf.start_fraction, pf.full_at), pf)
+    epochs = max((len(r.metrics) for r in records), default=0) or None
+    if pacings:
+        sec.blocks.append(Image(plots.pacing_curves(list(pacings.values()),
+                                                    files / "pacing.png", num_epochs=epochs),
+                                "Pacing functions used (lines: continuous fraction; steps: "
+                                "the pool per epoch)"))
+    if len(records) <= 8:
+        shown = list(records)
+        cap = "Learning curves with pool size"
+    else:
+        shown = [best_runs([r for r in records if r.label == lab], 1)[0]
+                 for lab in dict.fromkeys(r.label for r in records)]
+        cap = "Learning curves with pool size: the best run (on dev) of each type"
+    sec.blocks.append(Image(plots.learning_curves({r.name: r.metrics for r in shown},
+                                                  files / "learning_curves.png", num_samples=n),
+                            cap))
+    out.append(sec)
+    return out
+
+
+def collect_sections(
+    root: Path, files: Path, *, target: float = 0.9, best_k: int = 3
+) -> tuple[str, list[Section]]:
+    """Title and sections for ``root``; raises ``ValueError`` when there is nothing to show."""
+    plan = json.loads((root / REPRODUCE_FILE).read_text()) \
+        if (root / REPRODUCE_FILE).is_file() else None
+    class_names = (plan or {}).get("class_names")
+    sections: list[Section] = []
+    if plan is not None:
+        best_k = int(plan.get("plan", {}).get("best_k", best_k))
+        s = plan.get("settings", {})
+        p = plan.get("plan", {})
+        intro = Section("Protocol")
+        intro.blocks.append(Table("Settings", ["setting", "value"], [
+            [k, json.dumps(v) if not isinstance(v, str) else v]
+            for k, v in [("dataset", s.get("dataset")), ("model", s.get("model")),
+                         ("epochs", s.get("epochs")), ("budget", p.get("budget")),
+                         ("scorers", p.get("scorers")), ("scoring seeds", p.get("score_seeds")),
+                         ("orderings by", p.get("order_by")), ("pacings", p.get("pacings")),
+                         ("a (full at)", p.get("full_at")), ("b (start)", p.get("start_fraction")),
+                         ("grid seeds", p.get("grid_seeds")),
+                         ("baseline seeds", p.get("baseline_seeds")), ("best k", best_k)]]))
+        sections.append(intro)
+    folders = score_folders(root)
+    for i, folder in enumerate(folders):
+        tag = f"{i}_" if len(folders) > 1 else ""
+        sections += score_section(folder, files, target=target, class_names=class_names, tag=tag)
+    records = find_runs(root)
+    if records:
+        sections += runs_sections(records, files, best_k=best_k, plan=plan)
+    if not sections or (plan is not None and len(sections) == 1):
+        raise ValueError(
+            f"Nothing to report in {str(root)!r}: expected an easyfirst score folder (run.json "
+            "and scores/*.csv), finished train runs (metrics.json and predictions.npz) or a "
+            "reproduce folder; got none. Pass the --out folder of one of those commands."
+        )
+    kind = "reproduce" if plan is not None else ("score" if folders and not records else
+                                                 "train" if records and not folders else "runs")
+    return f"easyfirst report: {root.name} ({kind})", sections
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;
+margin-top:2em}
+table{border-collapse:collapse;margin:.4em 0 1em;font-size:.85em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f3f3f3}
+tr:nth-child(even) td{background:#fafafa}
+.caption{font-weight:600;margin:.8em 0 .2em}.note{color:#666;font-size:.8em;margin-top:0}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:.85em}
+"""
+
+
+def render_html(title: str, sections: Sequence[Section]) -> str:
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+             f"</title><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    for sec in sections:
+        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+        for b in sec.blocks:
+            if isinstance(b, Table):
+                parts.append(format_html(b))
+            elif isinstance(b, Image):
+                parts.append(f"<figure><img src='{_data_uri(b.path)}' alt='"
+                             f"{html.escape(b.caption)}'><figcaption>{html.escape(b.caption)}"
+                             "</figcaption></figure>")
+            else:
+                parts.append(f"<p>{html.escape(b)}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_markdown(title: str, sections: Sequence[Section], out_dir: Path) -> str:
+    parts = [f"# {title}"]
+    for sec in sections:
+        parts.append(f"## {sec.title}")
+        for b in sec.blocks:
+            if isinstance(b, Table):
+                parts.append(format_markdown(b))
+            elif isinstance(b, Image):
+                parts.append(f"![{b.caption}]({b.path.relative_to(out_dir).as_posix()})")
+            else:
+                parts.append(b)
+    return "\n\n".join(parts) + "\n"
+
+
+def write_report(
+    run_dir: str | Path, out_dir: str | Path | None = None, *, target: float = 0.9,
+    best_k: int = 3,
+) -> tuple[Path, Path]:
+    """Write ``report.html`` (self-contained) and ``report.md`` for ``run_dir``.
+
+    Args:
+        run_dir: a score, train or reproduce output folder.
+        out_dir: where to write (default: ``run_dir``).
+        target: Spearman for the seeds-needed estimate.
+        best_k: number of best baselines to compare against (a reproduce folder's plan wins).
+
+    Returns:
+        ``(html_path, markdown_path)``.
+    """
+    from easyfirst.scores import atomic_write_text
+
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{str(root)!r} is not a folder; expected the --out folder of easyfirst score, "
+            "train or reproduce. Check the path."
+        )
+    out = Path(out_dir) if out_dir is not None else root
+    files = out / FILES_DIR
+    title, sections = collect_sections(root, files, target=target, best_k=best_k)
+    html_path = atomic_write_text(out / "report.html", render_html(title, sections))
+    md_path = atomic_write_text(out / "report.md", render_markdown(title, sections, out))
+    return html_path, md_path

@@ -1,0 +1,89 @@
+"""``easyfirst reproduce``: scoring, the curriculum grid, baselines, late fusion, the tables.
+
+The grid is pacing (logarithmic, root, linear, exponential) x a in {0.5, 0.8} x ordering
+{CL, RCL, ACL} with b = 0.2. Budgets (``--budget``):
+
+  tiny   (default) 10 runs, 4 epochs: 2 scoring seeds, 2 baselines, {log, exp} x a=0.5 x 3
+  small  30 runs, 6 epochs: 3 scoring seeds, 3 baselines, the full 24-run grid
+  paper  92 runs, 50 epochs: 10 scoring seeds, 10 baselines, the full grid x 3 seeds
+  N      N runs (N >= 7), 6 epochs: 2 scoring seeds and 2 baselines, then grid cells of 3 runs
+         (log, exp, root, linear at a=0.5, then at a=0.8); once the grid is full, the runs
+         left go to more scoring seeds and baselines, alternately
+
+Every run has its own folder under OUT/runs; re-running skips finished runs and resumes
+interrupted ones. The command prints the tables and ends with the path of the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from easyfirst.cli.options import add_data_args, run_config
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="the paper's protocol: score, train the curriculum grid and baselines, fuse, report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_data_args(p)
+    p.add_argument("--budget", default="tiny",
+                   help="tiny (default), small, paper, or a number of training runs")
+    p.add_argument("--scorers", default="cumacc,fit,celoss",
+                   help="scorers computed from the scoring runs (comma-separated)")
+    p.add_argument("--order-by", default=None,
+                   help="scorer(s) ordering the CL/ACL runs (default: the first of --scorers)")
+    p.add_argument("--best-k", type=int, default=3,
+                   help="compare the best runs with the mean of the best k baselines")
+    p.add_argument("--model", default="small_cnn", help="model name (easyfirst models)")
+    p.add_argument("--model-opt", action="append", metavar="KEY=VALUE",
+                   help="extra model option (repeatable)")
+    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs of every run (default: the budget's)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--eval-checkpoint", default="best", choices=["best", "last"])
+    p.add_argument("--augment", default="", help="comma-separated batch augmentations")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: runs/reproduce-DATASET-BUDGET)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from easyfirst.analysis.report import format_text, write_report
+    from easyfirst.data import load_dataset
+    from easyfirst.reproduce import make_plan, reproduce
+    from easyfirst.scoring import get_scorer
+
+    scorers = [s for s in args.scorers.split(",") if s]
+    for s in scorers:
+        get_scorer(s)
+    order_by = [s for s in args.order_by.split(",") if s] if args.order_by else None
+    plan = make_plan(args.budget, scorers=scorers, order_by=order_by, best_k=args.best_k)
+    args.epochs = args.epochs if args.epochs is not None else plan.epochs
+    cfg = run_config(args)
+    bundle = load_dataset(args.dataset, **cfg.dataset_options)
+    out = args.out or f"runs/reproduce-{args.dataset}-{plan.budget}"
+    print(f"reproduce on {bundle.name} ({len(bundle.train)} training samples, "
+          f"{bundle.num_classes} classes): {plan.num_runs} runs of {cfg.model}, "
+          f"{cfg.epochs} epochs each, budget {plan.budget} -> {out}")
+    res = reproduce(bundle, cfg, plan, out_dir=out, progress=not args.no_progress)
+    print(f"trained {res.trained} runs, skipped {res.skipped} finished ones")
+    for table in res.tables:
+        print()
+        print(format_text(table))
+    print()
+    print(f"tables: {res.out_dir / 'tables.md'}")
+    if not args.no_report:
+        html_path, _ = write_report(res.out_dir)
+        print(f"report: {html_path}")
+    return 0

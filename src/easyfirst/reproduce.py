@@ -1,0 +1,344 @@
+"""``easyfirst reproduce``: the protocol of Rampp et al. (2024) at a chosen scale.
+
+1. Scoring runs over seeds for the chosen scorers (``score_dataset``), ensembled per scorer.
+2. Baselines over seeds (full data every epoch: ``CurriculumSpec(ordering="none")``).
+3. The grid: pacing (logarithmic, root, linear, exponential) x a (full-at) in {0.5, 0.8} x
+   ordering CL (easy first, by the ensemble scores), RCL (random order, same pacing) and ACL
+   (hard first), with b = 0.2 (start fraction).
+4. Late fusion and the paper's tables: mean test accuracy by ordering x pacing; the best run
+   of each type (on dev) against the mean of the best k baselines; fusion of the best runs.
+
+Layout of ``OUT``::
+
+    OUT/reproduce.json      settings, dataset fingerprint, the plan (budget, seeds, grid)
+    OUT/score/              easyfirst score output (seeds/, scores/<scorer>.csv, summary.json)
+    OUT/runs/<run>/         one easyfirst train output per run (metrics.json, predictions.npz)
+    OUT/results.json        the tables' numbers; OUT/tables.md the tables as Markdown
+
+Every run has its own folder; a finished run (metrics.json + predictions.npz) is skipped and
+an interrupted one resumes from its checkpoint, so the command can be re-run at will. The
+settings (dataset, model, epochs, optimiser...) of a folder are fixed by its first run. Another
+budget in the same folder reuses the runs it shares when the epochs and the scoring seeds
+agree (e.g. ``7`` then ``16``) and is refused otherwise.
+
+Budgets (``--budget``):
+
+=========  =====================================================================  =======
+budget     runs                                                                   epochs
+=========  =====================================================================  =======
+``tiny``   2 scoring seeds, 2 baselines, pacing {log, exp} x a {0.5} x 3 orders   4
+``small``  3 scoring seeds, 3 baselines, the full grid (4 x 2 x 3 = 24 runs)      6
+``paper``  10 scoring seeds, 10 baselines, the full grid with 3 seeds (72 runs)   50
+``N``      2 scoring seeds and 2 baselines, then grid cells (3 runs each) in the  6
+           order log, exp, root, linear at a = 0.5, then the same at a = 0.8;
+           runs left once the grid is full go to extra scoring seeds and
+           baselines, alternately (N >= 7)
+=========  =====================================================================  =======
+
+With several ``order_by`` scorers, each cell holds CL and ACL per scorer plus one RCL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from easyfirst.analysis.results import (
+    RunRecord,
+    Table,
+    best_vs_baselines,
+    fusion_results,
+    is_finished,
+    load_run,
+    runs_table,
+    table_by_ordering_pacing,
+)
+from easyfirst.data.base import DatasetBundle
+from easyfirst.scores import Scores, atomic_write_text
+from easyfirst.training.config import RunConfig
+
+FORMAT = "easyfirst.reproduce"
+VERSION = 1
+PACING_ORDER = ("logarithmic", "exponential", "root", "linear")
+FULL_AT = (0.5, 0.8)
+START_FRACTION = 0.2
+ORDER_NAMES = {"CL": "curriculum", "RCL": "random", "ACL": "anti", "baseline": "none"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a reproduce run trains.
+
+    Attributes:
+        budget: the budget it came from (``tiny``, ``small``, ``paper`` or a number).
+        score_seeds: seeds of the scoring runs.
+        baseline_seeds: seeds of the baseline runs.
+        cells: (pacing, a) pairs of the grid, each trained with CL, RCL and ACL.
+        grid_seeds: seeds of every grid run.
+        epochs: default epochs of the budget (``RunConfig.epochs`` may override).
+        scorers: scorers computed from the scoring runs.
+        order_by: scorers whose ensemble orders CL and ACL runs.
+        start_fraction: b.
+        best_k: number of best baselines the best runs are compared with.
+    """
+
+    budget: str
+    score_seeds: tuple[int, ...]
+    baseline_seeds: tuple[int, ...]
+    cells: tuple[tuple[str, float], ...]
+    grid_seeds: tuple[int, ...] = (0,)
+    epochs: int = 6
+    scorers: tuple[str, ...] = ("cumacc",)
+    order_by: tuple[str, ...] = ("cumacc",)
+    start_fraction: float = START_FRACTION
+    best_k: int = 3
+
+    @property
+    def pacings(self) -> list[str]:
+        return list(dict.fromkeys(p for p, _ in self.cells))
+
+    @property
+    def full_at(self) -> list[float]:
+        return sorted({a for _, a in self.cells})
+
+    def grid_runs(self) -> list[RunSpec]:
+        runs: list[RunSpec] = []
+        for seed in self.grid_seeds:
+            for pacing, a in self.cells:
+                for scorer in self.order_by:
+                    runs.append(RunSpec("CL", seed, pacing, a, scorer))
+                runs.append(RunSpec("RCL", seed, pacing, a, None))
+                for scorer in self.order_by:
+                    runs.append(RunSpec("ACL", seed, pacing, a, scorer))
+        return runs
+
+    def baseline_runs(self) -> list[RunSpec]:
+        return [RunSpec("baseline", s, None, None, None) for s in self.baseline_seeds]
+
+    @property
+    def num_runs(self) -> int:
+        return len(self.score_seeds) + len(self.baseline_seeds) + len(self.grid_runs())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(pacings=self.pacings, full_at=self.full_at, num_runs=self.num_runs)
+        return d
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the grid (or a baseline)."""
+
+    kind: str
+    seed: int
+    pacing: str | None
+    full_at: float | None
+    scorer: str | None
+
+    @property
+    def name(self) -> str:
+        if self.kind == "baseline":
+            return f"baseline-s{self.seed}"
+        by = f"-{self.scorer}" if self.scorer else ""
+        return f"{self.kind.lower()}{by}-{self.pacing}-a{self.full_at:g}-s{self.seed}"
+
+
+def make_plan(
+    budget: str | int,
+    *,
+    scorers: Sequence[str] = ("cumacc",),
+    order_by: Sequence[str] | None = None,
+    best_k: int = 3,
+) -> Plan:
+    """The plan of a budget (see the module table).
+
+    Args:
+        budget: ``tiny``, ``small``, ``paper``, or a total number of training runs.
+        scorers: scorers to compute from the scoring runs.
+        order_by: scorers that order CL/ACL runs (default: the first of ``scorers``).
+        best_k: best baselines to compare with.
+    """
+    scorers = tuple(scorers)
+    if not scorers:
+        raise ValueError("Expected at least one scorer; got none. Pass e.g. --scorers cumacc.")
+    order = tuple(order_by) if order_by else scorers[:1]
+    missing = [s for s in order if s not in scorers]
+    if missing:
+        raise ValueError(
+            f"Ordering scorer(s) {', '.join(missing)} are not among the scorers computed "
+            f"({', '.join(scorers)}); add them to --scorers."
+        )
+    all_cells = tuple((p, a) for a in FULL_AT for p in PACING_ORDER)
+    common: dict[str, Any] = {"scorers": scorers, "order_by": order, "best_k": best_k}
+    text = str(budget).strip()
+    if text == "tiny":
+        return Plan("tiny", (0, 1), (0, 1), (("logarithmic", 0.5), ("exponential", 0.5)),
+                    epochs=4, **common)
+    if text == "small":
+        return Plan("small", (0, 1, 2), (0, 1, 2), all_cells, epochs=6, **common)
+    if text == "paper":
+        return Plan("paper", tuple(range(10)), tuple(range(10)), all_cells, grid_seeds=(0, 1, 2),
+                    epochs=50, **common)
+    if not text.isdigit():
+        raise ValueError(
+            f"Unknown budget {text!r}. Available: tiny, small, paper, or a number of runs "
+            "(e.g. 20)."
+        )
+    n = int(text)
+    per_cell = 2 * len(order) + 1
+    if n < 4 + per_cell:
+        raise ValueError(
+            f"Expected a budget of at least {4 + per_cell} runs (2 scoring seeds, 2 baselines, "
+            f"one grid cell of {per_cell}); got {n}. Pass a larger number or tiny."
+        )
+    cells = min(len(all_cells), (n - 4) // per_cell)
+    left = n - 4 - cells * per_cell if cells == len(all_cells) else 0
+    score_n, base_n = 2 + math.ceil(left / 2), 2 + left // 2
+    return Plan(text, tuple(range(score_n)), tuple(range(base_n)), all_cells[:cells], epochs=6,
+                **common)
+
+
+@dataclass
+class ReproduceResult:
+    """What ``reproduce`` did and found."""
+
+    out_dir: Path
+    plan: Plan
+    trained: int
+    skipped: int
+    records: list[RunRecord]
+    tables: list[Table]
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def _claim(out: Path, header: dict[str, Any]) -> None:
+    path = out / "reproduce.json"
+    if path.is_file():
+        theirs = json.loads(path.read_text())
+        for key in ("settings", "dataset_fingerprint"):
+            if theirs.get(key) != header[key]:
+                diff = [k for k in header["settings"]
+                        if theirs.get("settings", {}).get(k) != header["settings"][k]]
+                what = ", ".join(diff) if key == "settings" else "dataset"
+                raise ValueError(
+                    f"{str(out)!r} holds a reproduce run with a different {what}; expected the "
+                    "same settings. Choose another --out folder (nothing was changed)."
+                )
+
+
+def reproduce(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    plan: Plan,
+    *,
+    out_dir: str | Path,
+    progress: bool = True,
+) -> ReproduceResult:
+    """Run (or finish) the protocol of ``plan`` in ``out_dir`` and compute its tables.
+
+    Args:
+        bundle: the dataset.
+        cfg: settings of every run (its ``seed`` is replaced per run).
+        plan: from ``make_plan``.
+        out_dir: output folder (see the module docstring for the layout).
+        progress: one tqdm bar over all runs of the plan (and per-run epoch bars).
+    """
+    from easyfirst.training.curriculum_run import CurriculumSpec, train_curriculum
+    from easyfirst.training.scoring import score_dataset
+
+    out = Path(out_dir)
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in ("seed", "device")}
+    header = {"format": FORMAT, "version": VERSION, "settings": settings,
+              "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
+              "class_names": list(bundle.class_names), "plan": plan.to_dict()}
+    _claim(out, header)
+    grid = plan.grid_runs()
+    baselines = plan.baseline_runs()
+    for spec in [*baselines, *grid]:  # refuse stale runs before training anything
+        _check_finished_run(out / "runs" / spec.name, plan)
+    atomic_write_text(out / "reproduce.json", json.dumps(header, indent=1))
+
+    bar = tqdm(total=plan.num_runs, desc="reproduce", unit="run", disable=not progress)
+    trained = skipped = 0
+    ensembles: dict[str, Scores] = {}
+    for i, seed in enumerate(plan.score_seeds):
+        bar.set_postfix_str(f"score seed {seed}")
+        ensembles, summary = score_dataset(
+            bundle, cfg, seeds=list(plan.score_seeds[: i + 1]), scorers=list(plan.scorers),
+            out_dir=out / "score", resume=True, progress=progress,
+        )
+        done = int(summary.get("cost", {}).get("trainings", 0))
+        trained += done
+        skipped += 1 - done
+        bar.update(1)
+
+    for spec in [*baselines, *grid]:
+        run_dir = out / "runs" / spec.name
+        bar.set_postfix_str(spec.name)
+        if is_finished(run_dir):
+            skipped += 1
+        else:
+            cspec = CurriculumSpec(
+                ordering=ORDER_NAMES[spec.kind], pacing=spec.pacing or "logarithmic",
+                start_fraction=plan.start_fraction, full_at=spec.full_at or 0.5,
+            )
+            train_curriculum(bundle, replace(cfg, seed=spec.seed), cspec,
+                             scores=ensembles[spec.scorer] if spec.scorer else None,
+                             out_dir=run_dir, resume=True, progress=progress)
+            trained += 1
+        bar.update(1)
+    bar.close()
+
+    records = [load_run(out / "runs" / s.name) for s in [*baselines, *grid]]
+    tables, results = paper_tables(records, best_k=plan.best_k)
+    results.update(plan=plan.to_dict(), trained=trained, skipped=skipped)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=float))
+    from easyfirst.analysis.report import format_markdown
+
+    atomic_write_text(out / "tables.md", "\n\n".join(format_markdown(t) for t in tables) + "\n")
+    return ReproduceResult(out, plan, trained, skipped, records, tables, results)
+
+
+def _check_finished_run(run_dir: Path, plan: Plan) -> None:
+    """A finished CL/ACL run must have been ordered by scores of this plan's scoring seeds."""
+    if not (is_finished(run_dir) and (run_dir / "run.json").is_file()):
+        return
+    scores = json.loads((run_dir / "run.json").read_text()).get("scores") or {}
+    seeds = scores.get("seeds")
+    if seeds is not None and sorted(seeds) != sorted(plan.score_seeds):
+        raise ValueError(
+            f"{str(run_dir)!r} was ordered by scores of seeds {seeds}, but this plan scores "
+            f"seeds {list(plan.score_seeds)}; expected the same. Use the budget that made this "
+            "folder, or another --out folder."
+        )
+
+
+def paper_tables(records: Sequence[RunRecord], *, best_k: int = 3) -> tuple[list[Table],
+                                                                            dict[str, Any]]:
+    """The paper's tables over finished runs, and their numbers.
+
+    Returns:
+        ``[ordering x pacing, best vs best-k baselines, late fusion, all runs]`` (tables that
+        need missing run types are left out) and ``{"best_vs_baselines", "fusion", "runs"}``.
+    """
+    tables = [table_by_ordering_pacing(records)]
+    results: dict[str, Any] = {}
+    if any(r.kind == "baseline" for r in records):
+        t, data = best_vs_baselines(records, best_k)
+        tables.append(t)
+        results["best_vs_baselines"] = data
+    ft, rows = fusion_results(records, k=best_k)
+    if rows:
+        tables.append(ft)
+    results["fusion"] = rows
+    tables.append(runs_table(records))
+    results["runs"] = [{"name": r.name, "type": r.label, "pacing": r.pacing,
+                        "full_at": r.full_at, "seed": r.seed, "dev_accuracy": r.dev_accuracy,
+                        "test_accuracy": r.test_accuracy} for r in records]
+    return tables, results
