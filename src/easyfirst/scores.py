@@ -27,6 +27,16 @@ VERSION = 1
 TIE_RULES = ("random", "dataset-order")
 
 
+def distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct finite values and their counts, equal to 12 decimals.
+
+    Seed means of equal counts can differ in the last bit (0.1 + 0.2 != 0.3), so values are
+    compared after rounding.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    return np.unique(np.round(v[np.isfinite(v)], 12), return_counts=True)
+
+
 class ScoresFileError(ValueError):
     """A score file that cannot be used as it is; the message says what to do."""
 
@@ -115,8 +125,7 @@ class Scores:
     def summary(self, *, ids: Sequence[str] | None = None, top: int = 5) -> dict[str, Any]:
         """Distribution, number of unique values, largest tie, easiest and hardest samples."""
         v = self.values[~np.isnan(self.values)]
-        # seed means carry float noise (0.1+0.2 != 0.3): count values equal to 12 digits
-        uniq, counts = np.unique(np.round(v, 12), return_counts=True)
+        uniq, counts = distinct_values(v)
         order = self.easy_to_hard() if v.size == self.num_samples else np.arange(0)
         name = (lambda i: ids[i]) if ids is not None else (lambda i: int(i))
         return {

@@ -142,12 +142,10 @@ def score_section(
     for name, s in ensembles.items():
         sm = s.summary()
         q = sm["quantiles"]
-        # Seed means of equal counts can differ in the last bit: count values at 12 digits.
-        vals, counts = np.unique(np.round(s.values[np.isfinite(s.values)], 12),
-                                 return_counts=True)
-        tie = f"{counts.max()} at {_fmt(vals[counts.argmax()])}" if counts.size else "-"
+        tie = f"{sm['largest_tie']} at {_fmt(sm['largest_tie_value'])}" \
+            if sm["largest_tie"] else "-"
         rows.append([name, sm["direction"].replace("_", " "), str(sm["N"]),
-                     str(len(s.meta.get("seeds") or [])), str(vals.size), tie,
+                     str(len(s.meta.get("seeds") or [])), str(sm["num_unique"]), tie,
                      _fmt(sm["min"]), _fmt(q.get("0.5", math.nan)), _fmt(sm["max"])])
     overview.blocks.append(Table(
         "Seed-ensemble scores", ["scorer", "direction", "N", "seeds", "unique values",

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import optimize
 
 from easyfirst.analysis.agreement import easiness, rank_correlation
-from easyfirst.scores import Scores
+from easyfirst.scores import Scores, distinct_values
 
 METHOD_NOTE = (
     "Spearman-Brown extrapolation r_k = k r1 / (1 + (k-1) r1), r1 fitted by least squares to "
@@ -112,13 +112,8 @@ def seeds_for_target(r1: float, target: float) -> int | float:
 
 def num_unique_and_largest_tie(values: np.ndarray) -> tuple[int, int]:
     """Number of distinct finite values and the size of the largest group of equal values."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return 0, 0
-    # Means of the same counts can differ in the last bit; compare at 12 significant digits.
-    _, counts = np.unique(np.round(v, 12), return_counts=True)
-    return int(counts.size), int(counts.max())
+    _, counts = distinct_values(values)
+    return int(counts.size), int(counts.max()) if counts.size else 0
 
 
 @dataclass

@@ -135,9 +135,7 @@ def train_curriculum(
 
 def write_run_outputs(out: Path, bundle: DatasetBundle, result: RunResult) -> None:
     """metrics.json, model.pt and predictions.npz of a finished run."""
-    atomic_write_text(out / "metrics.json", json.dumps({
-        "metrics": result.metrics, "test_accuracy": result.test_accuracy,
-        "best_epoch": result.best_epoch}, indent=1))
+    atomic_write_text(out / "metrics.json", result.metrics_json())
     save_checkpoint(result.model.state_dict(), out / "model.pt")
     arrays: dict[str, Any] = {}
     for name, split, logits in (("dev", bundle.dev, result.dev_logits),

@@ -51,6 +51,11 @@ class RunResult:
     test_accuracy: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def metrics_json(self) -> str:
+        """The ``metrics.json`` text: per-epoch metrics, test accuracy, selected epoch."""
+        return json.dumps({"metrics": self.metrics, "test_accuracy": self.test_accuracy,
+                           "best_epoch": self.best_epoch}, indent=1)
+
 
 class _DeviceBatches:
     """Gathers batches by index, from device-resident tensors when the data fits."""

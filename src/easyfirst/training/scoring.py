@@ -40,7 +40,7 @@ from easyfirst.scoring.training_scorer import TrainingScorer, jsonable, sum_cost
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.fused import plan_fusion, train_fused
-from easyfirst.training.loop import CHECKPOINT, train
+from easyfirst.training.loop import CHECKPOINT, RunResult, train
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:
@@ -225,19 +225,15 @@ def _fused_runs(
         if res.dynamics is None:  # pragma: no cover - train_fused(record=True) always records
             raise RuntimeError("training returned no dynamics")
         res.dynamics.meta.update(wall_s=wall / len(seeds), test_accuracy=res.test_accuracy)
-        sdir = seed_dir(out, seed)
-        atomic_write_text(
-            sdir / "metrics.json",
-            json.dumps(
-                {
-                    "metrics": res.metrics,
-                    "test_accuracy": res.test_accuracy,
-                    "best_epoch": res.best_epoch,
-                },
-                indent=1,
-            ),
-        )
-        res.dynamics.save(sdir / "dynamics.pt")  # last: its presence marks the seed done
+        _save_seed(seed_dir(out, seed), res)
+
+
+def _save_seed(sdir: Path, res: RunResult) -> None:
+    """metrics.json, then dynamics.pt: the dynamics file's presence marks the seed done."""
+    if res.dynamics is None:  # pragma: no cover - scoring runs always record
+        raise RuntimeError("training returned no dynamics")
+    atomic_write_text(sdir / "metrics.json", res.metrics_json())
+    res.dynamics.save(sdir / "dynamics.pt")
 
 
 def _plain_run(
@@ -269,18 +265,7 @@ def _plain_run(
         raise RuntimeError("training returned no dynamics")
     res.dynamics.meta.update(wall_s=time.perf_counter() - t0, test_accuracy=res.test_accuracy)
     if is_main_process():
-        res.dynamics.save(dyn_path)
-        atomic_write_text(
-            sdir / "metrics.json",
-            json.dumps(
-                {
-                    "metrics": res.metrics,
-                    "test_accuracy": res.test_accuracy,
-                    "best_epoch": res.best_epoch,
-                },
-                indent=1,
-            ),
-        )
+        _save_seed(sdir, res)
     # Kept on the CPU until a scorer probes it (several seeds' models may be held at once).
     return res.dynamics, res.model.cpu() if keep_model else None
 
