@@ -116,3 +116,47 @@ def test_unknown_scorer_is_one_line(tmp_path, capsys):
     assert main(["score", *FAST, "--scorer", "cumac", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Unknown scorer 'cumac'. Available:" in err and err.count("\n") == 1
+
+
+def test_augmentations_keep_working_in_curriculum_runs(scored, tmp_path):
+    base = ["train", *FAST, "--scores", str(scored / "scores" / "cumacc.csv")]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--augment", "random_crop,hflip,mixup", "--out",
+                 str(tmp_path / "aug")]) == 0
+    plain = np.load(tmp_path / "plain" / "predictions.npz")["test_probs"]
+    aug = np.load(tmp_path / "aug" / "predictions.npz")["test_probs"]
+    assert not np.allclose(plain, aug)  # the augmentations were applied
+    run = json.loads((tmp_path / "aug" / "run.json").read_text())
+    assert run["config"]["augment"] == ["random_crop", "hflip", "mixup"]
+
+
+def test_unknown_augmentation_lists_valid_ones(tmp_path, capsys):
+    assert main(["train", *FAST, "--ordering", "none", "--augment", "flip", "--out",
+                 str(tmp_path)]) == 2
+    assert "Unknown augmentation 'flip'. Available: " in capsys.readouterr().err
+
+
+def test_interrupted_curriculum_run_resumes_identically(scored, tmp_path):
+    from easyfirst.data import load_dataset
+    from easyfirst.training.config import RunConfig
+    from easyfirst.training.curriculum_run import CurriculumSpec, train_curriculum
+
+    bundle = load_dataset("digits")
+    scores = Scores.load(scored / "scores" / "cumacc.csv")
+    cfg = RunConfig(dataset="digits", model="mlp", epochs=4, device="cpu",
+                    model_options={"dropout": 0.2})
+    spec = CurriculumSpec(ordering="curriculum", pacing="root")
+    full = train_curriculum(bundle, cfg, spec, scores=scores, out_dir=tmp_path / "a",
+                            progress=False)
+
+    def interrupt(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_curriculum(bundle, cfg, spec, scores=scores, out_dir=tmp_path / "b",
+                         progress=False, on_epoch_end=interrupt)
+    resumed = train_curriculum(bundle, cfg, spec, scores=scores, out_dir=tmp_path / "b",
+                               resume=True, progress=False)
+    assert resumed.metrics == full.metrics
+    np.testing.assert_array_equal(resumed.test_logits.numpy(), full.test_logits.numpy())

@@ -144,3 +144,29 @@ def test_torchrun_two_gloo_processes_equal_one_process(tmp_path):
     a = Scores.load(tmp_path / "one" / "scores" / "celoss.csv")
     b = Scores.load(tmp_path / "two" / "scores" / "celoss.csv")
     np.testing.assert_allclose(a.values, b.values, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_torchrun_curriculum_training_equals_one_process(tmp_path):
+    """`easyfirst train` (curriculum ordering) under torchrun with 2 gloo processes."""
+    from easyfirst.cli.main import main
+
+    score_out = tmp_path / "score"
+    assert main(["score", "--dataset", "digits", "--model", "mlp", "--epochs", "2",
+                 "--device", "cpu", "--no-progress", "--out", str(score_out)]) == 0
+    args = ["train", "--dataset", "digits", "--model", "mlp", "--model-opt", "hidden=[32]",
+            "--epochs", "3", "--batch-size", "32", "--dtype", "float64", "--device", "cpu",
+            "--scores", str(score_out / "scores" / "cumacc.csv"), "--ordering", "curriculum",
+            "--no-progress"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    one = subprocess.run([sys.executable, "-m", "easyfirst.cli.main", *args, "--out",
+                          str(tmp_path / "one")], env=env, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+         f"--master_port={_free_port()}", "-m", "easyfirst.cli.main", *args, "--out",
+         str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = np.load(tmp_path / "one" / "predictions.npz")["test_probs"]
+    b = np.load(tmp_path / "two" / "predictions.npz")["test_probs"]
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
-from easyfirst.audio.augment import AUGMENTATIONS, build_augmentation
+from easyfirst.audio.augment import AUGMENTATIONS, Mixup, build_augmentation
 from easyfirst.data.image_augment import RandomCrop, RandomHorizontalFlip
-from easyfirst.training.loop import Augment
 
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 IMAGE_AUGMENTATIONS = ("hflip", "random_crop")
 
 
@@ -23,6 +23,8 @@ def build_batch_augment(names: Sequence[str], input_shape: tuple[int, ...]) -> A
 
     Audio names come from ``easyfirst.audio.augment.AUGMENTATIONS`` with their defaults;
     ``random_crop`` pads 4 pixels and crops back to ``input_shape``; ``hflip`` flips with p=0.5.
+    ``mixup`` changes the targets and is applied by the training loop itself (see
+    :func:`build_mixup`), after these.
     """
     steps: list[Any] = []
     for name in names:
@@ -31,10 +33,7 @@ def build_batch_augment(names: Sequence[str], input_shape: tuple[int, ...]) -> A
         elif name == "hflip":
             steps.append(RandomHorizontalFlip(0.5))
         elif name == "mixup":
-            raise ValueError(
-                "Augmentation 'mixup' changes the targets and is not supported by the training "
-                "loop; use it in your own loop (easyfirst.audio.augment.Mixup)."
-            )
+            continue
         elif name in AUGMENTATIONS:
             steps.append(build_augmentation(name))
         else:
@@ -52,3 +51,8 @@ def build_batch_augment(names: Sequence[str], input_shape: tuple[int, ...]) -> A
         return x
 
     return augment
+
+
+def build_mixup(names: Sequence[str]) -> Mixup | None:
+    """``Mixup(alpha=0.4)`` when ``mixup`` is among ``names``, else None."""
+    return Mixup() if "mixup" in names else None

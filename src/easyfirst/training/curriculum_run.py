@@ -12,6 +12,7 @@ Output layout of ``train_curriculum(..., out_dir=OUT)``::
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,6 @@ from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
 from easyfirst.data.base import DatasetBundle
 from easyfirst.pacing import PacingFunction
 from easyfirst.scores import Scores
-from easyfirst.training.augment import build_batch_augment
 from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, is_main_process
@@ -85,6 +85,7 @@ def train_curriculum(
     out_dir: str | Path,
     resume: bool = False,
     progress: bool = True,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> RunResult:
     """Train one run with the ordering and pacing of ``spec``; write the files listed above."""
     n = len(bundle.train)
@@ -125,9 +126,8 @@ def train_curriculum(
                 "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
                 "scores": scores.header() if scores is not None else None}
     _claim(out, settings, resume=resume)
-    augment = build_batch_augment(cfg.augment, bundle.input_shape)
     result = train(bundle, cfg, out_dir=out, record=False, resume=resume, progress=progress,
-                   augment=augment, sampler_factory=sampler_factory)
+                   sampler_factory=sampler_factory, on_epoch_end=on_epoch_end)
     if is_main_process():
         write_run_outputs(out, bundle, result)
     return result

@@ -42,6 +42,7 @@ from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.models.registry import build_model
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.recording.recorder import OutcomeRecorder
+from easyfirst.training.augment import Augment, build_batch_augment
 from easyfirst.training.checkpoint import load_checkpoint, save_checkpoint
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, resolve_device
@@ -50,7 +51,6 @@ from easyfirst.training.loop import CHECKPOINT, RunResult, _DeviceBatches, run_m
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
 
-Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 State = dict[str, torch.Tensor]
 
 FUSED_CHECKPOINT = "fused_checkpoint.pt"
@@ -113,6 +113,8 @@ def plan_fusion(
         return FusionPlan(False, f"{k} seed(s) to train: nothing to fuse")
     if _world_size() > 1:
         return FusionPlan(False, "torch.distributed run: each seed trains data-parallel instead")
+    if "mixup" in cfg.augment:
+        return FusionPlan(False, "mixup is applied by the plain training loop only")
     if mode == "always":
         return FusionPlan(True, "fusion forced (fuse=always)")
     device = resolve_device(cfg.device)
@@ -275,6 +277,8 @@ def train_fused(
             "seed at a time with train(...)."
         )
     device = resolve_device(cfg.device)
+    if augment is None:
+        augment = build_batch_augment(cfg.augment, bundle.input_shape)
     dtype = getattr(torch, cfg.dtype)
     prec = _resolve_precision(precision, cfg, bundle, device, dtype)
     fused_prec = replace(prec, channels_last=False)

@@ -27,6 +27,7 @@ from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.models.registry import build_model
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.recording.recorder import OutcomeRecorder
+from easyfirst.training.augment import Augment, build_batch_augment, build_mixup
 from easyfirst.training.checkpoint import load_checkpoint, save_checkpoint
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device
@@ -34,7 +35,6 @@ from easyfirst.training.evaluate import accuracy, predict
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
 
-Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -111,7 +111,10 @@ def train(
         sampler_factory: builds the sampler once the process group is known (DDP).
         record: keep an ``OutcomeRecorder`` and return ``TrainingDynamics``.
         resume: continue from ``out_dir/checkpoint.pt`` if it exists.
-        augment: ``augment(x, generator) -> x`` applied to each training batch on the device.
+        augment: ``augment(x, generator) -> x`` applied to each training batch on the device;
+            default: built from ``cfg.augment``. ``mixup`` in ``cfg.augment`` mixes the batch
+            afterwards; the loss is then ``lam*CE(y) + (1-lam)*CE(y_partner)`` and outcomes
+            are recorded against each sample's own label.
         on_epoch_end: called with ``(epoch, metrics)`` after each epoch's checkpoint.
         precision: ``auto``/``fp32``/``bf16`` or a ``Precision``; default ``cfg.precision``.
             ``auto`` is bf16 autocast + channels_last (4-D inputs) on CUDA, fp32 on CPU.
@@ -125,6 +128,9 @@ def train(
             f"got {cfg.batch_size}. Choose a multiple of {dinfo.world_size}."
         )
     local_batch = cfg.batch_size // dinfo.world_size
+    if augment is None:
+        augment = build_batch_augment(cfg.augment, bundle.input_shape)
+    mixup = build_mixup(cfg.augment)
     prec = Precision.resolve(
         cfg.precision if precision is None else precision,
         device,
@@ -227,9 +233,16 @@ def train(
                 x, y = data.get(idx)
                 if augment is not None:
                     x = augment(x, gen)
+                mixed = mixup(x, y, generator=gen) if mixup is not None else None
+                if mixed is not None:
+                    x = mixed.inputs
                 with prec.autocast_context(device):
                     logits = forward(prec.prepare_batch(x))
                 per_sample = F.cross_entropy(logits.float(), y, reduction="none")
+                if mixed is not None:
+                    lam = mixed.lam.to(per_sample.dtype)
+                    per_sample = lam * per_sample + (1 - lam) * F.cross_entropy(
+                        logits.float(), mixed.targets_b, reduction="none")
                 wf = w.to(per_sample.dtype)
                 opt.zero_grad(set_to_none=True)
                 # DDP averages gradients over ranks: scale so the result is the global mean.
