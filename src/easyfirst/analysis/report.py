@@ -136,6 +136,7 @@ def score_section(
     targets = dyn.targets.numpy() if dyn is not None and dyn.targets is not None else None
     summary = json.loads((folder / "summary.json").read_text()) \
         if (folder / "summary.json").is_file() else {}
+    class_names = class_names or summary.get("class_names")
 
     overview = Section(f"Scores ({folder.name})")
     rows = []

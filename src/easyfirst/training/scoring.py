@@ -128,6 +128,7 @@ def score_dataset(
     result: dict[str, Scores] = {}
     summary: dict[str, Any] = {
         "dataset": bundle.name,
+        "class_names": bundle.class_names,
         "seeds": list(seeds),
         "cost": costs,
         "scorers": {},
