@@ -24,6 +24,6 @@ def run(args: argparse.Namespace) -> int:
 
     html_path, md_path = write_report(args.run_dir, args.out, target=args.target,
                                       best_k=args.best_k)
-    print(f"report: {html_path}")
     print(f"markdown: {md_path}")
+    print(f"report: {html_path}")
     return 0
