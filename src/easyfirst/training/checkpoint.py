@@ -25,3 +25,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             "the run afresh."
         ) from exc
     return state
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The global RNG states a checkpoint needs for a bit-identical resume (dropout etc.)."""
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return {"rng_cpu": torch.get_rng_state(), "rng_cuda": cuda}
+
+
+def restore_rng(state: dict[str, Any], device: torch.device) -> None:
+    """Undo :func:`rng_state` from a loaded checkpoint."""
+    torch.set_rng_state(state["rng_cpu"])
+    if device.type == "cuda" and state.get("rng_cuda") is not None:
+        torch.cuda.set_rng_state(state["rng_cuda"], device)

@@ -43,7 +43,12 @@ from easyfirst.models.registry import build_model
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.recording.recorder import OutcomeRecorder
 from easyfirst.training.augment import Augment, build_batch_augment
-from easyfirst.training.checkpoint import load_checkpoint, save_checkpoint
+from easyfirst.training.checkpoint import (
+    load_checkpoint,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
@@ -330,9 +335,7 @@ def train_fused(
             if state["best_state"] is not None:
                 best_state = {name: t.to(device) for name, t in state["best_state"].items()}
             start = state["epoch"] + 1
-            torch.set_rng_state(state["rng_cpu"])
-            if device.type == "cuda" and state.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state(state["rng_cuda"], device)
+            restore_rng(state, device)
         else:
             # Dropout stream shared by the members (a plain run seeds seed + 1 here).
             torch.manual_seed(_shared_seed(seeds))
@@ -422,10 +425,7 @@ def train_fused(
                         "best_epoch": best_epoch,
                         "best_acc": best_acc,
                         "best_state": best_state,
-                        "rng_cpu": torch.get_rng_state(),
-                        "rng_cuda": torch.cuda.get_rng_state(device)
-                        if device.type == "cuda"
-                        else None,
+                        **rng_state(device),
                     },
                     ckpt_path,
                 )
@@ -451,8 +451,7 @@ def train_fused(
                     if best_state is not None and best_epoch[m] >= 0
                     else None,
                 },
-                "rng_cpu": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                **rng_state(device),
             }
             save_checkpoint(member, Path(folder) / CHECKPOINT)
 

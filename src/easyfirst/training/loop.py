@@ -28,7 +28,12 @@ from easyfirst.models.registry import build_model
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.recording.recorder import OutcomeRecorder
 from easyfirst.training.augment import Augment, build_batch_augment, build_mixup
-from easyfirst.training.checkpoint import load_checkpoint, save_checkpoint
+from easyfirst.training.checkpoint import (
+    load_checkpoint,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
@@ -199,9 +204,7 @@ def train(
             if recorder is not None:
                 recorder.load_state_dict(state["recorder"])
             metrics, best, start = state["metrics"], state["best"], state["epoch"] + 1
-            torch.set_rng_state(state["rng_cpu"])
-            if device.type == "cuda" and state.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state(state["rng_cuda"], device)
+            restore_rng(state, device)
         else:
             torch.manual_seed(cfg.seed + 1)  # dropout etc.: distinct from the init stream
 
@@ -292,10 +295,7 @@ def train(
                         "recorder": recorder.state_dict() if recorder is not None else None,
                         "metrics": metrics,
                         "best": best,
-                        "rng_cpu": torch.get_rng_state(),
-                        "rng_cuda": torch.cuda.get_rng_state(device)
-                        if device.type == "cuda"
-                        else None,
+                        **rng_state(device),
                     },
                     ckpt_path,
                 )
