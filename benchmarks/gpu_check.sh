@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# One GPU check: the GPU-marked tests, then the scoring-throughput benchmark; results in $OUT/.
+# One GPU check: the step-variant benchmark, the GPU-marked tests, then the scoring-throughput
+# benchmark; results in $OUT/.
 #
 # Usage (from the repository root):
-#   bash benchmarks/gpu_check.sh            # on a GPU machine (~5 min on an H100)
+#   bash benchmarks/gpu_check.sh            # on a GPU machine (~5 min on an H200)
 #   bash benchmarks/gpu_check.sh --tiny     # ~1 min smoke run of the same steps (any CPU)
 #
-# Writes $OUT/env.txt, $OUT/pytest_gpu.txt, $OUT/throughput.txt, $OUT/throughput.json and
-# $OUT/status.txt (exit code of every step); $OUT defaults to /tmp/easyfirst_gpu_check. Each
-# step has its own time limit, so whatever finished comes back even when a later step hangs.
+# Writes $OUT/env.txt, $OUT/variants.txt, $OUT/pytest_gpu.txt, $OUT/throughput.txt, the JSON
+# of both benchmarks and $OUT/status.txt (exit code of every step); $OUT defaults to
+# /tmp/easyfirst_gpu_check. Each step has its own time limit, so whatever finished comes back
+# even when a later step hangs. STEPS (default "variants,tests,throughput") picks steps.
 # Needs, on the machine: torch with CUDA, numpy, scipy, scikit-learn, soundfile, tqdm, pytest
 # (env.txt lists any that are missing); easyfirst itself is taken from ./src.
 # Environment: PYTHON (default: python), TEST_TIMEOUT (s, default 300), BENCH_TIMEOUT
-# (s, default 420), BENCH_ARGS (extra benchmark arguments).
+# (s, default 420), VARIANTS_TIMEOUT (s, default 150), BENCH_ARGS and VARIANTS_ARGS (extra
+# arguments of the two benchmarks). Results of one run: benchmarks/results/h200-2026-11-26/.
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/easyfirst_gpu_check}"
@@ -57,14 +60,31 @@ cat "$OUT/env.txt"
 if [ "$TINY" = 1 ]; then
     TESTS=(tests/training/test_fused.py tests/training/test_precision.py)
     BENCH=(--smoke --threads 1)
+    VARIANTS=(--smoke --batch-sizes 4)
 else
     TESTS=(tests)
     BENCH=()
+    VARIANTS=()
 fi
-# -m gpu selects the GPU-marked tests; without a GPU they are reported as skipped.
-step pytest_gpu "$OUT/pytest_gpu.txt" "${TEST_TIMEOUT:-300}" \
-    "$PY" -m pytest -m gpu -q -p no:cacheprovider -rA "${TESTS[@]}"
-tail -n 25 "$OUT/pytest_gpu.txt"
+STEPS="${STEPS:-variants,tests,throughput}"
+want() { [[ ",$STEPS," == *",$1,"* ]]; }
+
+if want variants; then
+    # shellcheck disable=SC2086  # VARIANTS_ARGS is a word list on purpose
+    step variants "$OUT/variants.txt" "${VARIANTS_TIMEOUT:-150}" \
+        "$PY" -u benchmarks/gpu_step_variants.py "${VARIANTS[@]}" --json "$OUT/variants.json" \
+        ${VARIANTS_ARGS:-}
+    tail -n 40 "$OUT/variants.txt"
+fi
+
+if want tests; then
+    # -m gpu selects the GPU-marked tests; without a GPU they are reported as skipped.
+    step pytest_gpu "$OUT/pytest_gpu.txt" "${TEST_TIMEOUT:-300}" \
+        "$PY" -m pytest -m gpu -q -p no:cacheprovider -rA "${TESTS[@]}"
+    tail -n 25 "$OUT/pytest_gpu.txt"
+fi
+
+if ! want throughput; then cat "$OUT/status.txt"; exit 0; fi
 
 # shellcheck disable=SC2086  # BENCH_ARGS is a word list on purpose
 step throughput "$OUT/throughput.txt" "${BENCH_TIMEOUT:-420}" \

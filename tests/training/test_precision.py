@@ -48,7 +48,13 @@ def test_explicit_settings_and_errors():
         Precision.resolve("bf16", CPU, input_shape=(3, 8, 8), dtype=torch.float64)
     with pytest.raises(ValueError, match="Unknown autocast"):
         Precision("fp16")
-    assert p.to_dict() == {"autocast": "bf16", "channels_last": True, "compile": True}
+    assert p.to_dict() == {
+        "autocast": "bf16",
+        "channels_last": True,
+        "compile": True,
+        "cuda_graphs": False,
+        "cudnn_benchmark": False,
+    }
 
 
 def test_autocast_context():

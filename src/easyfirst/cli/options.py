@@ -78,6 +78,12 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the forward")
     p.add_argument(
+        "--no-cuda-graphs",
+        dest="cuda_graphs",
+        action="store_false",
+        help="run every CUDA training step eagerly (default: replay full steps as a CUDA graph)",
+    )
+    p.add_argument(
         "--fuse",
         default="auto",
         choices=["auto", "always", "never", "measure"],
@@ -112,6 +118,7 @@ def run_config(args: argparse.Namespace, **extra: Any) -> RunConfig:
         # Commands without add_train_args (e.g. reproduce) get the defaults.
         precision=getattr(args, "precision", "auto"),
         compile=getattr(args, "compile", False),
+        cuda_graphs=getattr(args, "cuda_graphs", True),
         fuse=getattr(args, "fuse", "auto"),
         dataset_options=dataset_options(args),
         model_options=parse_kv(args.model_opt, "--model-opt"),

@@ -29,6 +29,8 @@ class RunConfig:
         precision: ``auto`` (bf16 autocast + channels_last on CUDA, fp32 on CPU), ``fp32``
             or ``bf16``.
         compile: wrap the forward in ``torch.compile``.
+        cuda_graphs: replay each full training step as a CUDA graph where it applies (CUDA,
+            no ``compile``, no batch augmentation, one process, data resident on the device).
         fuse: train several seeds as one fused ensemble (``easyfirst score``): ``auto`` (on
             CUDA when one member's batch is small; never elsewhere), ``always``, ``never``, or
             ``measure`` (a short timed warm-up decides; the choice then depends on timing).
@@ -54,6 +56,7 @@ class RunConfig:
     preload_max_bytes: int = 2 << 30
     precision: str = "auto"
     compile: bool = False
+    cuda_graphs: bool = True
     fuse: str = "auto"
 
     def __post_init__(self) -> None:

@@ -15,9 +15,10 @@ performs each member's own update. Per-sample outcomes of all members go to one
 ``OutcomeRecorder`` over ``K * N`` slots (member ``k`` owns ``[k*N, (k+1)*N)``): one update
 per step and one host sync per epoch, however large K is.
 
-Whether fusion pays depends on the device and the shape (DESIGN.md, "Measured facts"):
+Whether fusion pays depends on the device and the shape (``FUSE_MAX_ELEMENTS`` below):
 :func:`plan_fusion` fuses on CUDA when one member's batch is small and trains sequentially on
-CPU; ``fuse="measure"`` decides by a short timed warm-up instead.
+CPU; ``fuse="measure"`` decides by a short timed warm-up instead. On CUDA every full fused
+step is replayed as one CUDA graph (``training/graphs.py``), as in ``train``.
 """
 
 from __future__ import annotations
@@ -52,18 +53,21 @@ from easyfirst.training.checkpoint import (
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
+from easyfirst.training.graphs import GraphedStep
 from easyfirst.training.loop import CHECKPOINT, RunResult, _DeviceBatches, run_meta
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
+from easyfirst.training.vmap_batchnorm import vmap_safe
 
 State = dict[str, torch.Tensor]
 
 FUSED_CHECKPOINT = "fused_checkpoint.pt"
 FUSE_MODES = ("auto", "always", "never", "measure")
 # Largest per-member batch (batch_size * prod(input_shape) elements) that is fused on CUDA by
-# default. Measured on an H100 (CNN10, bf16): 3x32x32 at B=16/32 (49k/98k) fused 4.8x/3.8x,
-# 1x64x501 at B=16 (513k) 1.4x, at B=32 (1.03M) 1.0x.
-FUSE_MAX_ELEMENTS = 1 << 19
+# default. Measured on an H200 with CUDA graphs (CNN10, bf16, K=6, benchmarks/results/): fused
+# over sequential 1.29x at 3x32x32 B=16 (49k elements), 1.08x at B=32 (98k), 0.51x at
+# 1x64x501 B=16 (513k) and 0.50x at B=32 (1.03M).
+FUSE_MAX_ELEMENTS = 1 << 17
 # fuse="measure": a plain step slower than this is compute-bound (on CPU fusion cannot win
 # then), so the fused step is not timed.
 CPU_MEASURE_MAX_STEP_S = 0.05
@@ -292,7 +296,7 @@ def train_fused(
     n = len(split)
     b = cfg.batch_size
     cuda = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
+    with torch.random.fork_rng(devices=cuda), fused_prec.backends():
         models = []
         for s in seeds:
             torch.manual_seed(s)  # as train(): the init stream of seed s
@@ -318,6 +322,41 @@ def train_fused(
         )
         data = _DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
         offsets = (torch.arange(k_members, device=device) * n)[:, None]  # (K, 1)
+        graphable = augment is None and data.resident
+        fused_prec = replace(fused_prec, cuda_graphs=fused_prec.cuda_graphs and graphable)
+        stats = torch.zeros(k_members, 3, device=device, dtype=torch.float64)
+        gens: list[torch.Generator] = []  # this epoch's per-member augmentation streams
+
+        def step(idx: torch.Tensor) -> None:
+            """One fused step on the members' batches ``idx`` (K, B)."""
+            bsz = idx.shape[1]
+            x, y = data.get(idx.reshape(-1))
+            x = x.view(k_members, bsz, *x.shape[1:])  # (K, B, ...)
+            y = y.view(k_members, bsz)
+            if augment is not None:
+                x = torch.stack([augment(x[m], gens[m]) for m in range(k_members)])
+            with fused_prec.autocast_context(device):
+                logits = stack.forward(x)  # (K, B, C)
+            per_sample = F.cross_entropy(
+                logits.float().flatten(0, 1), y.reshape(-1), reduction="none"
+            )  # (K*B,)
+            # Member losses are summed: member k's gradient is its own mean loss's gradient.
+            (per_sample.sum() * (1.0 / bsz)).backward()
+            opt.step()
+            if recorder is not None:
+                recorder.update(
+                    (idx + offsets).reshape(-1),
+                    logits.flatten(0, 1),
+                    y.reshape(-1),
+                    loss=per_sample,
+                )
+            with torch.no_grad():
+                correct = logits.argmax(-1) == y
+                stats[:, 0] += per_sample.detach().view(k_members, bsz).sum(1).double()
+                stats[:, 1] += correct.sum(1).double()
+                stats[:, 2] += bsz
+
+        run_step = GraphedStep(step, opt, enabled=fused_prec.cuda_graphs)
         metrics: list[list[dict[str, Any]]] = [[] for _ in seeds]
         best_epoch = [-1] * k_members
         best_acc = [-1.0] * k_members
@@ -356,38 +395,13 @@ def train_fused(
                 sampler.set_epoch(epoch)
                 orders.append(list(iter(sampler)))
             order = data.indices([i for o in orders for i in o]).view(k_members, n)  # (K, N)
-            gens = [torch.Generator(device=device).manual_seed(s * 100_003 + epoch) for s in seeds]
+            gens[:] = [
+                torch.Generator(device=device).manual_seed(s * 100_003 + epoch) for s in seeds
+            ]
             stack.train()
-            stats = torch.zeros(k_members, 3, device=device, dtype=torch.float64)
+            stats.zero_()
             for s0 in range(0, n, b):
-                idx = order[:, s0 : s0 + b]  # (K, B)
-                bsz = idx.shape[1]
-                x, y = data.get(idx.reshape(-1))
-                x = x.view(k_members, bsz, *x.shape[1:])  # (K, B, ...)
-                y = y.view(k_members, bsz)
-                if augment is not None:
-                    x = torch.stack([augment(x[m], gens[m]) for m in range(k_members)])
-                with fused_prec.autocast_context(device):
-                    logits = stack.forward(x)  # (K, B, C)
-                per_sample = F.cross_entropy(
-                    logits.float().flatten(0, 1), y.reshape(-1), reduction="none"
-                )  # (K*B,)
-                opt.zero_grad(set_to_none=True)
-                # Member losses are summed: member k's gradient is its own mean loss's gradient.
-                (per_sample.sum() * (1.0 / bsz)).backward()
-                opt.step()
-                if recorder is not None:
-                    recorder.update(
-                        (idx.to(device, non_blocking=True) + offsets).reshape(-1),
-                        logits.flatten(0, 1),
-                        y.reshape(-1),
-                        loss=per_sample,
-                    )
-                with torch.no_grad():
-                    correct = logits.argmax(-1) == y
-                    stats[:, 0] += per_sample.detach().view(k_members, bsz).sum(1).double()
-                    stats[:, 1] += correct.sum(1).double()
-                    stats[:, 2] += bsz
+                run_step(order[:, s0 : s0 + b])  # (K, B)
             if recorder is not None:
                 recorder.end_epoch()
             rows_raw = stats.tolist()  # host-sync: once per epoch
@@ -468,7 +482,12 @@ def train_fused(
             model=model,
             metrics=metrics[m],
             best_epoch=chosen,
-            info={"fused_seeds": seeds, "member": m, "precision": fused_prec.to_dict()},
+            info={
+                "fused_seeds": seeds,
+                "member": m,
+                "precision": fused_prec.to_dict(),
+                "cuda_graph_captured": run_step.captured,
+            },
         )
         if has_dev and bundle.dev is not None:
             res.dev_logits = predict(model, bundle.dev, device=device, dtype=dtype)
@@ -500,8 +519,9 @@ class _Stack:
         params, buffers = stack_module_state(list(models))
         self.params: State = params
         self.buffers: State = buffers
-        # A stateless skeleton: functional_call swaps the stacked slices in.
-        self.base = copy.deepcopy(models[0]).to("meta")
+        # A stateless skeleton: functional_call swaps the stacked slices in. Its BatchNorms
+        # compute with plain ops: the native kernels reject vmapped inputs on CUDA.
+        self.base = vmap_safe(copy.deepcopy(models[0]).to("meta"))
 
         def member(p: State, bufs: State, x: torch.Tensor) -> torch.Tensor:
             return functional_call(self.base, (p, bufs), (x,))
@@ -655,8 +675,14 @@ def _build(
 
 
 def _optimizer(cfg: RunConfig, params: Any) -> torch.optim.Optimizer:
+    params = list(params)
     return build_optimizer(
-        cfg.optimizer, params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        cfg.optimizer,
+        params,
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        device=params[0].device,
     )
 
 
@@ -674,7 +700,8 @@ def _resolve_precision(
         device,
         input_shape=bundle.input_shape,
         dtype=dtype,
-        compile=bool(getattr(cfg, "compile", False)),
+        compile=cfg.compile,
+        cuda_graphs=cfg.cuda_graphs,
     )
 
 
@@ -711,7 +738,7 @@ def _check_resumable(
 ) -> None:
     saved = dict(state["config"])
     now = cfg.to_dict()
-    ignored = ("device", "seed", "fuse", "compile")  # do not change what a member computes
+    ignored = ("device", "seed", "fuse", "compile", "cuda_graphs")  # how, not what it computes
     diff = [k for k in now if k not in ignored and saved.get(k) != now[k]]
     if state.get("seeds") != seeds:
         diff.append("seeds")

@@ -11,7 +11,7 @@ import copy
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from easyfirst.training.checkpoint import (
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
+from easyfirst.training.graphs import GraphedStep
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
 
@@ -142,11 +143,12 @@ def train(
         input_shape=bundle.input_shape,
         dtype=dtype,
         compile=cfg.compile,
+        cuda_graphs=cfg.cuda_graphs,
     )
     split = bundle.train
     n = len(split)
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=devices), prec.backends():
         torch.manual_seed(cfg.seed)
         model = build_model(
             cfg.model,
@@ -167,6 +169,7 @@ def train(
             lr=cfg.lr,
             momentum=cfg.momentum,
             weight_decay=cfg.weight_decay,
+            device=device,
         )
         if sampler is None:
             sampler = (
@@ -192,6 +195,43 @@ def train(
             else None
         )
         data = _DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
+        graphable = augment is None and mixup is None and not dinfo.enabled and data.resident
+        prec = replace(prec, cuda_graphs=prec.cuda_graphs and graphable)
+        stats = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, n
+        gen: torch.Generator | None = None  # this epoch's augmentation stream
+
+        def step(idx: torch.Tensor, w: torch.Tensor, *, scale: float) -> None:
+            """One training step on the batch ``idx`` (``w``: 0 for sampler padding)."""
+            x, y = data.get(idx)
+            if augment is not None and gen is not None:
+                x = augment(x, gen)
+            mixed = mixup(x, y, generator=gen) if mixup is not None else None
+            if mixed is not None:
+                x = mixed.inputs
+            with prec.autocast_context(device):
+                logits = forward(prec.prepare_batch(x))
+            per_sample = F.cross_entropy(logits.float(), y, reduction="none")
+            if mixed is not None:
+                lam = mixed.lam.to(per_sample.dtype)
+                per_sample = lam * per_sample + (1 - lam) * F.cross_entropy(
+                    logits.float(), mixed.targets_b, reduction="none")
+            wf = w.to(per_sample.dtype)
+            ((per_sample * wf).sum() * scale).backward()
+            opt.step()
+            if recorder is not None:
+                recorder.update(idx, logits, y, loss=per_sample, weight=wf)
+            with torch.no_grad():
+                stats.add_(
+                    torch.stack(
+                        [
+                            (per_sample.detach() * wf).sum().double(),
+                            ((logits.argmax(1) == y) & w).sum().double(),
+                            w.sum().double(),
+                        ]
+                    )
+                )
+
+        run_step = GraphedStep(step, opt, enabled=prec.cuda_graphs)
         metrics: list[dict[str, Any]] = []
         best: dict[str, Any] = {"epoch": -1, "dev_accuracy": -1.0, "state": None}
         start = 0
@@ -228,39 +268,15 @@ def train(
             ) < real
             gen = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
             net.train()
-            stats = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, n
+            stats.zero_()
             for k, s in enumerate(range(0, len(order), local_batch)):
-                idx = order[s : s + local_batch]
-                w = real_pos[s : s + local_batch]
                 global_real = min(cfg.batch_size, real - k * cfg.batch_size)
-                x, y = data.get(idx)
-                if augment is not None:
-                    x = augment(x, gen)
-                mixed = mixup(x, y, generator=gen) if mixup is not None else None
-                if mixed is not None:
-                    x = mixed.inputs
-                with prec.autocast_context(device):
-                    logits = forward(prec.prepare_batch(x))
-                per_sample = F.cross_entropy(logits.float(), y, reduction="none")
-                if mixed is not None:
-                    lam = mixed.lam.to(per_sample.dtype)
-                    per_sample = lam * per_sample + (1 - lam) * F.cross_entropy(
-                        logits.float(), mixed.targets_b, reduction="none")
-                wf = w.to(per_sample.dtype)
-                opt.zero_grad(set_to_none=True)
                 # DDP averages gradients over ranks: scale so the result is the global mean.
-                ((per_sample * wf).sum() * (dinfo.world_size / global_real)).backward()
-                opt.step()
-                if recorder is not None:
-                    recorder.update(idx, logits, y, loss=per_sample, weight=wf)
-                with torch.no_grad():
-                    stats += torch.stack(
-                        [
-                            (per_sample.detach() * wf).sum().double(),
-                            ((logits.argmax(1) == y) & w).sum().double(),
-                            w.sum().double(),
-                        ]
-                    )
+                run_step(
+                    order[s : s + local_batch],
+                    real_pos[s : s + local_batch],
+                    scale=dinfo.world_size / global_real,
+                )
             if recorder is not None:
                 recorder.end_epoch()
             if dinfo.enabled:
@@ -315,7 +331,12 @@ def train(
     if use_best:
         model.load_state_dict(best["state"])
     chosen_epoch = best["epoch"] if use_best else cfg.epochs - 1
-    result = RunResult(model=model, metrics=metrics, best_epoch=chosen_epoch)
+    result = RunResult(
+        model=model,
+        metrics=metrics,
+        best_epoch=chosen_epoch,
+        info={"precision": prec.to_dict(), "cuda_graph_captured": run_step.captured},
+    )
     if bundle.dev is not None and len(bundle.dev):
         result.dev_logits = predict(model, bundle.dev, device=device, dtype=dtype)
     if bundle.test is not None and len(bundle.test):
@@ -357,7 +378,7 @@ def run_meta(
 def _check_resumable(state: dict[str, Any], cfg: RunConfig, fingerprint: str, path: Path) -> None:
     saved = dict(state["config"])
     now = cfg.to_dict()
-    ignored = ("device", "compile", "fuse")  # do not change what the run computes
+    ignored = ("device", "compile", "fuse", "cuda_graphs")  # how it runs, not what it computes
     diff = [k for k in now if k not in ignored and saved.get(k) != now[k]]
     if diff or state["fingerprint"] != fingerprint:
         what = ", ".join(diff) or "dataset fingerprint"

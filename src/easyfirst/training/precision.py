@@ -1,15 +1,17 @@
-"""How a training step runs fast: autocast dtype, memory format and ``torch.compile``.
+"""How a training step runs fast: autocast dtype, memory format, CUDA graphs, compile.
 
 ``Precision.resolve("auto", device, input_shape=...)`` picks per device what the measurements
-in DESIGN.md support: on CUDA, bf16 autocast (where the GPU has bf16) and channels_last for
-image-like inputs ``(C, H, W)``; on CPU plain fp32 and the default memory format (channels_last
+in DESIGN.md support: on CUDA, bf16 autocast (where the GPU has bf16), channels_last for
+image-like inputs ``(C, H, W)``, cuDNN autotuning and CUDA-graph replay of the training step
+(``training/graphs.py``); on CPU plain fp32 and the default memory format (channels_last
 measured up to 2x slower there on log-Mel inputs). ``torch.compile`` is opt-in everywhere: it
-costs a compile per process and is not worth it for short scoring runs.
+costs a compile per process and is not worth it for short scoring runs; it replaces CUDA
+graphs (``torch.compile(mode="reduce-overhead")`` is its own graph mode).
 
 Example:
     >>> p = Precision.resolve("auto", torch.device("cpu"), input_shape=(1, 64, 501))
-    >>> p.autocast, p.channels_last, p.compile
-    ('fp32', False, False)
+    >>> p.autocast, p.channels_last, p.compile, p.cuda_graphs
+    ('fp32', False, False, False)
     >>> with p.autocast_context(torch.device("cpu")):
     ...     pass
 """
@@ -17,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -40,11 +42,18 @@ class Precision:
         channels_last: convert the model and every 4-D batch ``(B, C, H, W)`` to
             ``torch.channels_last``.
         compile: wrap the forward in ``torch.compile``.
+        cuda_graphs: replay each full training step as a CUDA graph where the training loop
+            can (it turns this off, and records so, for batch augmentation, DDP or data that
+            is not resident on the device).
+        cudnn_benchmark: let cuDNN time its algorithms for each new shape (the training loops
+            set ``torch.backends.cudnn.benchmark`` for their duration).
     """
 
     autocast: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    cuda_graphs: bool = False
+    cudnn_benchmark: bool = False
 
     def __post_init__(self) -> None:
         if self.autocast not in _AMP_DTYPES:
@@ -62,6 +71,7 @@ class Precision:
         dtype: torch.dtype = torch.float32,
         channels_last: bool | None = None,
         compile: bool = False,
+        cuda_graphs: bool = True,
     ) -> Precision:
         """Turn a user setting into concrete settings for ``device``.
 
@@ -74,6 +84,7 @@ class Precision:
             channels_last: force the memory format; None picks per device (CUDA and 4-D
                 batches only).
             compile: wrap the forward in ``torch.compile``.
+            cuda_graphs: allow CUDA-graph replay (used on CUDA without ``compile``).
 
         Raises:
             ValueError: unknown ``spec``, or ``bf16`` asked for a non-float32 run or on a GPU
@@ -100,7 +111,13 @@ class Precision:
                 )
         if channels_last is None:
             channels_last = cuda and len(tuple(input_shape)) == 3
-        return cls(autocast=name, channels_last=bool(channels_last), compile=bool(compile))
+        return cls(
+            autocast=name,
+            channels_last=bool(channels_last),
+            compile=bool(compile),
+            cuda_graphs=bool(cuda_graphs) and cuda and not compile,
+            cudnn_benchmark=cuda,
+        )
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
@@ -110,11 +127,27 @@ class Precision:
     def autocast_context(
         self, device: torch.device | str
     ) -> contextlib.AbstractContextManager[Any]:
-        """``torch.autocast`` for ``device`` when enabled, else a no-op context."""
+        """``torch.autocast`` for ``device`` when enabled, else a no-op context.
+
+        With CUDA graphs the cast-weight cache is off (a captured step must not keep tensors
+        across replays).
+        """
         amp = self.amp_dtype
         if amp is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=torch.device(device).type, dtype=amp)
+        return torch.autocast(
+            device_type=torch.device(device).type, dtype=amp, cache_enabled=not self.cuda_graphs
+        )
+
+    @contextlib.contextmanager
+    def backends(self) -> Iterator[None]:
+        """Set ``torch.backends.cudnn.benchmark`` as resolved, restoring it afterwards."""
+        before = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = self.cudnn_benchmark
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = before
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Convert ``model`` (in place) to channels_last when enabled; returns it."""
