@@ -54,7 +54,13 @@ from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
 from easyfirst.training.graphs import GraphedStep
-from easyfirst.training.loop import CHECKPOINT, RunResult, _DeviceBatches, run_meta
+from easyfirst.training.loop import (
+    CHECKPOINT,
+    RunResult,
+    _DeviceBatches,
+    run_meta,
+    run_recorder,
+)
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
 from easyfirst.training.vmap_batchnorm import vmap_safe
@@ -309,17 +315,7 @@ def train_fused(
         samplers: list[DistributedSampler[Any]] = [
             DistributedSampler(split, num_replicas=1, rank=0, shuffle=True, seed=s) for s in seeds
         ]
-        recorder = (
-            OutcomeRecorder(
-                k_members * n,
-                device=device,
-                el2n_epoch=cfg.el2n_epoch,
-                keep_history=cfg.keep_history,
-                max_epochs=cfg.epochs,
-            )
-            if record
-            else None
-        )
+        recorder = run_recorder(k_members * n, cfg, device) if record else None
         data = _DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
         offsets = (torch.arange(k_members, device=device) * n)[:, None]  # (K, 1)
         graphable = augment is None and data.resident

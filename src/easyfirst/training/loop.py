@@ -183,17 +183,7 @@ def train(
                     seed=cfg.seed,
                 )
             )
-        recorder = (
-            OutcomeRecorder(
-                n,
-                device=device,
-                el2n_epoch=cfg.el2n_epoch,
-                keep_history=cfg.keep_history,
-                max_epochs=cfg.epochs,
-            )
-            if record
-            else None
-        )
+        recorder = run_recorder(n, cfg, device) if record else None
         data = _DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
         graphable = augment is None and mixup is None and not dinfo.enabled and data.resident
         prec = replace(prec, cuda_graphs=prec.cuda_graphs and graphable)
@@ -351,6 +341,17 @@ def train(
         d.targets = split.targets.clone()
         result.dynamics = d
     return result
+
+
+def run_recorder(num_samples: int, cfg: RunConfig, device: torch.device) -> OutcomeRecorder:
+    """The ``OutcomeRecorder`` a run of ``cfg`` keeps (EL2N epoch, history, epochs)."""
+    return OutcomeRecorder(
+        num_samples,
+        device=device,
+        el2n_epoch=cfg.el2n_epoch,
+        keep_history=cfg.keep_history,
+        max_epochs=cfg.epochs,
+    )
 
 
 def run_meta(
