@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -23,15 +23,24 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, **meta: Any) -> Callable[[T], T]:
+        """Decorator registering ``obj`` under ``name``; ``meta`` is kept for :meth:`meta`."""
+
         def decorator(obj: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} is already registered; pick another name.")
             self._items[name] = obj
+            self._meta[name] = dict(meta)
             return obj
 
         return decorator
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """The metadata ``name`` was registered with (raises like :meth:`get` when unknown)."""
+        self.get(name)
+        return dict(self._meta[name])
 
     def get(self, name: str) -> T:
         try:

@@ -17,7 +17,8 @@ torch.set_num_threads(1)
 HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
 NEEDS_TORCHVISION = {"efficientnet_b0"}
 # Smallest inputs each model accepts; anything else gets a tiny 3-channel image.
-INPUT_SHAPES = {"cnn10": (1, 16, 20), "cnn14": (3, 32, 32)}
+INPUT_SHAPES = {"cnn10": (1, 16, 20), "cnn14": (3, 32, 32), "tcresnet8": (1, 16, 20),
+                "tcresnet14": (1, 16, 20)}
 
 
 def _params(model: torch.nn.Module) -> int:

@@ -74,11 +74,16 @@ def _assert_same_run(
 
 
 @pytest.mark.parametrize(
-    ("model", "options"),
-    [("mlp", {"hidden": [32]}), ("small_cnn", {"widths": [8, 16]})],  # small_cnn has BN
+    ("model", "options", "schedule"),
+    [
+        ("mlp", {"hidden": [32]}, "constant"),
+        ("small_cnn", {"widths": [8, 16]}, "constant"),  # small_cnn has BN
+        # TC-ResNet: a fitted InputNorm and BatchNorm1d under vmap, and an lr schedule
+        ("tcresnet8", {"width_mult": 0.5, "dropout": 0.0}, "onecycle"),
+    ],
 )
-def test_member_k_equals_plain_run_with_seed_k(digits, model, options):
-    cfg = _cfg(model=model, model_options=options)
+def test_member_k_equals_plain_run_with_seed_k(digits, model, options, schedule):
+    cfg = _cfg(model=model, model_options=options, schedule=schedule)
     fused = train_fused(digits, cfg, SEEDS, progress=False)
     assert len(fused) == len(SEEDS)
     for seed, res in zip(SEEDS, fused, strict=True):

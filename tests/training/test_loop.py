@@ -49,9 +49,10 @@ def test_same_seed_same_result_different_seed_differs():
     assert len(a.metrics) == 3 and a.test_accuracy is not None
 
 
-def test_resume_after_interruption_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+def test_resume_after_interruption_is_bit_identical(tmp_path, schedule):
     bundle = load_dataset("digits")
-    full = train(bundle, _cfg(epochs=4), progress=False)
+    full = train(bundle, _cfg(epochs=4, schedule=schedule), progress=False)
 
     class Interrupt(Exception):
         pass
@@ -61,8 +62,10 @@ def test_resume_after_interruption_is_bit_identical(tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train(bundle, _cfg(epochs=4), out_dir=tmp_path, progress=False, on_epoch_end=stop_after_two)
-    resumed = train(bundle, _cfg(epochs=4), out_dir=tmp_path, resume=True, progress=False)
+        train(bundle, _cfg(epochs=4, schedule=schedule), out_dir=tmp_path, progress=False,
+              on_epoch_end=stop_after_two)
+    resumed = train(bundle, _cfg(epochs=4, schedule=schedule), out_dir=tmp_path, resume=True,
+                    progress=False)
     _assert_same_dynamics(full.dynamics, resumed.dynamics)
     assert full.metrics == resumed.metrics
     for k, v in full.model.state_dict().items():

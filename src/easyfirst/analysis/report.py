@@ -41,6 +41,7 @@ from easyfirst.analysis.results import (
     table_by_ordering_pacing,
 )
 from easyfirst.analysis.robustness import RobustnessCurve, robustness_curve
+from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.pacing import PacingFunction
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
@@ -157,6 +158,7 @@ def score_section(
         overview.blocks.append(Table(
             "Scoring runs", ["seed", "test accuracy"],
             [[str(k), _fmt(v)] for k, v in accs.items()]))
+    overview.blocks += fact_tables(folder, ensembles, seeds)
     for name, s in ensembles.items():
         overview.blocks.append(Image(
             plots.score_histograms(s, files / f"{tag}hist_{name}.png", targets=targets,

@@ -6,6 +6,7 @@ import argparse
 import inspect
 from typing import Any
 
+from easyfirst.models.recipes import Recipe
 from easyfirst.registry import Registry
 
 
@@ -20,7 +21,9 @@ def _print(registry: Registry[Any]) -> int:
         direction = ""
         if hasattr(obj, "higher_is_easier"):
             direction = "higher=easier  " if obj.higher_is_easier else "lower=easier   "
-        print(f"{name:<{width}}  {direction}{_first_line(obj)}")
+        recipe = registry.meta(name).get("recipe")
+        extra = f"  [recipe: {recipe.summary()}]" if isinstance(recipe, Recipe) else ""
+        print(f"{name:<{width}}  {direction}{_first_line(obj)}{extra}")
     return 0
 
 

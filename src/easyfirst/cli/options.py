@@ -6,7 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from easyfirst.training.config import RunConfig
+from easyfirst.data.base import DatasetBundle
+from easyfirst.training.config import RunConfig, configure
+from easyfirst.training.optim import OPTIMIZERS
+from easyfirst.training.schedule import SCHEDULES
 
 
 def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -45,17 +48,31 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
-    p.add_argument("--model", default="small_cnn", help="model name (easyfirst models)")
+def add_recipe_args(p: argparse.ArgumentParser) -> None:
+    """Model and optimiser options; unset ones come from the model's recipe."""
+    p.add_argument("--model", default="auto",
+                   help="model name (easyfirst models), or auto: picked from the inputs "
+                   "(log-Mel -> tcresnet8, images -> small_cnn, flat -> mlp)")
     p.add_argument(
         "--model-opt", action="append", metavar="KEY=VALUE", help="extra model option (repeatable)"
     )
-    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    p.add_argument("--lr", type=float, default=1e-3)
+    recipe = " (default: the model's recipe)"
+    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS.names(), help="optimizer"
+                   + recipe)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate" + recipe)
+    p.add_argument("--schedule", default=None, choices=SCHEDULES.names(),
+                   help="learning-rate schedule over training" + recipe)
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=None, help="weight decay" + recipe)
+    p.add_argument("--augment", default=None,
+                   help="comma-separated batch augmentations, or none" + recipe)
+
+
+def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
+    add_recipe_args(p)
     p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="global batch size (default: the model's recipe)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument(
         "--dtype",
@@ -69,7 +86,6 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
         choices=["best", "last"],
         help="checkpoint evaluated on test (and for the CELoss eval pass)",
     )
-    p.add_argument("--augment", default="", help="comma-separated batch augmentations")
     p.add_argument(
         "--precision",
         default="auto",
@@ -101,20 +117,27 @@ def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
-def run_config(args: argparse.Namespace, **extra: Any) -> RunConfig:
-    return RunConfig(
-        dataset=args.dataset,
+def run_config(
+    args: argparse.Namespace, bundle: DatasetBundle, **extra: Any
+) -> tuple[RunConfig, str]:
+    """The run's config (``auto`` and unset recipe options resolved) and a line saying so."""
+    augment = None if args.augment is None else [
+        a for a in args.augment.split(",") if a and a != "none"]
+    return configure(
+        bundle,
         model=args.model,
+        dataset=args.dataset,
         optimizer=args.optimizer,
         lr=args.lr,
+        schedule=args.schedule,
         momentum=args.momentum,
         weight_decay=args.weight_decay,
+        augment=augment,
         epochs=args.epochs,
         batch_size=args.batch_size,
         device=args.device,
         dtype=args.dtype,
         eval_checkpoint=args.eval_checkpoint,
-        augment=[a for a in args.augment.split(",") if a],
         # Commands without add_train_args (e.g. reproduce) get the defaults.
         precision=getattr(args, "precision", "auto"),
         compile=getattr(args, "compile", False),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from easyfirst.cli.options import add_data_args, run_config
+from easyfirst.cli.options import add_data_args, add_recipe_args, dataset_options, run_config
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -37,20 +37,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="scorer(s) ordering the CL/ACL runs (default: the first of --scorers)")
     p.add_argument("--best-k", type=int, default=3,
                    help="compare the best runs with the mean of the best k baselines")
-    p.add_argument("--model", default="small_cnn", help="model name (easyfirst models)")
-    p.add_argument("--model-opt", action="append", metavar="KEY=VALUE",
-                   help="extra model option (repeatable)")
-    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    add_recipe_args(p)
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs of every run (default: the budget's)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="global batch size (default: the model's recipe)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--eval-checkpoint", default="best", choices=["best", "last"])
-    p.add_argument("--augment", default="", help="comma-separated batch augmentations")
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/reproduce-DATASET-BUDGET)")
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
@@ -70,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     order_by = [s for s in args.order_by.split(",") if s] if args.order_by else None
     plan = make_plan(args.budget, scorers=scorers, order_by=order_by, best_k=args.best_k)
     args.epochs = args.epochs if args.epochs is not None else plan.epochs
-    cfg = run_config(args)
-    bundle = load_dataset(args.dataset, **cfg.dataset_options)
+    bundle = load_dataset(args.dataset, **dataset_options(args))
+    cfg, note = run_config(args, bundle)
+    print(note, flush=True)
     out = args.out or f"runs/reproduce-{args.dataset}-{plan.budget}"
     print(f"reproduce on {bundle.name} ({len(bundle.train)} training samples, "
           f"{bundle.num_classes} classes): {plan.num_runs} runs of {cfg.model}, "

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from easyfirst.cli.options import add_data_args, add_train_args, parse_int_list, run_config
+from easyfirst.cli.options import (
+    add_data_args,
+    add_train_args,
+    dataset_options,
+    parse_int_list,
+    run_config,
+)
 
 # CLI option (argparse dest) -> (scorer parameter name, scorers that take it).
 SCORER_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -129,8 +135,11 @@ def run(args: argparse.Namespace) -> int:
         get_scorer(s)
     params = scorer_params(args, scorers)
     seeds = parse_int_list(args.seeds, "--seeds")
-    cfg = run_config(args, el2n_epoch=args.el2n_epoch, keep_history=args.keep_history)
-    bundle = load_dataset(args.dataset, **cfg.dataset_options)
+    bundle = load_dataset(args.dataset, **dataset_options(args))
+    cfg, note = run_config(args, bundle, el2n_epoch=args.el2n_epoch,
+                           keep_history=args.keep_history)
+    if is_main_process():
+        print(note, flush=True)
     results, summary = score_dataset(
         bundle,
         cfg,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from easyfirst.cli.options import add_data_args, add_train_args, run_config
+from easyfirst.cli.options import add_data_args, add_train_args, dataset_options, run_config
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -33,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     spec = CurriculumSpec(ordering=args.ordering, pacing=args.pacing,
                           start_fraction=args.start_fraction, full_at=args.full_at,
                           mode=args.epoch_mode, balance=args.balance, pace_by=args.pace_by)
-    cfg = run_config(args, seed=args.seed)
-    bundle = load_dataset(args.dataset, **cfg.dataset_options)
+    bundle = load_dataset(args.dataset, **dataset_options(args))
+    cfg, note = run_config(args, bundle, seed=args.seed)
+    if is_main_process():
+        print(note, flush=True)
     scores = load_scores_for(args.scores, bundle) if args.scores else None
     result = train_curriculum(bundle, cfg, spec, scores=scores, out_dir=args.out,
                               resume=args.resume, progress=not args.no_progress)

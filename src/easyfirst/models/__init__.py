@@ -5,6 +5,7 @@ from easyfirst.models import mlp as _mlp  # noqa: F401
 from easyfirst.models import panns as _panns  # noqa: F401
 from easyfirst.models import resnet as _resnet  # noqa: F401
 from easyfirst.models import small_cnn as _small_cnn  # noqa: F401
+from easyfirst.models import tcresnet as _tcresnet  # noqa: F401
 from easyfirst.models.registry import MODELS, build_model, register_model
 
 __all__ = ["MODELS", "build_model", "register_model"]

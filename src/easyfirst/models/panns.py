@@ -141,11 +141,17 @@ def _build(
     return model
 
 
+def _scaled(widths: tuple[int, ...], width: float) -> tuple[int, ...]:
+    if not width > 0:
+        raise ValueError(f"Expected width > 0; got {width}.")
+    return tuple(max(1, round(c * width)) for c in widths)
+
+
 @register_model("cnn10")
 def cnn10(
     *, input_shape: tuple[int, ...], num_classes: int,
     checkpoint: str | os.PathLike[str] | None = None, block_dropout: float = 0.2,
-    fc_dropout: float = 0.5,
+    fc_dropout: float = 0.5, width: float = 1.0,
 ) -> PANNsCNN:
     """PANNs CNN10: 4 conv blocks (64-128-256-512), ``fc1`` 512 (~5.2M params at 527 classes).
 
@@ -156,21 +162,22 @@ def cnn10(
             but the head are loaded (see :func:`load_panns_checkpoint`).
         block_dropout: dropout after each conv block.
         fc_dropout: dropout around ``fc1``.
+        width: multiplier of every block width (a PANNs checkpoint needs 1).
 
     Example:
         >>> m = cnn10(input_shape=(1, 64, 101), num_classes=10)
         >>> m.eval()(torch.zeros(2, 1, 64, 101)).shape
         torch.Size([2, 10])
     """
-    return _build("cnn10", (64, 128, 256, 512), 2, input_shape, num_classes, checkpoint,
-                  block_dropout, fc_dropout)
+    return _build("cnn10", _scaled((64, 128, 256, 512), width), 2, input_shape, num_classes,
+                  checkpoint, block_dropout, fc_dropout)
 
 
 @register_model("cnn14")
 def cnn14(
     *, input_shape: tuple[int, ...], num_classes: int,
     checkpoint: str | os.PathLike[str] | None = None, block_dropout: float = 0.2,
-    fc_dropout: float = 0.5,
+    fc_dropout: float = 0.5, width: float = 1.0,
 ) -> PANNsCNN:
     """PANNs CNN14: 6 conv blocks (64 .. 2048, last without pooling), ``fc1`` 2048 (~80.8M).
 
@@ -180,9 +187,10 @@ def cnn14(
         checkpoint: optional local PANNs checkpoint (e.g. ``Cnn14_mAP=0.431.pth``).
         block_dropout: dropout after each conv block.
         fc_dropout: dropout around ``fc1``.
+        width: multiplier of every block width (a PANNs checkpoint needs 1).
     """
-    return _build("cnn14", (64, 128, 256, 512, 1024, 2048), 1, input_shape, num_classes,
-                  checkpoint, block_dropout, fc_dropout)
+    return _build("cnn14", _scaled((64, 128, 256, 512, 1024, 2048), width), 1, input_shape,
+                  num_classes, checkpoint, block_dropout, fc_dropout)
 
 
 def _is_conv_kernel(key: str, value: torch.Tensor) -> bool:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from easyfirst.data.base import DatasetBundle
+from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
+from easyfirst.training.schedule import SCHEDULES
 
 
 @dataclass
@@ -12,9 +16,13 @@ class RunConfig:
 
     Attributes:
         dataset: dataset registry name; ``dataset_options`` are its loader keywords.
-        model: model registry name; ``model_options`` its builder keywords.
+        model: model registry name, or ``auto`` (resolved from the dataset when training
+            starts; :func:`configure` also applies the model's recipe); ``model_options`` its
+            builder keywords.
         optimizer: ``adam`` or ``sgd`` (SGD uses ``momentum``).
-        lr, momentum, weight_decay: optimizer settings.
+        lr, momentum, weight_decay: optimizer settings (``lr`` is the peak of ``schedule``).
+        schedule: learning-rate schedule over training (``constant``, ``onecycle``,
+            ``cosine``; see ``training/schedule.py``), applied per optimizer step.
         epochs: E, training epochs.
         batch_size: global batch size (split evenly across DDP ranks).
         seed: drives initialisation, data order and augmentation.
@@ -42,6 +50,7 @@ class RunConfig:
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
+    schedule: str = "constant"
     epochs: int = 10
     batch_size: int = 32
     seed: int = 0
@@ -65,6 +74,10 @@ class RunConfig:
                 raise ValueError(f"Expected {name} >= 1; got {getattr(self, name)}.")
         if self.lr <= 0:
             raise ValueError(f"Expected lr > 0; got {self.lr}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"Unknown schedule {self.schedule!r}. Available: {', '.join(SCHEDULES.names())}."
+            )
         if self.eval_checkpoint not in ("best", "last"):
             raise ValueError(
                 f"Unknown eval_checkpoint {self.eval_checkpoint!r}. Available: best, last."
@@ -84,3 +97,58 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+RECIPE_FIELDS = ("optimizer", "lr", "schedule", "weight_decay", "augment", "batch_size")
+
+
+def configure(
+    bundle: DatasetBundle, *, model: str = "auto", **fields: Any
+) -> tuple[RunConfig, str]:
+    """A ``RunConfig`` for ``bundle``: ``auto`` resolved, unset optimiser fields from the recipe.
+
+    Args:
+        bundle: the dataset (its input shape and ``info`` decide ``auto``).
+        model: a model name, or ``auto`` (see :func:`easyfirst.models.recipes.auto_model`).
+        fields: other ``RunConfig`` fields; ``optimizer``, ``lr``, ``schedule``,
+            ``weight_decay``, ``augment`` and ``batch_size`` given as None (or left out) come
+            from the model's recipe.
+
+    Returns:
+        The config and one line saying what was picked, e.g. ``"model auto -> tcresnet8
+        (log-Mel inputs (1, 64, 101)); adam lr 0.005, onecycle schedule, batch 64, augment
+        time_shift (recipe of tcresnet8)"``.
+
+    Example:
+        >>> from easyfirst.data import load_dataset
+        >>> cfg, note = configure(load_dataset("digits"), lr=0.01)
+        >>> cfg.model, cfg.lr, cfg.schedule
+        ('small_cnn', 0.01, 'constant')
+    """
+    why = ""
+    if model == "auto":
+        model, reason = auto_model(bundle.input_shape, bundle.info)
+        why = f"model auto -> {model} ({reason})"
+    recipe = model_recipe(model)
+    from_recipe = [f for f in RECIPE_FIELDS if fields.get(f) is None]
+    for name in from_recipe:
+        value = getattr(recipe, name)
+        fields[name] = list(value) if isinstance(value, tuple) else value
+    cfg = RunConfig(model=model, **fields)
+    source = f"recipe of {model}" if recipe != DEFAULT_RECIPE else "defaults"
+    given = [f for f in RECIPE_FIELDS if f not in from_recipe]
+    wd = f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay else ""
+    parts = [
+        why or f"model {model}",
+        f"{cfg.optimizer} lr {cfg.lr:g}, {cfg.schedule} schedule{wd}, batch {cfg.batch_size}, "
+        f"augment {','.join(cfg.augment) or 'none'} ({source}"
+        + (f"; set: {', '.join(given)})" if given else ")"),
+    ]
+    return cfg, "; ".join(parts)
+
+
+def resolve_auto(cfg: RunConfig, bundle: DatasetBundle) -> RunConfig:
+    """``cfg`` with ``model="auto"`` replaced by the model it stands for (else unchanged)."""
+    if cfg.model != "auto":
+        return cfg
+    return replace(cfg, model=auto_model(bundle.input_shape, bundle.info)[0])

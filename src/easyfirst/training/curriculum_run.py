@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from easyfirst.atomic import atomic_write, atomic_write_text
+from easyfirst.atomic import atomic_write_text
 from easyfirst.curriculum.balance import BALANCES
 from easyfirst.curriculum.ordering import ORDERINGS, make_ordering
 from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
@@ -31,6 +30,7 @@ from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, is_main_process
 from easyfirst.training.loop import RunResult, train
+from easyfirst.training.predictions import write_predictions
 
 
 @dataclass(frozen=True)
@@ -137,20 +137,7 @@ def write_run_outputs(out: Path, bundle: DatasetBundle, result: RunResult) -> No
     """metrics.json, model.pt and predictions.npz of a finished run."""
     atomic_write_text(out / "metrics.json", result.metrics_json())
     save_checkpoint(result.model.state_dict(), out / "model.pt")
-    arrays: dict[str, Any] = {}
-    for name, split, logits in (("dev", bundle.dev, result.dev_logits),
-                                ("test", bundle.test, result.test_logits)):
-        if split is None or logits is None:
-            continue
-        arrays[f"{name}_logits"] = logits.numpy()
-        arrays[f"{name}_probs"] = torch.softmax(logits, 1).numpy()
-        arrays[f"{name}_targets"] = split.targets.numpy()
-        arrays[f"{name}_ids"] = np.array(split.ids)
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    atomic_write(out / "predictions.npz", write)
+    write_predictions(out / "predictions.npz", bundle, result.dev_logits, result.test_logits)
 
 
 def _claim(out: Path, settings: dict[str, Any], *, resume: bool) -> None:

@@ -40,29 +40,30 @@ from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
-from easyfirst.models.registry import build_model
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.recording.recorder import OutcomeRecorder
 from easyfirst.training.augment import Augment, build_batch_augment
+from easyfirst.training.batches import DeviceBatches
 from easyfirst.training.checkpoint import (
     load_checkpoint,
     restore_rng,
     rng_state,
     save_checkpoint,
 )
-from easyfirst.training.config import RunConfig
+from easyfirst.training.config import RunConfig, resolve_auto
 from easyfirst.training.distributed import DistInfo, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
 from easyfirst.training.graphs import GraphedStep
 from easyfirst.training.loop import (
     CHECKPOINT,
     RunResult,
-    _DeviceBatches,
+    build_run_model,
     run_meta,
     run_recorder,
 )
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
+from easyfirst.training.schedule import lr_factor, set_lr
 from easyfirst.training.vmap_batchnorm import vmap_safe
 
 State = dict[str, torch.Tensor]
@@ -189,7 +190,7 @@ def measure_fusion_speedup(
     y = torch.randint(0, bundle.num_classes, (k, b), generator=gen, device=device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
-        plain = prec.prepare_model(_build(cfg, bundle, device, dtype))
+        plain = prec.prepare_model(build_run_model(cfg, bundle, device, dtype))
         plain_fwd = prec.compiled(plain)
         opt = _optimizer(cfg, plain.parameters())
 
@@ -212,7 +213,7 @@ def measure_fusion_speedup(
         t_plain = min(t_plain, _time(plain_step, steps, device))
         if t_plain > limit:
             return None
-        models = [_build(cfg, bundle, device, dtype) for _ in range(k)]
+        models = [build_run_model(cfg, bundle, device, dtype) for _ in range(k)]
         stack = _Stack(models, prec)
         fopt = _optimizer(cfg, stack.params.values())
 
@@ -291,6 +292,7 @@ def train_fused(
             "train_fused runs in one process; got WORLD_SIZE > 1. Under torchrun, train one "
             "seed at a time with train(...)."
         )
+    cfg = resolve_auto(cfg, bundle)
     device = resolve_device(cfg.device)
     if augment is None:
         augment = build_batch_augment(cfg.augment, bundle.input_shape)
@@ -306,7 +308,7 @@ def train_fused(
         models = []
         for s in seeds:
             torch.manual_seed(s)  # as train(): the init stream of seed s
-            models.append(_build(cfg, bundle, device, dtype))
+            models.append(build_run_model(cfg, bundle, device, dtype))
         stack = _Stack(models, fused_prec)
         if device.type != "cpu":  # the stack holds the weights now; park the K modules
             for model in models:
@@ -316,7 +318,7 @@ def train_fused(
             DistributedSampler(split, num_replicas=1, rank=0, shuffle=True, seed=s) for s in seeds
         ]
         recorder = run_recorder(k_members * n, cfg, device) if record else None
-        data = _DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
+        data = DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
         offsets = (torch.arange(k_members, device=device) * n)[:, None]  # (K, 1)
         graphable = augment is None and data.resident
         fused_prec = replace(fused_prec, cuda_graphs=fused_prec.cuda_graphs and graphable)
@@ -396,7 +398,9 @@ def train_fused(
             ]
             stack.train()
             stats.zero_()
-            for s0 in range(0, n, b):
+            for k, s0 in enumerate(range(0, n, b)):
+                t = (epoch + k / steps_per_epoch) / cfg.epochs
+                set_lr(opt, cfg.lr * lr_factor(cfg.schedule, t))
                 run_step(order[:, s0 : s0 + b])  # (K, B)
             if recorder is not None:
                 recorder.end_epoch()
@@ -656,18 +660,6 @@ def _split_dynamics(recorder: OutcomeRecorder, k: int, n: int) -> list[TrainingD
             )
         )
     return out
-
-
-def _build(
-    cfg: RunConfig, bundle: DatasetBundle, device: torch.device, dtype: torch.dtype
-) -> nn.Module:
-    model = build_model(
-        cfg.model,
-        input_shape=bundle.input_shape,
-        num_classes=bundle.num_classes,
-        **cfg.model_options,
-    )
-    return model.to(device, dtype)
 
 
 def _optimizer(cfg: RunConfig, params: Any) -> torch.optim.Optimizer:

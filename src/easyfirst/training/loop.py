@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,23 +24,26 @@ from torch.utils.data import DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from easyfirst import __version__
-from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.data.base import DatasetBundle
+from easyfirst.models.input_norm import fit_input_norms, silence_level
 from easyfirst.models.registry import build_model
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.recording.recorder import OutcomeRecorder
 from easyfirst.training.augment import Augment, build_batch_augment, build_mixup
+from easyfirst.training.batches import DeviceBatches
 from easyfirst.training.checkpoint import (
     load_checkpoint,
     restore_rng,
     rng_state,
     save_checkpoint,
 )
-from easyfirst.training.config import RunConfig
+from easyfirst.training.config import RunConfig, resolve_auto
 from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device
 from easyfirst.training.evaluate import accuracy, predict
 from easyfirst.training.graphs import GraphedStep
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
+from easyfirst.training.schedule import lr_factor, set_lr
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -63,34 +67,6 @@ class RunResult:
                            "best_epoch": self.best_epoch}, indent=1)
 
 
-class _DeviceBatches:
-    """Gathers batches by index, from device-resident tensors when the data fits."""
-
-    def __init__(
-        self, split: ArraySplit, device: torch.device, dtype: torch.dtype, max_bytes: int
-    ) -> None:
-        self.split, self.device, self.dtype = split, device, dtype
-        nbytes = math.prod(split.inputs.shape) * torch.empty((), dtype=dtype).element_size()
-        self.resident = nbytes <= max_bytes
-        if self.resident:
-            self.x = split.as_tensor().to(device, dtype)
-            self.y = split.targets.to(device)
-
-    def indices(self, idx: list[int]) -> torch.Tensor:
-        t = torch.tensor(idx, dtype=torch.long)
-        return t.to(self.device) if self.resident else t
-
-    def get(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.resident:
-            return self.x[idx], self.y[idx]
-        x, y = self.split.batch(idx)
-        pin = self.device.type == "cuda"
-        x, y = (x.pin_memory(), y.pin_memory()) if pin else (x, y)
-        return x.to(self.device, self.dtype, non_blocking=True), y.to(
-            self.device, non_blocking=True
-        )
-
-
 def train(
     bundle: DatasetBundle,
     cfg: RunConfig,
@@ -104,6 +80,7 @@ def train(
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
     sampler_factory: Callable[[DistInfo], Sampler[int]] | None = None,
     precision: str | Precision | None = None,
+    track_test: bool = False,
 ) -> RunResult:
     """Train ``cfg.model`` on ``bundle.train``; optionally record per-sample dynamics.
 
@@ -124,7 +101,10 @@ def train(
         on_epoch_end: called with ``(epoch, metrics)`` after each epoch's checkpoint.
         precision: ``auto``/``fp32``/``bf16`` or a ``Precision``; default ``cfg.precision``.
             ``auto`` is bf16 autocast + channels_last (4-D inputs) on CUDA, fp32 on CPU.
+        track_test: also evaluate ``test`` after every epoch (``test_accuracy`` in each
+            metrics row; learning curves for benchmarks, never used for selection).
     """
+    cfg = resolve_auto(cfg, bundle)
     device = resolve_device(cfg.device)
     dinfo = init_distributed(device)
     dtype = getattr(torch, cfg.dtype)
@@ -150,13 +130,7 @@ def train(
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), prec.backends():
         torch.manual_seed(cfg.seed)
-        model = build_model(
-            cfg.model,
-            input_shape=bundle.input_shape,
-            num_classes=bundle.num_classes,
-            **cfg.model_options,
-        )
-        model = prec.prepare_model(model.to(device, dtype))
+        model = prec.prepare_model(build_run_model(cfg, bundle, device, dtype))
         net: nn.Module = model
         if dinfo.enabled:
             net = nn.parallel.DistributedDataParallel(
@@ -184,7 +158,7 @@ def train(
                 )
             )
         recorder = run_recorder(n, cfg, device) if record else None
-        data = _DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
+        data = DeviceBatches(split, device, dtype, cfg.preload_max_bytes)
         graphable = augment is None and mixup is None and not dinfo.enabled and data.resident
         prec = replace(prec, cuda_graphs=prec.cuda_graphs and graphable)
         stats = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, correct, n
@@ -224,6 +198,7 @@ def train(
         run_step = GraphedStep(step, opt, enabled=prec.cuda_graphs)
         metrics: list[dict[str, Any]] = []
         best: dict[str, Any] = {"epoch": -1, "dev_accuracy": -1.0, "state": None}
+        train_seconds = 0.0  # training steps only (no evaluation), this call's epochs
         start = 0
         ckpt_path = Path(out_dir) / CHECKPOINT if out_dir is not None else None
         if resume and ckpt_path is not None and ckpt_path.is_file():
@@ -259,7 +234,10 @@ def train(
             gen = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
             net.train()
             stats.zero_()
+            t0 = time.perf_counter()
+            steps = math.ceil(len(order) / local_batch)
             for k, s in enumerate(range(0, len(order), local_batch)):
+                set_lr(opt, cfg.lr * lr_factor(cfg.schedule, (epoch + k / steps) / cfg.epochs))
                 global_real = min(cfg.batch_size, real - k * cfg.batch_size)
                 # DDP averages gradients over ranks: scale so the result is the global mean.
                 run_step(
@@ -272,11 +250,12 @@ def train(
             if dinfo.enabled:
                 dist.all_reduce(stats)
             loss_sum, correct, count = stats.tolist()  # host-sync: once per epoch
+            train_seconds += time.perf_counter() - t0
             row: dict[str, Any] = {
                 "epoch": epoch + 1,
                 "train_loss": loss_sum / max(count, 1),
                 "train_accuracy": correct / max(count, 1),
-                "steps": math.ceil(len(order) / local_batch),
+                "steps": steps,
                 "pool_size": int(getattr(sampler, "pool_size", n)),
             }
             if bundle.dev is not None and len(bundle.dev):
@@ -289,6 +268,9 @@ def train(
                         "dev_accuracy": row["dev_accuracy"],
                         "state": copy.deepcopy(model.state_dict()),
                     }
+            if track_test and bundle.test is not None and len(bundle.test):
+                row["test_accuracy"] = accuracy(
+                    predict(model, bundle.test, device=device, dtype=dtype), bundle.test.targets)
             metrics.append(row)
             if ckpt_path is not None and dinfo.is_main:
                 save_checkpoint(
@@ -325,7 +307,8 @@ def train(
         model=model,
         metrics=metrics,
         best_epoch=chosen_epoch,
-        info={"precision": prec.to_dict(), "cuda_graph_captured": run_step.captured},
+        info={"precision": prec.to_dict(), "cuda_graph_captured": run_step.captured,
+              "train_seconds": train_seconds, "epochs_run": cfg.epochs - start},
     )
     if bundle.dev is not None and len(bundle.dev):
         result.dev_logits = predict(model, bundle.dev, device=device, dtype=dtype)
@@ -341,6 +324,23 @@ def train(
         d.targets = split.targets.clone()
         result.dynamics = d
     return result
+
+
+def build_run_model(
+    cfg: RunConfig, bundle: DatasetBundle, device: torch.device, dtype: torch.dtype
+) -> nn.Module:
+    """``cfg.model`` for ``bundle`` on ``device``, its input normalisation fitted on train.
+
+    Draws its initialisation from the global RNG (callers seed it inside ``fork_rng``).
+    """
+    model = build_model(
+        cfg.model,
+        input_shape=bundle.input_shape,
+        num_classes=bundle.num_classes,
+        **cfg.model_options,
+    ).to(device, dtype)
+    fit_input_norms(model, bundle.train.inputs, silence=silence_level(bundle.info.get("features")))
+    return model
 
 
 def run_recorder(num_samples: int, cfg: RunConfig, device: torch.device) -> OutcomeRecorder:
@@ -364,6 +364,7 @@ def run_meta(
         "model_options": cfg.model_options,
         "optimizer": cfg.optimizer,
         "lr": cfg.lr,
+        "schedule": cfg.schedule,
         "batch_size": cfg.batch_size,
         "dataset": bundle.name,
         "dataset_fingerprint": bundle.fingerprint,

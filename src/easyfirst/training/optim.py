@@ -1,7 +1,9 @@
 """Optimizer registry.
 
 On CUDA, Adam is built ``fused`` (one kernel for all parameters) and ``capturable`` (its step
-counters live on the device, so a CUDA graph can replay it).
+counters live on the device, so a CUDA graph can replay it), with ``lr`` as a device tensor:
+a captured step reads the current value, so a learning-rate schedule (``set_lr`` fills it in
+place) keeps working under CUDA-graph replay.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ def _adam(
     cuda: bool,
 ) -> torch.optim.Optimizer:
     if cuda:
+        params = list(params)
+        lr_t = torch.tensor(lr, dtype=torch.float32, device=params[0].device)
         return torch.optim.Adam(
-            params, lr=lr, weight_decay=weight_decay, fused=True, capturable=True
+            params, lr=lr_t, weight_decay=weight_decay, fused=True, capturable=True
         )
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 

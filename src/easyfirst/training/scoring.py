@@ -10,7 +10,9 @@ Output layout of ``score_dataset(..., out_dir=OUT)``::
 
     OUT/run.json                          settings, seeds, scorers, dataset fingerprint
     OUT/seeds/seed_<s>/dynamics.pt        TrainingDynamics of seed s
+    OUT/samples.npz                       sample ids, labels, numeric meta columns per split
     OUT/seeds/seed_<s>/metrics.json       per-epoch metrics, test accuracy
+    OUT/seeds/seed_<s>/predictions.npz    dev/test logits of the evaluated checkpoint
     OUT/seeds/seed_<s>/checkpoint.pt      last epoch's checkpoint (for --resume)
     OUT/seeds/seed_<s>/scores/<scorer>.csv
     OUT/scores/<scorer>.csv               the seed ensemble
@@ -41,6 +43,7 @@ from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.fused import plan_fusion, train_fused
 from easyfirst.training.loop import CHECKPOINT, RunResult, train
+from easyfirst.training.predictions import SAMPLES, write_predictions, write_sample_meta
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:
@@ -102,6 +105,8 @@ def score_dataset(
     ]
     _claim_out_dir(out, cfg, bundle, resume=resume)
     is_main = is_main_process()
+    if is_main:
+        write_sample_meta(out / SAMPLES, bundle)
     runs: list[TrainingDynamics] = []
     run_models: dict[int, nn.Module] = {}
     costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
@@ -226,14 +231,15 @@ def _fused_runs(
         if res.dynamics is None:  # pragma: no cover - train_fused(record=True) always records
             raise RuntimeError("training returned no dynamics")
         res.dynamics.meta.update(wall_s=wall / len(seeds), test_accuracy=res.test_accuracy)
-        _save_seed(seed_dir(out, seed), res)
+        _save_seed(seed_dir(out, seed), bundle, res)
 
 
-def _save_seed(sdir: Path, res: RunResult) -> None:
-    """metrics.json, then dynamics.pt: the dynamics file's presence marks the seed done."""
+def _save_seed(sdir: Path, bundle: DatasetBundle, res: RunResult) -> None:
+    """metrics.json, predictions.npz, then dynamics.pt: the last marks the seed done."""
     if res.dynamics is None:  # pragma: no cover - scoring runs always record
         raise RuntimeError("training returned no dynamics")
     atomic_write_text(sdir / "metrics.json", res.metrics_json())
+    write_predictions(sdir / "predictions.npz", bundle, res.dev_logits, res.test_logits)
     res.dynamics.save(sdir / "dynamics.pt")
 
 
@@ -266,7 +272,7 @@ def _plain_run(
         raise RuntimeError("training returned no dynamics")
     res.dynamics.meta.update(wall_s=time.perf_counter() - t0, test_accuracy=res.test_accuracy)
     if is_main_process():
-        _save_seed(sdir, res)
+        _save_seed(sdir, bundle, res)
     # Kept on the CPU until a scorer probes it (several seeds' models may be held at once).
     return res.dynamics, res.model.cpu() if keep_model else None
 

@@ -1,0 +1,132 @@
+"""Scores and accuracies against known per-sample facts (``samples.npz`` of a score folder).
+
+A dataset may know something about each sample's difficulty: synthkws mixes every clip at a
+recorded SNR (``meta["snr_db"]``). For every numeric meta column this gives, per scorer, the
+Spearman correlation of the seed-ensemble *easiness* with the column, the mean score per band
+of the column, and the test accuracy of each scoring run per band, so a reader sees at once
+whether the scores track the fact and whether the models that made them learned.
+
+Bands are four (at most five) equal-width intervals on "nice" edges (steps of 1, 2, 2.5 or 5
+times a power of ten) covering the column's range: synthkws's -10..30 dB SNR gives
+-10/0/10/20/30.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from easyfirst.analysis.results import Table
+from easyfirst.scores import Scores
+from easyfirst.training.predictions import SAMPLES
+
+NUM_BANDS = 4
+
+
+def nice_edges(values: np.ndarray, bands: int = NUM_BANDS) -> np.ndarray:
+    """Band edges covering ``values`` with a round step.
+
+    Example:
+        >>> nice_edges(np.array([-9.8, 29.7])).tolist()
+        [-10.0, 0.0, 10.0, 20.0, 30.0]
+    """
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if hi <= lo:
+        return np.array([lo, lo + 1.0])
+    raw = (hi - lo) / bands
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw - 1e-12)
+    start = math.floor(lo / step) * step
+    count = max(1, math.ceil((hi - start) / step - 1e-9))
+    return start + step * np.arange(count + 1)
+
+
+def band_labels(edges: np.ndarray) -> list[str]:
+    return [f"{a:g} to {b:g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def band_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Band of each value: ``[e_i, e_{i+1})``, the last band closed."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+
+
+def _easiness(s: Scores) -> np.ndarray:
+    v = np.asarray(s.values, dtype=np.float64)
+    return v if s.higher_is_easier else -v
+
+
+def _test_correct(seed_dirs: list[Path], test_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per seed with ``predictions.npz``: test correctness (N_test,) aligned to ``test_ids``."""
+    out: dict[str, np.ndarray] = {}
+    where = {str(i): k for k, i in enumerate(test_ids)}
+    for sd in seed_dirs:
+        path = sd / "predictions.npz"
+        if not path.is_file():
+            continue
+        with np.load(path, allow_pickle=False) as z:
+            if "test_probs" not in z.files:
+                continue
+            correct = z["test_probs"].argmax(1) == z["test_targets"]
+            ids = z["test_ids"]
+        if len(ids) != len(test_ids) or any(str(i) not in where for i in ids):
+            continue
+        aligned = np.zeros(len(test_ids), dtype=bool)
+        aligned[[where[str(i)] for i in ids]] = correct
+        out[sd.name.replace("seed_", "seed ")] = aligned
+    return out
+
+
+def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path]
+                ) -> list[Table]:
+    """The tables for every numeric train meta column of ``folder/samples.npz`` (may be [])."""
+    path = folder / SAMPLES
+    if not path.is_file() or not ensembles:
+        return []
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    columns = [k.split(".", 2)[2] for k in arrays if k.startswith("train.meta.")]
+    n = len(next(iter(ensembles.values())).values)
+    tables: list[Table] = []
+    for col in columns:
+        train_v = arrays[f"train.meta.{col}"].astype(np.float64)
+        if len(train_v) != n or len(np.unique(train_v)) < 2:
+            continue
+        rows = [[name, f"{spearmanr(_easiness(s), train_v).statistic:.3f}"]
+                for name, s in ensembles.items()]
+        tables.append(Table(
+            f"Spearman of each score with {col}", ["scorer", f"Spearman(easiness, {col})"],
+            rows, note=f"seed-ensemble scores as easiness (sign flipped where lower is "
+            f"easier); positive: samples with higher {col} score as easier."))
+        edges = nice_edges(train_v)
+        band = band_index(train_v, edges)
+        labels = band_labels(edges)
+        counts = np.bincount(band, minlength=len(labels))
+        tables.append(Table(
+            f"Mean score per {col} band (training split)",
+            [col, "samples", *ensembles],
+            [[lab, str(counts[b]), *(f"{np.asarray(s.values)[band == b].mean():.4g}"
+                                     if counts[b] else "-" for s in ensembles.values())]
+             for b, lab in enumerate(labels)]))
+        test_key = f"test.meta.{col}"
+        if test_key not in arrays:
+            continue
+        correct = _test_correct(seed_dirs, arrays["test.ids"])
+        if not correct:
+            continue
+        test_band = band_index(arrays[test_key].astype(np.float64), edges)
+        test_counts = np.bincount(test_band, minlength=len(labels))
+        mean_all = np.mean(list(correct.values()), axis=0)
+        tables.append(Table(
+            f"Test accuracy of the scoring runs per {col} band",
+            [col, "test samples", *correct, "mean"],
+            [[lab, str(test_counts[b]),
+              *(f"{c[test_band == b].mean():.3f}" if test_counts[b] else "-"
+                for c in correct.values()),
+              f"{mean_all[test_band == b].mean():.3f}" if test_counts[b] else "-"]
+             for b, lab in enumerate(labels)],
+            note="each run's evaluated checkpoint (best on dev, or last) on the test split; "
+            "bands as above."))
+    return tables
