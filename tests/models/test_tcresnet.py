@@ -137,15 +137,15 @@ def test_tcresnet_learns_the_toy_task() -> None:
 
 @pytest.mark.slow
 def test_default_recipe_learns_real_speech(fsdd_root) -> None:
-    """FSDD (official split), a 600-clip training subset: the defaults pass 0.9 in 5 epochs."""
+    """FSDD (official split), a 1,200-clip training subset: the defaults pass 0.9 in 6 epochs."""
     from easyfirst.data import load_dataset
 
     full = load_dataset("fsdd", root=fsdd_root, progress=False)
-    keep = np.arange(0, len(full.train), 4)  # 600 of 2,400 clips, every digit and speaker
+    keep = np.arange(0, len(full.train), 2)  # 1,200 of 2,400 clips, every digit and speaker
     bundle = DatasetBundle(full.name, full.train.subset(keep), full.dev, full.test,
                            full.class_names, info=full.info)
-    cfg, note = configure(bundle, epochs=5, device="cpu")
+    cfg, note = configure(bundle, epochs=6, device="cpu")
     assert cfg.model == "tcresnet8", note
     res = train(bundle, cfg, progress=False)
     assert res.metrics[-1]["train_accuracy"] >= 0.9, res.metrics
-    assert res.test_accuracy is not None and res.test_accuracy >= 0.85
+    assert res.test_accuracy is not None and res.test_accuracy >= 0.9
