@@ -58,7 +58,7 @@ EOF
 cat "$OUT/env.txt"
 
 if [ "$TINY" = 1 ]; then
-    TESTS=(tests/training/test_fused.py tests/training/test_precision.py)
+    TESTS=(tests/training/test_stacking.py tests/training/test_precision.py)
     BENCH=(--smoke --threads 1)
     VARIANTS=(--smoke --batch-sizes 4)
 else

@@ -16,7 +16,7 @@ data resident on the device, so the numbers isolate the step itself:
 - ``graph``: the whole step (batch gather, forward, loss, backward, fused Adam, an
   ``index_add_`` outcome record) captured once as a CUDA graph and replayed;
 - ``vmap``, ``vmap+fadam``, ``vmap graph``: the same for K members stacked with
-  ``torch.func`` (what ``train_fused`` runs).
+  ``torch.func`` (what ``train_stacked`` runs).
 
 It prints ms per step and training samples/s (K x B per fused step), and each row's ratio to
 ``ref`` (for vmap rows: to K ``ref`` steps).
@@ -105,7 +105,7 @@ class Variant:
         else:
             models = [_build(shape, width, device, s) for s in range(members)]
             p, b = stack_module_state(models)
-            base = vmap_safe(copy.deepcopy(models[0]).to("meta"))  # as train_fused does
+            base = vmap_safe(copy.deepcopy(models[0]).to("meta"))  # as StackedMembers does
 
             def member(pp: Any, bb: Any, x: torch.Tensor) -> torch.Tensor:
                 return functional_call(base, (pp, bb), (x,))

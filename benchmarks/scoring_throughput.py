@@ -12,9 +12,9 @@ and 32, it prints training samples/s of
 (a) the seed document's reference loop: DataLoader (4 workers) over CPU tensors, per-batch
     ``.cpu().numpy()`` CumAcc tracker;
 (b) easyfirst ``train()`` with one seed (data resident on the device, on-device recorder);
-(c) easyfirst with K = 6 seeds, as ``easyfirst score`` trains them (``plan_fusion(fuse="auto")``
-    picks fused or sequential), against 6 sequential reference runs; the fused and the
-    sequential easyfirst numbers are both shown, and what ``fuse="measure"`` would give
+(c) easyfirst with K = 6 seeds, as ``easyfirst score`` trains them (``plan_stacking(stack="auto")``
+    picks stacked or sequential), against 6 sequential reference runs; the stacked and the
+    sequential easyfirst numbers are both shown, and what ``stack="measure"`` would give
     (its timed warm-up included);
 
 and the ratios (b)/(a) and (c)/(6 x reference). Training samples/s = N * E / time from the
@@ -45,7 +45,7 @@ from easyfirst.models.panns import PANNsCNN
 from easyfirst.models.registry import MODELS, register_model
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import resolve_device
-from easyfirst.training.fused import plan_fusion, train_fused
+from easyfirst.training.stacking import plan_stacking, train_stacked
 from easyfirst.training.loop import train
 from easyfirst.training.precision import Precision
 
@@ -170,7 +170,7 @@ def easyfirst_run(bundle: DatasetBundle, cfg: RunConfig) -> float:
 
 def easyfirst_fused(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int]) -> float:
     clock = _Clock()
-    train_fused(bundle, cfg, seeds, progress=False, on_epoch_end=clock)
+    train_stacked(bundle, cfg, seeds, progress=False, on_epoch_end=clock)
     return clock.seconds
 
 
@@ -256,12 +256,12 @@ def bench_config(
     plans = {}
     for mode in ("auto", "measure"):
         t0 = time.perf_counter()
-        plan = plan_fusion(bundle, cfg, seeds, mode=mode)
+        plan = plan_stacking(bundle, cfg, seeds, mode=mode)
         plan_s = time.perf_counter() - t0
-        total = plan_s + (fused_s if plan.fuse else sum(seq_s))
+        total = plan_s + (fused_s if plan.stack else sum(seq_s))
         plans[mode] = (plan, plan_s, k * n * e / total)
         log(
-            f"  plan fuse={mode} ({plan_s:.2f}s): {'fused' if plan.fuse else 'sequential'} - "
+            f"  plan stack={mode} ({plan_s:.2f}s): {'fused' if plan.stack else 'sequential'} - "
             f"{plan.reason}"
         )
 
@@ -285,10 +285,10 @@ def bench_config(
         "easyfirst_k_sequential": seq,
         "easyfirst_k_fused": fused,
         "c_easyfirst_k": c,
-        "c_mode": "fused" if plans["auto"][0].fuse else "sequential",
+        "c_mode": "fused" if plans["auto"][0].stack else "sequential",
         "plan_reason": plans["auto"][0].reason,
         "c_measure_easyfirst_k": c_measure,
-        "c_measure_mode": "fused" if plans["measure"][0].fuse else "sequential",
+        "c_measure_mode": "fused" if plans["measure"][0].stack else "sequential",
         "measure_plan_reason": plans["measure"][0].reason,
         "measure_plan_seconds": plans["measure"][1],
         "ratio_b_over_a": b / a,

@@ -5,14 +5,13 @@ The pieces a custom training loop needs are re-exported here::
     from easyfirst import OutcomeRecorder, WithIndex, get_scorer
 """
 
-__version__ = "0.1.0"
-
-from easyfirst.curriculum import CurriculumSampler, make_ordering  # noqa: E402
-from easyfirst.data import ArraySplit, DatasetBundle, WithIndex, load_dataset  # noqa: E402
-from easyfirst.pacing import PacingFunction  # noqa: E402
-from easyfirst.recording import OutcomeRecorder, TrainingDynamics  # noqa: E402
-from easyfirst.scores import Scores  # noqa: E402
-from easyfirst.scoring import ensemble, get_scorer  # noqa: E402
+from easyfirst._version import __version__
+from easyfirst.curriculum import CurriculumSampler, make_ordering
+from easyfirst.data import ArraySplit, DatasetBundle, WithIndex, load_dataset
+from easyfirst.pacing import PacingFunction
+from easyfirst.recording import OutcomeRecorder, TrainingDynamics
+from easyfirst.scores import Scores
+from easyfirst.scoring import ensemble, get_scorer
 
 __all__ = [
     "ArraySplit",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from easyfirst import __version__
+from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write_text
 
 FORMAT = "easyfirst.scores"

@@ -50,11 +50,11 @@ def test_unknown_schedule_lists_the_valid_ones() -> None:
 
 
 def test_the_loop_follows_the_schedule(monkeypatch) -> None:
-    from easyfirst.training import loop
+    from easyfirst.training import engine, loop
 
     seen: list[float] = []
-    real = loop.set_lr
-    monkeypatch.setattr(loop, "set_lr", lambda opt, lr: (seen.append(lr), real(opt, lr)))
+    real = engine.set_lr
+    monkeypatch.setattr(engine, "set_lr", lambda opt, lr: (seen.append(lr), real(opt, lr)))
     bundle = load_dataset("digits")
     cfg = RunConfig(model="mlp", epochs=2, batch_size=256, lr=0.01, schedule="onecycle",
                     device="cpu")

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from easyfirst import __version__
+from easyfirst._version import __version__
 from easyfirst.cli import listing, report, reproduce, score, train
 
 SUBCOMMANDS = (score, train, reproduce, report, listing)

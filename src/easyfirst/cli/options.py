@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from easyfirst.data.base import DatasetBundle
-from easyfirst.training.config import RunConfig, configure
+from easyfirst.training.config import STACK_MODES, RunConfig, configure
 from easyfirst.training.optim import OPTIMIZERS
 from easyfirst.training.schedule import SCHEDULES
 
@@ -35,6 +36,17 @@ def parse_int_list(text: str, flag: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ValueError(f"Expected {flag} like 0,1,2 or 0-4; got {text!r}.") from None
+
+
+class DeprecatedAlias(argparse.Action):
+    """Stores like the option it stands for, and warns once on stderr."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        flag = "--" + self.dest.replace("_", "-")
+        print(f"easyfirst: warning: {option_string} is deprecated; use {flag} (same values).",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -99,12 +111,11 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
         action="store_false",
         help="run every CUDA training step eagerly (default: replay full steps as a CUDA graph)",
     )
-    p.add_argument(
-        "--fuse",
-        default="auto",
-        choices=["auto", "always", "never", "measure"],
-        help="train the seeds as one fused ensemble (auto: on CUDA for small per-seed batches)",
-    )
+    p.add_argument("--stack", default="auto", choices=STACK_MODES,
+                   help="train the seeds as one stacked (vmapped) ensemble (auto: on CUDA for "
+                   "small per-seed batches)")
+    p.add_argument("--fuse", dest="stack", choices=STACK_MODES, action=DeprecatedAlias,
+                   help="deprecated alias of --stack (removed in the next release)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -142,7 +153,7 @@ def run_config(
         precision=getattr(args, "precision", "auto"),
         compile=getattr(args, "compile", False),
         cuda_graphs=getattr(args, "cuda_graphs", True),
-        fuse=getattr(args, "fuse", "auto"),
+        stack=getattr(args, "stack", "auto"),
         dataset_options=dataset_options(args),
         model_options=parse_kv(args.model_opt, "--model-opt"),
         **extra,

@@ -199,9 +199,14 @@ class OutcomeRecorder:
         self._bad.zero_()
         self.epoch += 1
 
-    def dynamics(self, **meta: Any) -> TrainingDynamics:
-        """The record so far as a ``TrainingDynamics`` on CPU; ``meta`` is stored with it."""
-        cpu = {k: v.detach().cpu().clone() for k, v in self._state_tensors().items()}
+    def dynamics(self, rows: slice | None = None, **meta: Any) -> TrainingDynamics:
+        """The record so far as a ``TrainingDynamics`` on CPU; ``meta`` is stored with it.
+
+        ``rows`` picks a block of samples: a recorder over ``K * N`` slots serves K stacked
+        members, member ``m`` owning ``slice(m * N, (m + 1) * N)``.
+        """
+        sel = rows or slice(None)
+        cpu = {k: v[sel].detach().cpu().clone() for k, v in self._state_tensors().items()}
         return TrainingDynamics(
             num_epochs=self.epoch, el2n_epoch=self.el2n_epoch, meta=dict(meta), **cpu
         )
@@ -224,15 +229,18 @@ class OutcomeRecorder:
             out["history"] = self.history
         return out
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume exactly (tensors are copied to CPU)."""
-        state: dict[str, Any] = {
-            k: v.detach().cpu().clone() for k, v in self._state_tensors().items()
-        }
+    def state_dict(self, rows: slice | None = None) -> dict[str, Any]:
+        """Everything needed to resume exactly (tensors are copied to CPU).
+
+        ``rows`` gives the state of a recorder over just that block of samples (see
+        :meth:`dynamics`).
+        """
+        sel = rows or slice(None)
+        tensors = {**self._state_tensors(), "acc": self._acc}
+        state: dict[str, Any] = {k: v[sel].detach().cpu().clone() for k, v in tensors.items()}
         state.update(
-            acc=self._acc.cpu().clone(),
             epoch=self.epoch,
-            num_samples=self.num_samples,
+            num_samples=len(range(self.num_samples)[sel]),
             el2n_epoch=self.el2n_epoch,
             max_epochs=self.max_epochs,
         )

@@ -267,9 +267,9 @@ def load_model_file(
         saved = obj["config"]
         model_name, options = saved["model"], dict(saved.get("model_options", {}))
         state = obj["model"]
-        best = obj.get("best") or {}
-        if saved.get("eval_checkpoint") == "best" and best.get("state") is not None:
-            state = best["state"]
+        best = (obj.get("best") or [{}])[0]  # a plain run's checkpoint: one member
+        if saved.get("eval_checkpoint") == "best" and obj.get("best_state") is not None:
+            state = obj["best_state"]
             info["checkpoint_epoch"] = int(best["epoch"])
         info["checkpoint_fingerprint"] = obj.get("fingerprint")
     else:

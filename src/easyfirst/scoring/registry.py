@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from easyfirst import __version__
+from easyfirst._version import __version__
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.registry import Registry
 from easyfirst.scores import Scores

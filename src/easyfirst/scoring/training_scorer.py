@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from easyfirst import __version__
+from easyfirst._version import __version__
 from easyfirst.data.base import DatasetBundle
 from easyfirst.scores import Scores
 from easyfirst.training.config import RunConfig

@@ -39,9 +39,9 @@ class RunConfig:
         compile: wrap the forward in ``torch.compile``.
         cuda_graphs: replay each full training step as a CUDA graph where it applies (CUDA,
             no ``compile``, no batch augmentation, one process, data resident on the device).
-        fuse: train several seeds as one fused ensemble (``easyfirst score``): ``auto`` (on
-            CUDA when one member's batch is small; never elsewhere), ``always``, ``never``, or
-            ``measure`` (a short timed warm-up decides; the choice then depends on timing).
+        stack: train several seeds as one stacked (vmapped) ensemble (``easyfirst score``):
+            ``auto`` (on CUDA when one member's batch is small; never elsewhere), ``always``,
+            ``never``, or ``measure`` (a short timed warm-up decides).
     """
 
     dataset: str = "digits"
@@ -66,7 +66,7 @@ class RunConfig:
     precision: str = "auto"
     compile: bool = False
     cuda_graphs: bool = True
-    fuse: str = "auto"
+    stack: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -84,9 +84,9 @@ class RunConfig:
             )
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"Unknown precision {self.precision!r}. Available: auto, fp32, bf16.")
-        if self.fuse not in ("auto", "always", "never", "measure"):
+        if self.stack not in STACK_MODES:
             raise ValueError(
-                f"Unknown fuse {self.fuse!r}. Available: auto, always, never, measure."
+                f"Unknown stack mode {self.stack!r}. Available: {', '.join(STACK_MODES)}."
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"Unknown dtype {self.dtype!r}. Available: float32, float64.")
@@ -97,6 +97,24 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that decide what a run computes: what must match to resume a run or
+        to add runs to an output folder (seeds are compared on their own)."""
+        return identity(self.to_dict())
+
+
+# How and where runs go, not what they compute: stacked members equal plain runs (within
+# float rounding), resident and streamed data give the same batches, graphs and compile
+# replay the same steps.
+HOW_FIELDS = ("seed", "device", "compile", "cuda_graphs", "stack", "preload_max_bytes")
+STACK_MODES = ("auto", "always", "never", "measure")
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """:meth:`RunConfig.identity` of a saved config dict (fields missing there default)."""
+    defaults = RunConfig().to_dict()
+    return {k: config.get(k, v) for k, v in defaults.items() if k not in HOW_FIELDS}
 
 
 RECIPE_FIELDS = ("optimizer", "lr", "schedule", "weight_decay", "augment", "batch_size")

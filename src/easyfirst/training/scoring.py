@@ -41,7 +41,7 @@ from easyfirst.scoring.registry import get_scorer
 from easyfirst.scoring.training_scorer import TrainingScorer, jsonable, sum_costs
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
-from easyfirst.training.fused import plan_fusion, train_fused
+from easyfirst.training.stacking import plan_stacking, train_stacked
 from easyfirst.training.loop import CHECKPOINT, RunResult, train
 from easyfirst.training.predictions import SAMPLES, write_predictions, write_sample_meta
 
@@ -112,10 +112,11 @@ def score_dataset(
     costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
     if dynamics_names or model_users:
         pending = [s for s in seeds if not (seed_dir(out, s) / "dynamics.pt").is_file()]
-        plan = plan_fusion(bundle, cfg, pending, mode=cfg.fuse)
-        costs["fusion"] = {"fused": plan.fuse, "reason": plan.reason}
-        if plan.fuse:  # writes each seed's files; _plain_run below then just loads them
-            _fused_runs(bundle, cfg, pending, out, resume=resume, progress=progress, costs=costs)
+        plan = plan_stacking(bundle, cfg, pending, mode=cfg.stack)
+        costs["stacking"] = {"stacked": plan.stack, "reason": plan.reason}
+        if plan.stack:  # writes each seed's files; _plain_run below then just loads them
+            _stacked_runs(bundle, cfg, pending, out, resume=resume, progress=progress,
+                          costs=costs)
         for seed in seeds:
             dyn, model = _plain_run(
                 bundle,
@@ -203,7 +204,7 @@ def score_dataset(
     return result, summary
 
 
-def _fused_runs(
+def _stacked_runs(
     bundle: DatasetBundle,
     cfg: RunConfig,
     seeds: list[int],
@@ -213,13 +214,13 @@ def _fused_runs(
     progress: bool,
     costs: dict[str, Any],
 ) -> None:
-    """Train ``seeds`` as one fused ensemble; write each seed's files as ``_plain_run`` does."""
+    """Train ``seeds`` as one stack; write each seed's files as ``_plain_run`` does."""
     t0 = time.perf_counter()
-    results = train_fused(
+    results = train_stacked(
         bundle,
         cfg,
         seeds,
-        out_dir=out / "fused" / ("seeds_" + "_".join(map(str, seeds))),
+        out_dir=out / "stacked" / ("seeds_" + "_".join(map(str, seeds))),
         resume=resume,
         progress=progress,
         member_dirs=[seed_dir(out, s) for s in seeds],
@@ -228,7 +229,7 @@ def _fused_runs(
     costs["trainings"] += len(seeds)
     costs["wall_s"] += wall
     for seed, res in zip(seeds, results, strict=True):
-        if res.dynamics is None:  # pragma: no cover - train_fused(record=True) always records
+        if res.dynamics is None:  # pragma: no cover - stacked runs always record
             raise RuntimeError("training returned no dynamics")
         res.dynamics.meta.update(wall_s=wall / len(seeds), test_accuracy=res.test_accuracy)
         _save_seed(seed_dir(out, seed), bundle, res)
@@ -305,9 +306,7 @@ def _training_scorer_seed(
 def _claim_out_dir(out: Path, cfg: RunConfig, bundle: DatasetBundle, *, resume: bool) -> None:
     """Refuse to mix runs of other settings or data into an existing output folder."""
     run_file = out / "run.json"
-    # Where and how fast runs go does not change what they compute (fusion: see train_fused).
-    ignored = ("seed", "device", "compile", "fuse")
-    settings = {k: v for k, v in cfg.to_dict().items() if k not in ignored}
+    settings = cfg.identity()
     mine = {"dataset_fingerprint": bundle.fingerprint, "settings": settings}
     if run_file.is_file():
         theirs = json.loads(run_file.read_text())

@@ -1,4 +1,4 @@
-"""Fused seed ensembles: member k of a fused run is the plain run with seed k."""
+"""Stacked seed ensembles: member k of a stacked run is the plain run with seed k."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ import torch
 
 from easyfirst.data import load_dataset
 from easyfirst.data.base import ArraySplit, DatasetBundle
-from easyfirst.training import fused as fused_mod
+from easyfirst.training import stacking as stacking_mod
 from easyfirst.training.config import RunConfig
-from easyfirst.training.fused import (
-    FUSED_CHECKPOINT,
-    measure_fusion_speedup,
-    plan_fusion,
-    train_fused,
+from easyfirst.training.stacking import (
+        measure_stack_speedup,
+    plan_stacking,
+    train_stacked,
 )
-from easyfirst.training.loop import train
+from easyfirst.training.loop import CHECKPOINT, train
 from easyfirst.training.precision import Precision
 
 SEEDS = [0, 3]
@@ -45,17 +44,17 @@ def _cfg(**kw) -> RunConfig:
 
 
 def _assert_same_run(
-    fused, plain, *, tol: float = 1e-9, same_meta: bool = True, is_fused: bool = True
+    stacked, plain, *, tol: float = 1e-9, same_meta: bool = True, is_stacked: bool = True
 ) -> None:
-    assert fused.best_epoch == plain.best_epoch
-    assert len(fused.metrics) == len(plain.metrics)
-    for a, b in zip(fused.metrics, plain.metrics, strict=True):
+    assert stacked.best_epoch == plain.best_epoch
+    assert len(stacked.metrics) == len(plain.metrics)
+    for a, b in zip(stacked.metrics, plain.metrics, strict=True):
         assert a.keys() == b.keys()
         for key in a:
             assert a[key] == pytest.approx(b[key], abs=tol), key
-    torch.testing.assert_close(fused.test_logits, plain.test_logits, rtol=0, atol=tol)
-    assert fused.test_accuracy == plain.test_accuracy
-    fd, pd = fused.dynamics.to_dict(), plain.dynamics.to_dict()
+    torch.testing.assert_close(stacked.test_logits, plain.test_logits, rtol=0, atol=tol)
+    assert stacked.test_accuracy == plain.test_accuracy
+    fd, pd = stacked.dynamics.to_dict(), plain.dynamics.to_dict()
     assert fd.keys() == pd.keys()
     for key, value in fd.items():
         if not isinstance(value, torch.Tensor):
@@ -66,11 +65,11 @@ def _assert_same_run(
             assert torch.equal(value, pd[key]), key
     if same_meta:
         for key, value in plain.dynamics.meta.items():
-            assert fused.dynamics.meta[key] == value, key
-    if is_fused:
-        assert fused.dynamics.meta["fused_seeds"] == SEEDS
+            assert stacked.dynamics.meta[key] == value, key
+    if is_stacked:
+        assert stacked.dynamics.meta["stacked_seeds"] == SEEDS
     for key, value in plain.model.state_dict().items():
-        torch.testing.assert_close(fused.model.state_dict()[key], value, rtol=0, atol=tol, msg=key)
+        torch.testing.assert_close(stacked.model.state_dict()[key], value, rtol=0, atol=tol, msg=key)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +83,7 @@ def _assert_same_run(
 )
 def test_member_k_equals_plain_run_with_seed_k(digits, model, options, schedule):
     cfg = _cfg(model=model, model_options=options, schedule=schedule)
-    fused = train_fused(digits, cfg, SEEDS, progress=False)
+    fused = train_stacked(digits, cfg, SEEDS, progress=False)
     assert len(fused) == len(SEEDS)
     for seed, res in zip(SEEDS, fused, strict=True):
         plain = train(digits, replace(cfg, seed=seed), progress=False)
@@ -94,7 +93,7 @@ def test_member_k_equals_plain_run_with_seed_k(digits, model, options, schedule)
 def test_last_checkpoint_and_no_dev_split(digits):
     bundle = DatasetBundle("digits-nodev", digits.train, None, digits.test, digits.class_names)
     cfg = _cfg(eval_checkpoint="best", epochs=2)
-    fused = train_fused(bundle, cfg, SEEDS, progress=False)
+    fused = train_stacked(bundle, cfg, SEEDS, progress=False)
     for seed, res in zip(SEEDS, fused, strict=True):
         plain = train(bundle, replace(cfg, seed=seed), progress=False)
         assert res.best_epoch == plain.best_epoch == 1
@@ -112,7 +111,7 @@ def test_members_have_own_init_and_own_data_order(digits):
         return x + 1e-3 * probe.to(x.dtype)
 
     cfg = _cfg(epochs=1)
-    fused = train_fused(digits, cfg, SEEDS, progress=False, augment=spy)
+    fused = train_stacked(digits, cfg, SEEDS, progress=False, augment=spy)
     fused_calls = list(seen)
     k = len(SEEDS)
     per_member = [fused_calls[m::k] for m in range(k)]
@@ -129,8 +128,8 @@ def test_members_have_own_init_and_own_data_order(digits):
 
 def test_dropout_members_differ_and_runs_are_deterministic(digits):
     cfg = _cfg(model_options={"hidden": [32], "dropout": 0.3}, dtype="float32")
-    a = train_fused(digits, cfg, SEEDS, progress=False)
-    b = train_fused(digits, cfg, SEEDS, progress=False)
+    a = train_stacked(digits, cfg, SEEDS, progress=False)
+    b = train_stacked(digits, cfg, SEEDS, progress=False)
     for ra, rb in zip(a, b, strict=True):
         assert torch.equal(ra.dynamics.prob_sum, rb.dynamics.prob_sum)
     assert not torch.equal(a[0].dynamics.prob_sum, a[1].dynamics.prob_sum)
@@ -139,7 +138,7 @@ def test_dropout_members_differ_and_runs_are_deterministic(digits):
 
 def test_resume_after_interruption_is_bit_identical(digits, tmp_path):
     cfg = _cfg(epochs=3, model="small_cnn", model_options={"widths": [8]})
-    full = train_fused(digits, cfg, SEEDS, progress=False)
+    full = train_stacked(digits, cfg, SEEDS, progress=False)
 
     class Interrupt(Exception):
         pass
@@ -150,84 +149,84 @@ def test_resume_after_interruption_is_bit_identical(digits, tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train_fused(digits, cfg, SEEDS, out_dir=tmp_path, progress=False, on_epoch_end=stop)
-    assert (tmp_path / FUSED_CHECKPOINT).is_file()
-    resumed = train_fused(digits, cfg, SEEDS, out_dir=tmp_path, resume=True, progress=False)
+        train_stacked(digits, cfg, SEEDS, out_dir=tmp_path, progress=False, on_epoch_end=stop)
+    assert (tmp_path / CHECKPOINT).is_file()
+    resumed = train_stacked(digits, cfg, SEEDS, out_dir=tmp_path, resume=True, progress=False)
     for a, b in zip(full, resumed, strict=True):
         _assert_same_run(a, b, tol=0.0)
     with pytest.raises(ValueError, match="different seeds"):
-        train_fused(digits, cfg, [0, 4], out_dir=tmp_path, resume=True, progress=False)
+        train_stacked(digits, cfg, [0, 4], out_dir=tmp_path, resume=True, progress=False)
     with pytest.raises(ValueError, match="different lr"):
-        train_fused(digits, replace(cfg, lr=0.1), SEEDS, out_dir=tmp_path, resume=True)
+        train_stacked(digits, replace(cfg, lr=0.1), SEEDS, out_dir=tmp_path, resume=True)
 
 
 def test_preloaded_and_streamed_data_agree(digits):
     cfg = _cfg(epochs=1)
-    resident = train_fused(digits, cfg, SEEDS, progress=False)
-    streamed = train_fused(digits, replace(cfg, preload_max_bytes=0), SEEDS, progress=False)
+    resident = train_stacked(digits, cfg, SEEDS, progress=False)
+    streamed = train_stacked(digits, replace(cfg, preload_max_bytes=0), SEEDS, progress=False)
     for a, b in zip(resident, streamed, strict=True):
         _assert_same_run(a, b, tol=0.0, same_meta=False)
 
 
 def test_bf16_autocast_runs_on_cpu(digits):
     cfg = _cfg(epochs=1, dtype="float32", model="small_cnn", model_options={"widths": [8]})
-    res = train_fused(digits, cfg, SEEDS, progress=False, precision="bf16")
+    res = train_stacked(digits, cfg, SEEDS, progress=False, precision="bf16")
     assert res[0].info["precision"]["autocast"] == "bf16"
     assert torch.isfinite(res[0].dynamics.last_loss).all()
 
 
 def test_bad_seeds_and_distributed_are_refused(digits, monkeypatch):
     with pytest.raises(ValueError, match="no repeats"):
-        train_fused(digits, _cfg(), [1, 1], progress=False)
+        train_stacked(digits, _cfg(), [1, 1], progress=False)
     with pytest.raises(ValueError, match="no repeats"):
-        train_fused(digits, _cfg(), [], progress=False)
+        train_stacked(digits, _cfg(), [], progress=False)
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ValueError, match="one process"):
-        train_fused(digits, _cfg(), SEEDS, progress=False)
-    assert not plan_fusion(digits, _cfg(), SEEDS, mode="always").fuse
+        train_stacked(digits, _cfg(), SEEDS, progress=False)
+    assert not plan_stacking(digits, _cfg(), SEEDS, mode="always").stack
 
 
-def test_plan_fusion_rules(digits, monkeypatch):
+def test_plan_stacking_rules(digits, monkeypatch):
     cfg = _cfg(dtype="float32")
-    assert not plan_fusion(digits, cfg, SEEDS, mode="never").fuse
-    assert plan_fusion(digits, cfg, SEEDS, mode="always").fuse
-    assert not plan_fusion(digits, cfg, [0], mode="always").fuse
+    assert not plan_stacking(digits, cfg, SEEDS, mode="never").stack
+    assert plan_stacking(digits, cfg, SEEDS, mode="always").stack
+    assert not plan_stacking(digits, cfg, [0], mode="always").stack
     with pytest.raises(ValueError, match="Available: auto, always, never, measure"):
-        plan_fusion(digits, cfg, SEEDS, mode="sometimes")
+        plan_stacking(digits, cfg, SEEDS, mode="sometimes")
     # CUDA: a rule on the per-member batch size (no GPU needed to check the rule).
-    monkeypatch.setattr(fused_mod, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(stacking_mod, "resolve_device", lambda name: torch.device("cuda"))
     cifar = DatasetBundle(
         "fake", ArraySplit(torch.zeros(2, 3, 32, 32), [0, 1], ["a", "b"]), None, None, ["0", "1"]
     )
     dcase = DatasetBundle(
         "fake", ArraySplit(torch.zeros(2, 1, 64, 501), [0, 1], ["a", "b"]), None, None, ["0", "1"]
     )
-    assert plan_fusion(cifar, replace(cfg, batch_size=32), SEEDS).fuse
-    assert not plan_fusion(dcase, replace(cfg, batch_size=16), SEEDS).fuse
-    assert not plan_fusion(dcase, replace(cfg, batch_size=32), SEEDS).fuse
-    assert plan_fusion(dcase, replace(cfg, batch_size=4), SEEDS).fuse
-    # Elsewhere: sequential unless fuse="measure" times a warm-up that says otherwise.
-    monkeypatch.setattr(fused_mod, "resolve_device", lambda name: torch.device("cpu"))
-    assert not plan_fusion(cifar, replace(cfg, batch_size=16), SEEDS).fuse
+    assert plan_stacking(cifar, replace(cfg, batch_size=32), SEEDS).stack
+    assert not plan_stacking(dcase, replace(cfg, batch_size=16), SEEDS).stack
+    assert not plan_stacking(dcase, replace(cfg, batch_size=32), SEEDS).stack
+    assert plan_stacking(dcase, replace(cfg, batch_size=4), SEEDS).stack
+    # Elsewhere: sequential unless stack="measure" times a warm-up that says otherwise.
+    monkeypatch.setattr(stacking_mod, "resolve_device", lambda name: torch.device("cpu"))
+    assert not plan_stacking(cifar, replace(cfg, batch_size=16), SEEDS).stack
     for speedup, expected in [(None, False), (0.8, False), (1.5, True)]:
-        monkeypatch.setattr(fused_mod, "measure_fusion_speedup", lambda *a, s=speedup, **k: s)
-        assert plan_fusion(digits, cfg, SEEDS).fuse is False
-        assert plan_fusion(digits, cfg, SEEDS, mode="measure").fuse is expected
+        monkeypatch.setattr(stacking_mod, "measure_stack_speedup", lambda *a, s=speedup, **k: s)
+        assert plan_stacking(digits, cfg, SEEDS).stack is False
+        assert plan_stacking(digits, cfg, SEEDS, mode="measure").stack is expected
 
 
-def test_measure_fusion_speedup_leaves_global_rng_alone(digits):
+def test_measure_stack_speedup_leaves_global_rng_alone(digits):
     cfg = _cfg(dtype="float32", batch_size=16)
     state = torch.get_rng_state()
-    speedup = measure_fusion_speedup(digits, cfg, 2, steps=1, max_plain_step_s=None)
+    speedup = measure_stack_speedup(digits, cfg, 2, steps=1, max_plain_step_s=None)
     assert speedup is not None and speedup > 0
     assert torch.equal(state, torch.get_rng_state())
-    assert measure_fusion_speedup(digits, cfg, 2, steps=1, max_plain_step_s=0.0) is None
+    assert measure_stack_speedup(digits, cfg, 2, steps=1, max_plain_step_s=0.0) is None
 
 
 @pytest.mark.gpu
 def test_gpu_member_equals_plain_run_in_float64(digits):
     cfg = _cfg(device="cuda", model="small_cnn", model_options={"widths": [8, 16]})
-    fused = train_fused(digits, cfg, SEEDS, progress=False)
+    fused = train_stacked(digits, cfg, SEEDS, progress=False)
     assert fused[0].info["cuda_graph_captured"]  # both sides replay CUDA graphs
     for seed, res in zip(SEEDS, fused, strict=True):
         plain = train(digits, replace(cfg, seed=seed), progress=False)
@@ -257,13 +256,13 @@ def test_gpu_fused_steps_do_not_sync_per_batch():
     counts = []
     for n in (128, 256):  # 8 vs 16 steps; one eval batch (256) either way
         data = bundle(n)
-        train_fused(data, cfg, SEEDS, progress=False, record=True)  # warm up kernels
+        train_stacked(data, cfg, SEEDS, progress=False, record=True)  # warm up kernels
         torch.cuda.synchronize()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
             try:
-                train_fused(data, cfg, SEEDS, progress=False, record=True)
+                train_stacked(data, cfg, SEEDS, progress=False, record=True)
             finally:
                 torch.cuda.set_sync_debug_mode(0)
         counts.append(sum("synchroniz" in str(w.message) for w in caught))
@@ -274,7 +273,7 @@ def test_gpu_fused_steps_do_not_sync_per_batch():
 def test_gpu_compiled_fused_run():
     data = load_dataset("digits")
     cfg = RunConfig(model="small_cnn", epochs=1, batch_size=32, device="cuda")
-    res = train_fused(data, cfg, [0, 1], progress=False, precision=Precision("bf16", compile=True))
+    res = train_stacked(data, cfg, [0, 1], progress=False, precision=Precision("bf16", compile=True))
     assert res[0].info["precision"]["compile"] is True
     assert all(torch.isfinite(r.dynamics.last_loss).all() for r in res)
 
@@ -283,7 +282,7 @@ def test_gpu_compiled_fused_run():
 def test_gpu_bf16_fused_run():
     data = load_dataset("digits")
     cfg = RunConfig(model="small_cnn", epochs=2, batch_size=32, device="cuda")
-    res = train_fused(data, cfg, [0, 1, 2], progress=False)
+    res = train_stacked(data, cfg, [0, 1, 2], progress=False)
     assert res[0].info["precision"]["autocast"] == "bf16"
     assert all(r.test_accuracy is not None and r.test_accuracy > 0.2 for r in res)
 
@@ -302,7 +301,7 @@ def test_cnn10_without_dropout_matches_plain_runs():
         epochs=2,
         batch_size=8,
     )
-    fused = train_fused(bundle, cfg, SEEDS, progress=False)
+    fused = train_stacked(bundle, cfg, SEEDS, progress=False)
     for seed, res in zip(SEEDS, fused, strict=True):
         plain = train(bundle, replace(cfg, seed=seed), progress=False)
         _assert_same_run(res, plain, tol=1e-8)
@@ -315,14 +314,15 @@ def test_member_checkpoints_look_like_plain_run_checkpoints(digits, tmp_path):
 
     cfg = _cfg(model="small_cnn", model_options={"widths": [8]})
     dirs = [tmp_path / f"seed_{s}" for s in SEEDS]
-    fused = train_fused(digits, cfg, SEEDS, progress=False, member_dirs=dirs)
+    fused = train_stacked(digits, cfg, SEEDS, progress=False, member_dirs=dirs)
     for seed, res, folder in zip(SEEDS, fused, dirs, strict=True):
         plain = train(digits, replace(cfg, seed=seed), out_dir=tmp_path / "plain", progress=False)
         mine = load_checkpoint(folder / CHECKPOINT)
         theirs = load_checkpoint(tmp_path / "plain" / CHECKPOINT)
         assert mine.keys() == theirs.keys()
         assert mine["config"] == theirs["config"] and mine["epoch"] == theirs["epoch"]
-        assert mine["best"]["epoch"] == theirs["best"]["epoch"]
+        assert [b["epoch"] for b in mine["best"]] == [b["epoch"] for b in theirs["best"]]
+        assert mine["seeds"] == theirs["seeds"] == [seed]
         for part in ("model", "recorder"):
             for key, value in theirs[part].items():
                 if isinstance(value, torch.Tensor):
@@ -346,7 +346,7 @@ def test_member_checkpoints_look_like_plain_run_checkpoints(digits, tmp_path):
             on_epoch_end=lambda e, row, calls=calls: calls.append(e),
         )
         assert calls == []
-        _assert_same_run(resumed, plain, same_meta=False, is_fused=False)
+        _assert_same_run(resumed, plain, same_meta=False, is_stacked=False)
         _assert_same_run(res, plain)
     with pytest.raises(ValueError, match="one member folder per seed"):
-        train_fused(digits, cfg, SEEDS, progress=False, member_dirs=dirs[:1])
+        train_stacked(digits, cfg, SEEDS, progress=False, member_dirs=dirs[:1])
