@@ -35,12 +35,12 @@ from scipy.stats import spearmanr
 
 from easyfirst.cli.options import parse_kv
 from easyfirst.data import ArraySplit, DatasetBundle, load_dataset
+from easyfirst.estimators.base import sum_costs
 from easyfirst.scores import Scores
 from easyfirst.scoring import SCORERS, ensemble
-from easyfirst.scoring.training_scorer import sum_costs
 from easyfirst.training.config import RunConfig
 from easyfirst.training.loop import train
-from easyfirst.training.scoring import score_dataset
+from easyfirst.workflows.score import score_dataset
 
 
 def easiness(s: Scores) -> np.ndarray:

@@ -45,9 +45,9 @@ from easyfirst.models.panns import PANNsCNN
 from easyfirst.models.registry import MODELS, register_model
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import resolve_device
-from easyfirst.training.stacking import plan_stacking, train_stacked
 from easyfirst.training.loop import train
 from easyfirst.training.precision import Precision
+from easyfirst.training.stacking import plan_stacking, train_stacked
 
 SHAPES = {"dcase": (1, 64, 501), "cifar": (3, 32, 32)}
 MODEL = "bench_cnn10"

@@ -12,7 +12,7 @@ from easyfirst.data import load_dataset
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.scores import Scores
 from easyfirst.training.config import RunConfig
-from easyfirst.training.scoring import score_dataset
+from easyfirst.workflows.score import score_dataset
 
 
 @pytest.mark.parametrize(

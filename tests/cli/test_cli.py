@@ -139,7 +139,7 @@ def test_unknown_augmentation_lists_valid_ones(tmp_path, capsys):
 def test_interrupted_curriculum_run_resumes_identically(scored, tmp_path):
     from easyfirst.data import load_dataset
     from easyfirst.training.config import RunConfig
-    from easyfirst.training.curriculum_run import CurriculumSpec, train_curriculum
+    from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
 
     bundle = load_dataset("digits")
     scores = Scores.load(scored / "scores" / "cumacc.csv")

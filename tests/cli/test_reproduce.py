@@ -7,7 +7,7 @@ import json
 import pytest
 
 from easyfirst.cli.main import main
-from easyfirst.reproduce import make_plan
+from easyfirst.workflows.reproduce import make_plan
 
 FAST = ["reproduce", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--device", "cpu",
         "--no-progress", "--scorers", "cumacc,fit"]

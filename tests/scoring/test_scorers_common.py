@@ -1,4 +1,9 @@
-"""One test parametrised over every registered scorer: shape, direction, NaN policy, order."""
+"""One test parametrised over every registered scorer: shape, direction, NaN policy, order.
+
+Each scorer is called through the one ``Scorer`` contract (``validate`` then ``score``), with
+the small parameters it registered as ``test_params``; a scorer registered anywhere (a test's
+toy scorer included) is covered without editing this file.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,7 @@ import torch
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.recording import OutcomeRecorder
-from easyfirst.scoring import SCORERS, DynamicsScorer
-from easyfirst.scoring.training_scorer import TrainingScorer
+from easyfirst.scoring import SCORERS, Scorer, SeedInputs
 from easyfirst.training.config import RunConfig
 
 N, C, E = 30, 3, 5
@@ -46,36 +50,35 @@ def _blobs() -> DatasetBundle:
                          None, None, ["a", "b"])
 
 
-TRAINING_PARAMS = {
-    "cvloss": {"folds": 2},
-    "cscore": {"subset_ratios": (0.5,), "subset_runs": 2},
-    "prediction_depth": {"knn_k": 3},
-}
-
-
-def _training_scorer_contract(name: str, scorer: TrainingScorer) -> None:
+def _training_scorer_contract(name: str, scorer: Scorer) -> None:
     bundle = _blobs()
     cfg = RunConfig(dataset="blobs", model="mlp", model_options={"hidden": [8]}, epochs=15,
                     batch_size=8, lr=0.05, device="cpu", dtype="float64")
-    params = TRAINING_PARAMS.get(name, {})
-    s = scorer.run(bundle, cfg, seed=0, **params)
+    params = scorer.validate(bundle, cfg, dict(scorer.test_params))
+    s = scorer.score(SeedInputs(bundle, cfg, 0), **params)
     assert s.values.shape == (32,) and np.isfinite(s.values).all()  # NaN policy: none
     assert s.meta["scorer"] == name and s.meta["dataset_fingerprint"] == bundle.fingerprint
     # direction: the mislabelled sample is no easier than the median sample
     easiness = s.values if s.higher_is_easier else -s.values
     assert easiness[0] <= np.median(easiness), f"{name}: the mislabelled sample looks easy"
     # determinism in place of batch-order invariance: same seed, same scores
-    np.testing.assert_array_equal(scorer.run(bundle, cfg, seed=0, **params).values, s.values)
+    again = scorer.score(SeedInputs(bundle, cfg, 0), **params)
+    np.testing.assert_array_equal(again.values, s.values)
+
+
+def _dynamics_scores(scorer: Scorer, order_seed: int, **kw):
+    return scorer.score(SeedInputs(None, None, 0, dynamics=_record(order_seed, **kw)))
 
 
 @pytest.mark.parametrize("name", SCORERS.names())
 def test_scorer_contract(name):
     scorer = SCORERS.get(name)
-    if isinstance(scorer, TrainingScorer):
+    assert isinstance(scorer, Scorer) and scorer.name == name and scorer.description
+    if SCORERS.meta(name)["kind"] == "training":
         _training_scorer_contract(name, scorer)
         return
-    assert isinstance(scorer, DynamicsScorer)
-    s = scorer(_record(0))
+    assert scorer.uses_runs({}) and scorer.validate(None, None, {}) == {}
+    s = _dynamics_scores(scorer, 0)
     # shape
     assert s.values.shape == (N,)
     assert s.meta["scorer"] == name and s.meta["dataset_fingerprint"] == "fp"
@@ -86,10 +89,11 @@ def test_scorer_contract(name):
         assert easy >= hard, f"{name}: the fast-learned sample must not score harder"
     # NaN policy: finite for visited samples; NaN for a sample never visited
     assert np.isfinite(s.values).all()
-    unseen = scorer(_record(0, skip_last=True))
+    unseen = _dynamics_scores(scorer, 0, skip_last=True)
     assert np.isnan(unseen.values[-1]) and np.isfinite(unseen.values[:-1]).all()
     # batch-order invariance
-    np.testing.assert_allclose(scorer(_record(123)).values, s.values, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_dynamics_scores(scorer, 123).values, s.values, rtol=1e-12,
+                               atol=1e-12)
 
 
 def test_unknown_scorer_lists_valid_names():

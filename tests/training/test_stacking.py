@@ -12,13 +12,13 @@ from easyfirst.data import load_dataset
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.training import stacking as stacking_mod
 from easyfirst.training.config import RunConfig
+from easyfirst.training.loop import CHECKPOINT, train
+from easyfirst.training.precision import Precision
 from easyfirst.training.stacking import (
-        measure_stack_speedup,
+    measure_stack_speedup,
     plan_stacking,
     train_stacked,
 )
-from easyfirst.training.loop import CHECKPOINT, train
-from easyfirst.training.precision import Precision
 
 SEEDS = [0, 3]
 
@@ -69,7 +69,8 @@ def _assert_same_run(
     if is_stacked:
         assert stacked.dynamics.meta["stacked_seeds"] == SEEDS
     for key, value in plain.model.state_dict().items():
-        torch.testing.assert_close(stacked.model.state_dict()[key], value, rtol=0, atol=tol, msg=key)
+        torch.testing.assert_close(stacked.model.state_dict()[key], value, rtol=0, atol=tol,
+                                   msg=key)
 
 
 @pytest.mark.parametrize(
@@ -273,7 +274,8 @@ def test_gpu_fused_steps_do_not_sync_per_batch():
 def test_gpu_compiled_fused_run():
     data = load_dataset("digits")
     cfg = RunConfig(model="small_cnn", epochs=1, batch_size=32, device="cuda")
-    res = train_stacked(data, cfg, [0, 1], progress=False, precision=Precision("bf16", compile=True))
+    res = train_stacked(data, cfg, [0, 1], progress=False,
+                        precision=Precision("bf16", compile=True))
     assert res[0].info["precision"]["compile"] is True
     assert all(torch.isfinite(r.dynamics.last_loss).all() for r in res)
 

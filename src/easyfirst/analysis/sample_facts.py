@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 
 from easyfirst.analysis.results import Table
 from easyfirst.scores import Scores
-from easyfirst.training.predictions import SAMPLES
+from easyfirst.workflows.outputs import SAMPLES
 
 NUM_BANDS = 4
 

@@ -8,8 +8,15 @@ import sys
 from typing import Any
 
 from easyfirst.data.base import DatasetBundle
-from easyfirst.training.config import STACK_MODES, RunConfig, configure
+from easyfirst.training.config import (
+    DTYPES,
+    EVAL_CHECKPOINTS,
+    STACK_MODES,
+    RunConfig,
+    configure,
+)
 from easyfirst.training.optim import OPTIMIZERS
+from easyfirst.training.precision import PRECISIONS
 from easyfirst.training.schedule import SCHEDULES
 
 
@@ -80,44 +87,37 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
                    help="comma-separated batch augmentations, or none" + recipe)
 
 
-def add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
+def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
+                   out_required: bool = True, resumable: bool = True) -> None:
+    """Everything a training run takes (``score``, ``train`` and ``reproduce`` share these).
+
+    ``epochs=None`` leaves the default to the command; ``resumable=False`` drops ``--resume``
+    (``reproduce`` always continues).
+    """
     add_recipe_args(p)
-    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--epochs", type=int, default=epochs,
+                   help="training epochs" + (" (default: the budget's)" if epochs is None else ""))
     p.add_argument("--batch-size", type=int, default=None,
                    help="global batch size (default: the model's recipe)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument(
-        "--dtype",
-        default="float32",
-        choices=["float32", "float64"],
-        help="parameter dtype (float64 for exact comparisons)",
-    )
-    p.add_argument(
-        "--eval-checkpoint",
-        default="best",
-        choices=["best", "last"],
-        help="checkpoint evaluated on test (and for the CELoss eval pass)",
-    )
-    p.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "fp32", "bf16"],
-        help="auto: bf16 autocast + channels_last on CUDA, fp32 on CPU",
-    )
+    p.add_argument("--dtype", default="float32", choices=DTYPES,
+                   help="parameter dtype (float64 for exact comparisons)")
+    p.add_argument("--eval-checkpoint", default="best", choices=EVAL_CHECKPOINTS,
+                   help="checkpoint evaluated on test (and for the CELoss eval pass)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="auto: bf16 autocast + channels_last on CUDA, fp32 on CPU")
     p.add_argument("--compile", action="store_true", help="torch.compile the forward")
-    p.add_argument(
-        "--no-cuda-graphs",
-        dest="cuda_graphs",
-        action="store_false",
-        help="run every CUDA training step eagerly (default: replay full steps as a CUDA graph)",
-    )
+    p.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                   help="run every CUDA training step eagerly (default: replay full steps as a "
+                   "CUDA graph)")
     p.add_argument("--stack", default="auto", choices=STACK_MODES,
                    help="train the seeds as one stacked (vmapped) ensemble (auto: on CUDA for "
                    "small per-seed batches)")
     p.add_argument("--fuse", dest="stack", choices=STACK_MODES, action=DeprecatedAlias,
                    help="deprecated alias of --stack (removed in the next release)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--out", required=out_required, default=None, help="output folder")
+    if resumable:
+        p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -149,11 +149,10 @@ def run_config(
         device=args.device,
         dtype=args.dtype,
         eval_checkpoint=args.eval_checkpoint,
-        # Commands without add_train_args (e.g. reproduce) get the defaults.
-        precision=getattr(args, "precision", "auto"),
-        compile=getattr(args, "compile", False),
-        cuda_graphs=getattr(args, "cuda_graphs", True),
-        stack=getattr(args, "stack", "auto"),
+        precision=args.precision,
+        compile=args.compile,
+        cuda_graphs=args.cuda_graphs,
+        stack=args.stack,
         dataset_options=dataset_options(args),
         model_options=parse_kv(args.model_opt, "--model-opt"),
         **extra,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from easyfirst.cli.options import add_data_args, add_recipe_args, dataset_options, run_config
+from easyfirst.cli.options import add_data_args, add_train_args, dataset_options, run_config
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -37,26 +37,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="scorer(s) ordering the CL/ACL runs (default: the first of --scorers)")
     p.add_argument("--best-k", type=int, default=3,
                    help="compare the best runs with the mean of the best k baselines")
-    add_recipe_args(p)
-    p.add_argument("--epochs", type=int, default=None,
-                   help="epochs of every run (default: the budget's)")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="global batch size (default: the model's recipe)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--eval-checkpoint", default="best", choices=["best", "last"])
-    p.add_argument("--out", default=None,
-                   help="output folder (default: runs/reproduce-DATASET-BUDGET)")
+    add_train_args(p, epochs=None, out_required=False, resumable=False)
     p.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.report import format_text, write_report
     from easyfirst.data import load_dataset
-    from easyfirst.reproduce import make_plan, reproduce
     from easyfirst.scoring import get_scorer
+    from easyfirst.workflows.reproduce import make_plan, reproduce
 
     scorers = [s for s in args.scorers.split(",") if s]
     for s in scorers:

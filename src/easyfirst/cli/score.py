@@ -1,4 +1,9 @@
-"""``easyfirst score``: scoring runs over seeds, per-seed and ensemble scores, a summary."""
+"""``easyfirst score``: scoring runs over seeds, per-seed and ensemble scores, a summary.
+
+The scorers' own options (``--folds``, ``--subset-ratios``, ...) are built from the
+parameters each scorer declares when it registers (``easyfirst.scoring.base.Param``); an
+option declared by several scorers (``--checkpoint``) goes to each chosen one.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,16 @@ from easyfirst.cli.options import (
     parse_int_list,
     run_config,
 )
+from easyfirst.scoring import SCORERS, Param
 
-# CLI option (argparse dest) -> (scorer parameter name, scorers that take it).
-SCORER_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "folds": ("folds", ("cvloss",)),
-    "subset_ratios": ("subset_ratios", ("cscore",)),
-    "subset_runs": ("subset_runs", ("cscore",)),
-    "cscore_file": ("cscore_file", ("cscore",)),
-    "embeddings": ("embeddings", ("transfer_teacher",)),
-    "tt_variant": ("variant", ("transfer_teacher",)),
-    "checkpoint": ("checkpoint", ("transfer_teacher", "prediction_depth")),
-    "layers": ("layers", ("prediction_depth",)),
-    "knn_k": ("knn_k", ("prediction_depth",)),
-    "max_dim": ("max_dim", ("prediction_depth",)),
-}
+
+def scorer_options() -> dict[str, list[tuple[str, Param]]]:
+    """Option (``--flag``) -> the (scorer, parameter) pairs that declare it."""
+    out: dict[str, list[tuple[str, Param]]] = {}
+    for name, scorer in SCORERS.items():
+        for param in scorer.params:
+            out.setdefault(param.option, []).append((name, param))
+    return out
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -42,85 +43,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--keep-history", action="store_true", help="also keep per-epoch correctness (bit-packed)"
     )
-    g = p.add_argument_group("costly scorers (cvloss, cscore, transfer_teacher, prediction_depth)")
-    g.add_argument("--folds", type=int, default=None, help="cvloss: k folds (default 3)")
-    g.add_argument(
-        "--subset-ratios",
-        default=None,
-        help="cscore: training fractions in (0, 1), e.g. 0.1,0.3,0.5,0.7,0.9 (the default)",
-    )
-    g.add_argument(
-        "--subset-runs", type=int, default=None, help="cscore: models per ratio (default 3)"
-    )
-    g.add_argument(
-        "--cscore-file",
-        default=None,
-        help="cscore: read precomputed C-scores (.npy (N,), .npz 'scores', CSV index,score)",
-    )
-    g.add_argument(
-        "--embeddings",
-        default=None,
-        help="transfer_teacher: precomputed features .npy (N, D) in training-split order "
-        "(without it or --checkpoint, a self-taught teacher is trained on this split)",
-    )
-    g.add_argument(
-        "--checkpoint",
-        default=None,
-        help="transfer_teacher: teacher model file; prediction_depth: model trained on this "
-        "split (an easyfirst checkpoint.pt or a state dict of --model); local files only",
-    )
-    g.add_argument(
-        "--tt-variant",
-        default=None,
-        choices=["prob", "margin"],
-        help="transfer_teacher: SVM true-class probability (default) or decision margin",
-    )
-    g.add_argument(
-        "--layers",
-        default=None,
-        help="prediction_depth: comma-separated layer names, shallow first (default: the "
-        "model's embedding layers)",
-    )
-    g.add_argument(
-        "--knn-k", type=int, default=None, help="prediction_depth: k of the k-NN probes (30)"
-    )
-    g.add_argument(
-        "--max-dim",
-        type=int,
-        default=None,
-        help="prediction_depth: features per layer after random projection (512)",
-    )
+    g = p.add_argument_group("scorer options (declared by the scorers; see easyfirst scorers)")
+    for option, users in scorer_options().items():
+        param = users[0][1]
+        helps = dict.fromkeys(u[1].help for u in users)
+        g.add_argument(option, default=None, choices=param.choices, help="; ".join(helps))
     p.set_defaults(func=run)
 
 
-def parse_float_list(text: str, flag: str) -> list[float]:
-    """``"0.1,0.5"`` -> ``[0.1, 0.5]``."""
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"Expected {flag} like 0.1,0.5,0.9; got {text!r}.") from None
-
-
 def scorer_params(args: argparse.Namespace, scorers: list[str]) -> dict[str, dict[str, Any]]:
-    """Route the costly scorers' options to the chosen scorers; refuse unused options."""
+    """Route the scorer options to the chosen scorers; refuse options none of them takes."""
     out: dict[str, dict[str, Any]] = {}
-    for dest, (param, users) in SCORER_OPTIONS.items():
-        value = getattr(args, dest, None)
-        if value is None:
+    for option, users in scorer_options().items():
+        text = getattr(args, option[2:].replace("-", "_"), None)
+        if text is None:
             continue
-        if dest == "subset_ratios":
-            value = parse_float_list(value, "--subset-ratios")
-        elif dest == "layers":
-            value = [v for v in value.split(",") if v]
-        chosen = [s for s in users if s in scorers]
+        chosen = [(s, prm) for s, prm in users if s in scorers]
         if not chosen:
-            flag = "--" + dest.replace("_", "-")
             raise ValueError(
-                f"{flag} is used by {', '.join(users)} only; got --scorer "
-                f"{','.join(scorers)}. Add the scorer or drop {flag}."
+                f"{option} is used by {', '.join(s for s, _ in users)} only; got --scorer "
+                f"{','.join(scorers)}. Add the scorer or drop {option}."
             )
-        for s in chosen:
-            out.setdefault(s, {})[param] = value
+        for s, prm in chosen:
+            out.setdefault(s, {})[prm.name] = prm.parse(text)
     return out
 
 
@@ -128,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.data import load_dataset
     from easyfirst.scoring import get_scorer
     from easyfirst.training.distributed import is_main_process
-    from easyfirst.training.scoring import score_dataset
+    from easyfirst.workflows.score import score_dataset
 
     scorers = [s for s in args.scorer.split(",") if s]
     for s in scorers:

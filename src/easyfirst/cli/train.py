@@ -27,8 +27,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.data import load_dataset
-    from easyfirst.training.curriculum_run import CurriculumSpec, load_scores_for, train_curriculum
     from easyfirst.training.distributed import is_main_process
+    from easyfirst.workflows.curriculum import CurriculumSpec, load_scores_for, train_curriculum
 
     spec = CurriculumSpec(ordering=args.ordering, pacing=args.pacing,
                           start_fraction=args.start_fraction, full_at=args.full_at,

@@ -1,7 +1,8 @@
 """Scoring functions (registry), functional math and seed ensembles."""
 
+from easyfirst.scoring.base import Param, Scorer, SeedInputs
 from easyfirst.scoring.ensemble import ensemble
-from easyfirst.scoring.registry import SCORERS, DynamicsScorer, get_scorer
-from easyfirst.scoring.training_scorer import ScorerOutput, TrainingScorer
+from easyfirst.scoring.registry import SCORERS, DynamicsScorer, get_scorer, register_scorer
 
-__all__ = ["SCORERS", "DynamicsScorer", "ScorerOutput", "TrainingScorer", "ensemble", "get_scorer"]
+__all__ = ["SCORERS", "DynamicsScorer", "Param", "Scorer", "SeedInputs", "ensemble",
+           "get_scorer", "register_scorer"]

@@ -1,9 +1,18 @@
-"""Scorer registry: each entry turns training records into ``Scores``."""
+"""Scorer registry; the scorers derived from one training run's dynamics register here.
+
+Adding one is one function and one decorator, anywhere::
+
+    @register_scorer("toy", higher_is_easier=True, description="correct in the last epoch")
+    def toy(d: TrainingDynamics) -> torch.Tensor:
+        return d.correct_now.double()
+
+Scorers that train models of their own register from ``easyfirst.estimators``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -13,6 +22,7 @@ from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.registry import Registry
 from easyfirst.scores import Scores
 from easyfirst.scoring import functional as F
+from easyfirst.scoring.base import Param, Scorer, SeedInputs
 
 
 @dataclass(frozen=True)
@@ -21,21 +31,24 @@ class DynamicsScorer:
 
     Attributes:
         name: registry name.
-        fn: ``fn(dynamics, **params) -> (N,) tensor``.
+        fn: ``fn(dynamics) -> (N,) tensor``.
         higher_is_easier: direction of the score.
         description: one line for ``easyfirst scorers``.
     """
 
     name: str
-    fn: Callable[..., torch.Tensor]
+    fn: Callable[[TrainingDynamics], torch.Tensor]
     higher_is_easier: bool
     description: str
+    params: tuple[Param, ...] = ()
+    summary_keys: tuple[str, ...] = ()
+    test_params: Mapping[str, Any] = field(default_factory=dict)
 
-    def __call__(self, dynamics: TrainingDynamics, **params: Any) -> Scores:
-        values = self.fn(dynamics, **params).double().cpu().numpy()
+    def __call__(self, dynamics: TrainingDynamics) -> Scores:
+        values = self.fn(dynamics).double().cpu().numpy()
         meta = {
             "scorer": self.name,
-            "params": params,
+            "params": {},
             "seeds": [dynamics.meta["seed"]] if "seed" in dynamics.meta else [],
             "epochs": dynamics.num_epochs,
             "dataset_fingerprint": dynamics.fingerprint,
@@ -43,37 +56,60 @@ class DynamicsScorer:
         }
         return Scores(values, higher_is_easier=self.higher_is_easier, meta=meta)
 
-    def from_runs(self, runs: Sequence[TrainingDynamics], **params: Any) -> list[Scores]:
-        return [self(d, **params) for d in runs]
+    def from_runs(self, runs: Sequence[TrainingDynamics]) -> list[Scores]:
+        return [self(d) for d in runs]
+
+    def validate(self, bundle: Any, cfg: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params:
+            raise ValueError(
+                f"Scorer {self.name!r} takes no parameters (it is derived from the training "
+                f"runs); got {', '.join(params)}."
+            )
+        return {}
+
+    def uses_runs(self, params: Mapping[str, Any]) -> bool:
+        return True
+
+    def uses_run_model(self, params: Mapping[str, Any]) -> bool:
+        return False
+
+    def score(self, inputs: SeedInputs, **params: Any) -> Scores:
+        if inputs.dynamics is None:
+            raise ValueError(f"Scorer {self.name!r} needs the run's dynamics; got none.")
+        return self(inputs.dynamics)
 
 
-SCORERS: Registry[Any] = Registry("scorer")
+SCORERS: Registry[Scorer] = Registry("scorer")
 
 
-def _add(name: str, fn: Callable[..., torch.Tensor], higher: bool, text: str) -> None:
-    SCORERS.register(name)(DynamicsScorer(name, fn, higher, text))
+def register_scorer(
+    name: str, *, higher_is_easier: bool, description: str
+) -> Callable[[Callable[[TrainingDynamics], torch.Tensor]],
+              Callable[[TrainingDynamics], torch.Tensor]]:
+    """Register ``fn(dynamics) -> (N,) tensor`` as the dynamics scorer ``name``."""
+
+    def decorator(fn: Callable[[TrainingDynamics], torch.Tensor]
+                  ) -> Callable[[TrainingDynamics], torch.Tensor]:
+        SCORERS.register(name, kind="dynamics")(
+            DynamicsScorer(name, fn, higher_is_easier, description))
+        return fn
+
+    return decorator
 
 
-_add("cumacc", F.cumacc, True, "fraction of epochs classified correctly (Rampp et al. 2024)")
-_add("fit", F.fit, False, "first epoch from which the sample stays correct; never learned = E")
-_add("celoss", F.celoss, False, "per-sample cross-entropy of the chosen checkpoint (eval pass)")
-_add("forgetting", F.forgetting, False, "forgetting events (Toneva et al. 2019); never learned = E")
-_add("confidence", F.confidence, True, "data-map confidence (Swayamdipta et al. 2020)")
-_add("variability", F.variability, False, "data-map variability (Swayamdipta et al. 2020)")
-_add("aum", F.aum, True, "area under the margin (Pleiss et al. 2020)")
-_add("el2n", F.el2n, False, "EL2N at a chosen early epoch (Paul et al. 2021)")
-
-
-def get_scorer(name: str) -> Any:
+def get_scorer(name: str) -> Scorer:
     return SCORERS.get(name)
 
 
-# Scorers that train models of their own (registered last: they import this module's peers).
-def _register_training_scorers() -> None:
-    from easyfirst.scoring import cscore, cvloss, prediction_depth, transfer_teacher
-
-    for module in (cvloss, cscore, transfer_teacher, prediction_depth):
-        SCORERS.register(module.SCORER.name)(module.SCORER)
-
-
-_register_training_scorers()
+for _name, _fn, _higher, _text in [
+    ("cumacc", F.cumacc, True, "fraction of epochs classified correctly (Rampp et al. 2024)"),
+    ("fit", F.fit, False, "first epoch from which the sample stays correct; never learned = E"),
+    ("celoss", F.celoss, False, "per-sample cross-entropy of the chosen checkpoint (eval pass)"),
+    ("forgetting", F.forgetting, False,
+     "forgetting events (Toneva et al. 2019); never learned = E"),
+    ("confidence", F.confidence, True, "data-map confidence (Swayamdipta et al. 2020)"),
+    ("variability", F.variability, False, "data-map variability (Swayamdipta et al. 2020)"),
+    ("aum", F.aum, True, "area under the margin (Pleiss et al. 2020)"),
+    ("el2n", F.el2n, False, "EL2N at a chosen early epoch (Paul et al. 2021)"),
+]:
+    register_scorer(_name, higher_is_easier=_higher, description=_text)(_fn)

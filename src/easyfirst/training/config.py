@@ -7,7 +7,13 @@ from typing import Any
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
+from easyfirst.training.optim import OPTIMIZERS
+from easyfirst.training.precision import PRECISIONS
 from easyfirst.training.schedule import SCHEDULES
+
+STACK_MODES = ("auto", "always", "never", "measure")
+EVAL_CHECKPOINTS = ("best", "last")
+DTYPES = ("float32", "float64")
 
 
 @dataclass
@@ -19,7 +25,7 @@ class RunConfig:
         model: model registry name, or ``auto`` (resolved from the dataset when training
             starts; :func:`configure` also applies the model's recipe); ``model_options`` its
             builder keywords.
-        optimizer: ``adam`` or ``sgd`` (SGD uses ``momentum``).
+        optimizer: an ``OPTIMIZERS`` name (``adam``, ``sgd``; SGD uses ``momentum``).
         lr, momentum, weight_decay: optimizer settings (``lr`` is the peak of ``schedule``).
         schedule: learning-rate schedule over training (``constant``, ``onecycle``,
             ``cosine``; see ``training/schedule.py``), applied per optimizer step.
@@ -74,22 +80,20 @@ class RunConfig:
                 raise ValueError(f"Expected {name} >= 1; got {getattr(self, name)}.")
         if self.lr <= 0:
             raise ValueError(f"Expected lr > 0; got {self.lr}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"Unknown optimizer {self.optimizer!r}. Available: {', '.join(OPTIMIZERS.names())}."
+            )
         if self.schedule not in SCHEDULES:
             raise ValueError(
                 f"Unknown schedule {self.schedule!r}. Available: {', '.join(SCHEDULES.names())}."
             )
-        if self.eval_checkpoint not in ("best", "last"):
-            raise ValueError(
-                f"Unknown eval_checkpoint {self.eval_checkpoint!r}. Available: best, last."
-            )
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"Unknown precision {self.precision!r}. Available: auto, fp32, bf16.")
-        if self.stack not in STACK_MODES:
-            raise ValueError(
-                f"Unknown stack mode {self.stack!r}. Available: {', '.join(STACK_MODES)}."
-            )
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"Unknown dtype {self.dtype!r}. Available: float32, float64.")
+        for what, value, valid in (("eval_checkpoint", self.eval_checkpoint, EVAL_CHECKPOINTS),
+                                   ("precision", self.precision, PRECISIONS),
+                                   ("stack mode", self.stack, STACK_MODES),
+                                   ("dtype", self.dtype, DTYPES)):
+            if value not in valid:
+                raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
         if not 0 <= self.el2n_epoch < self.epochs:
             raise ValueError(
                 f"Expected 0 <= el2n_epoch < epochs ({self.epochs}); got {self.el2n_epoch}."
@@ -108,7 +112,6 @@ class RunConfig:
 # float rounding), resident and streamed data give the same batches, graphs and compile
 # replay the same steps.
 HOW_FIELDS = ("seed", "device", "compile", "cuda_graphs", "stack", "preload_max_bytes")
-STACK_MODES = ("auto", "always", "never", "measure")
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ OPTIMIZERS: Registry[OptimizerBuilder] = Registry("optimizer")
 
 @OPTIMIZERS.register("adam")
 def _adam(
-    params: Iterable[torch.nn.Parameter],
+    params: Iterable[torch.Tensor],
     *,
     lr: float,
     momentum: float,
@@ -38,7 +38,7 @@ def _adam(
 
 @OPTIMIZERS.register("sgd")
 def _sgd(
-    params: Iterable[torch.nn.Parameter],
+    params: Iterable[torch.Tensor],
     *,
     lr: float,
     momentum: float,
@@ -50,7 +50,7 @@ def _sgd(
 
 def build_optimizer(
     name: str,
-    params: Iterable[torch.nn.Parameter],
+    params: Iterable[torch.Tensor],
     *,
     lr: float,
     momentum: float = 0.9,

@@ -30,7 +30,7 @@ from easyfirst.data.base import DatasetBundle
 from easyfirst.training.augment import Augment
 from easyfirst.training.config import STACK_MODES, RunConfig
 from easyfirst.training.distributed import resolve_device
-from easyfirst.training.engine import EpochCallback, Engine
+from easyfirst.training.engine import Engine, EpochCallback
 from easyfirst.training.members import StackedMembers
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision

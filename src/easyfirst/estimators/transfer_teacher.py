@@ -33,8 +33,9 @@ import numpy as np
 import torch
 
 from easyfirst.data.base import DatasetBundle
-from easyfirst.scoring.features import head_name, layer_embeddings, load_embeddings_file
-from easyfirst.scoring.training_scorer import ScorerOutput, TrainingScorer
+from easyfirst.estimators.base import ScorerOutput, register_estimator
+from easyfirst.estimators.features import head_name, layer_embeddings, load_embeddings_file
+from easyfirst.scoring.base import Param
 from easyfirst.training.config import RunConfig
 
 VARIANTS = ("prob", "margin")
@@ -131,7 +132,7 @@ def teacher_features(
     device = resolve_device(cfg.device)
     dtype = getattr(torch, cfg.dtype)
     if checkpoint:
-        from easyfirst.scoring.features import load_model_file
+        from easyfirst.estimators.features import load_model_file
 
         model, info = load_model_file(checkpoint, bundle, cfg, allow_new_head=True)
         trainings = 0
@@ -151,6 +152,43 @@ def teacher_features(
     return feats.double().numpy(), trainings, info
 
 
+def check_transfer_teacher(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    model: Any = None,
+    embeddings: str | None,
+    checkpoint: str | None,
+    variant: str,
+) -> None:
+    """Raise before any training on a bad variant, embeddings file or checkpoint."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
+    if embeddings:
+        load_embeddings_file(embeddings, len(bundle.train))
+    elif checkpoint:
+        from easyfirst.estimators.features import load_model_file
+
+        load_model_file(checkpoint, bundle, cfg, allow_new_head=True)
+
+
+@register_estimator(
+    "transfer_teacher", higher_is_easier=True,
+    description="RBF-SVM true-class probability (or margin) on teacher features "
+    "(Hacohen & Weinshall 2019)",
+    params=[
+        Param("embeddings", str, "transfer_teacher: precomputed features .npy (N, D) in "
+              "training-split order (without it or --checkpoint, a self-taught teacher is "
+              "trained on this split)"),
+        Param("checkpoint", str, "transfer_teacher: teacher model file; prediction_depth: "
+              "model trained on this split (an easyfirst checkpoint.pt or a state dict of "
+              "--model); local files only"),
+        Param("variant", str, "transfer_teacher: SVM true-class probability (default) or "
+              "decision margin", flag="tt-variant", choices=("prob", "margin")),
+    ],
+    check=check_transfer_teacher,
+    summary_keys=("features",),
+)
 def transfer_teacher(
     bundle: DatasetBundle,
     cfg: RunConfig,
@@ -185,33 +223,3 @@ def transfer_teacher(
     values = svm_scores(feats, bundle.train.targets.numpy(), variant=variant, seed=seed)
     info["embedding_dim"] = int(feats.shape[1])
     return ScorerOutput(values, trainings=trainings, info=info)
-
-
-def check_transfer_teacher(
-    bundle: DatasetBundle,
-    cfg: RunConfig,
-    *,
-    model: Any = None,
-    embeddings: str | None,
-    checkpoint: str | None,
-    variant: str,
-) -> None:
-    """Raise before any training on a bad variant, embeddings file or checkpoint."""
-    if variant not in VARIANTS:
-        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
-    if embeddings:
-        load_embeddings_file(embeddings, len(bundle.train))
-    elif checkpoint:
-        from easyfirst.scoring.features import load_model_file
-
-        load_model_file(checkpoint, bundle, cfg, allow_new_head=True)
-
-
-SCORER = TrainingScorer(
-    "transfer_teacher",
-    transfer_teacher,
-    higher_is_easier=True,
-    description="RBF-SVM true-class probability (or margin) on teacher features "
-    "(Hacohen & Weinshall 2019)",
-    check=check_transfer_teacher,
-)

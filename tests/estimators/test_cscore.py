@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.estimators.cscore import cscore_from_outcomes, load_cscore_file
+from easyfirst.estimators.folds import holdout_windows
 from easyfirst.scores import Scores
 from easyfirst.scoring import SCORERS
-from easyfirst.scoring.cscore import cscore_from_outcomes, load_cscore_file
-from easyfirst.scoring.folds import holdout_windows
 from easyfirst.training.config import RunConfig
 from easyfirst.training.loop import train
 

@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
-from easyfirst.scoring import SCORERS, TrainingScorer, ensemble
-from easyfirst.scoring.cvloss import part_bundle
-from easyfirst.scoring.folds import complement, stratified_folds
+from easyfirst.estimators import TrainingScorer
+from easyfirst.estimators.cvloss import part_bundle
+from easyfirst.estimators.folds import complement, stratified_folds
+from easyfirst.scoring import SCORERS, ensemble
 from easyfirst.training.config import RunConfig
 from easyfirst.training.loop import train
 

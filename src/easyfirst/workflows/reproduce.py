@@ -62,8 +62,9 @@ from easyfirst.analysis.results import (
 from easyfirst.data.base import DatasetBundle
 from easyfirst.scores import Scores, atomic_write_text
 from easyfirst.training.config import RunConfig
+from easyfirst.workflows.outputs import claim_out_dir
 
-FORMAT = "easyfirst.reproduce"
+FORMAT = "easyfirst.workflows.reproduce"
 VERSION = 1
 PACING_ORDER = ("logarithmic", "exponential", "root", "linear")
 FULL_AT = (0.5, 0.8)
@@ -217,21 +218,6 @@ class ReproduceResult:
     results: dict[str, Any] = field(default_factory=dict)
 
 
-def _claim(out: Path, header: dict[str, Any]) -> None:
-    path = out / "reproduce.json"
-    if path.is_file():
-        theirs = json.loads(path.read_text())
-        for key in ("settings", "dataset_fingerprint"):
-            if theirs.get(key) != header[key]:
-                diff = [k for k in header["settings"]
-                        if theirs.get("settings", {}).get(k) != header["settings"][k]]
-                what = ", ".join(diff) if key == "settings" else "dataset"
-                raise ValueError(
-                    f"{str(out)!r} holds a reproduce run with a different {what}; expected the "
-                    "same settings. Choose another --out folder (nothing was changed)."
-                )
-
-
 def reproduce(
     bundle: DatasetBundle,
     cfg: RunConfig,
@@ -249,15 +235,16 @@ def reproduce(
         out_dir: output folder (see the module docstring for the layout).
         progress: one tqdm bar over all runs of the plan (and per-run epoch bars).
     """
-    from easyfirst.training.curriculum_run import CurriculumSpec, train_curriculum
-    from easyfirst.training.scoring import score_dataset
+    from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
+    from easyfirst.workflows.score import score_dataset
 
     out = Path(out_dir)
-    settings = {k: v for k, v in cfg.to_dict().items() if k not in ("seed", "device")}
+    settings = cfg.identity()
     header = {"format": FORMAT, "version": VERSION, "settings": settings,
               "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
               "class_names": list(bundle.class_names), "plan": plan.to_dict()}
-    _claim(out, header)
+    claim_out_dir(out, header, what="a reproduce run", resume=True, file="reproduce.json",
+                  keys=("settings", "dataset_fingerprint"), write=False)
     grid = plan.grid_runs()
     baselines = plan.baseline_runs()
     for spec in [*baselines, *grid]:  # refuse stale runs before training anything

@@ -27,8 +27,9 @@ from typing import Any
 import torch
 
 from easyfirst.data.base import DatasetBundle
-from easyfirst.scoring.features import check_layers, default_layers, layer_embeddings
-from easyfirst.scoring.training_scorer import ScorerOutput, TrainingScorer
+from easyfirst.estimators.base import ScorerOutput, register_estimator
+from easyfirst.estimators.features import check_layers, default_layers, layer_embeddings
+from easyfirst.scoring.base import Param, str_list
 from easyfirst.training.config import RunConfig
 
 
@@ -135,6 +136,58 @@ def prediction_depth_from_embeddings(
     return depth_from_agreement(preds == final_pred.cpu()[None, :])
 
 
+def check_prediction_depth(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    model: Any = None,
+    checkpoint: str | None,
+    layers: Sequence[str] | None,
+    knn_k: int,
+    max_dim: int | None,
+) -> None:
+    """Raise before any training on bad k, cap, checkpoint or layer names."""
+    n = len(bundle.train)
+    if not 1 <= int(knn_k) <= n - 1:
+        raise ValueError(f"Expected 1 <= knn_k <= N - 1 = {n - 1}; got {knn_k}. Lower --knn-k.")
+    if max_dim is not None and int(max_dim) < 1:
+        raise ValueError(f"Expected max_dim >= 1 (or None for no cap); got {max_dim}.")
+    if model is not None:
+        pass
+    elif checkpoint:
+        model, _ = _checkpoint_model(bundle, cfg, checkpoint)
+    else:
+        from easyfirst.models.registry import build_model
+
+        with torch.random.fork_rng(devices=[]):  # a throw-away model: keep the global RNG
+            model = build_model(
+                cfg.model,
+                input_shape=bundle.input_shape,
+                num_classes=bundle.num_classes,
+                **cfg.model_options,
+            )
+    if layers:
+        check_layers(model, layers)
+    else:
+        default_layers(model)
+
+
+@register_estimator(
+    "prediction_depth", higher_is_easier=False,
+    description="first layer from which k-NN probes agree with the model (Baldock et al. 2021)",
+    params=[
+        Param("checkpoint", str, "transfer_teacher: teacher model file; prediction_depth: "
+              "model trained on this split (an easyfirst checkpoint.pt or a state dict of "
+              "--model); local files only"),
+        Param("layers", str_list, "prediction_depth: comma-separated layer names, shallow "
+              "first (default: the model's embedding layers)"),
+        Param("knn_k", int, "prediction_depth: k of the k-NN probes (30)"),
+        Param("max_dim", int, "prediction_depth: features per layer after random projection "
+              "(512)"),
+    ],
+    check=check_prediction_depth,
+    reuses_run_model=True, summary_keys=("layers", "model_source"), test_params={"knn_k": 3},
+)
 def prediction_depth(
     bundle: DatasetBundle,
     cfg: RunConfig,
@@ -205,7 +258,7 @@ def prediction_depth(
 def _checkpoint_model(
     bundle: DatasetBundle, cfg: RunConfig, checkpoint: str
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    from easyfirst.scoring.features import load_model_file
+    from easyfirst.estimators.features import load_model_file
 
     model, info = load_model_file(checkpoint, bundle, cfg)
     fp = info.get("checkpoint_fingerprint")
@@ -216,49 +269,3 @@ def _checkpoint_model(
             "checkpoint to train one."
         )
     return model, info
-
-
-def check_prediction_depth(
-    bundle: DatasetBundle,
-    cfg: RunConfig,
-    *,
-    model: Any = None,
-    checkpoint: str | None,
-    layers: Sequence[str] | None,
-    knn_k: int,
-    max_dim: int | None,
-) -> None:
-    """Raise before any training on bad k, cap, checkpoint or layer names."""
-    n = len(bundle.train)
-    if not 1 <= int(knn_k) <= n - 1:
-        raise ValueError(f"Expected 1 <= knn_k <= N - 1 = {n - 1}; got {knn_k}. Lower --knn-k.")
-    if max_dim is not None and int(max_dim) < 1:
-        raise ValueError(f"Expected max_dim >= 1 (or None for no cap); got {max_dim}.")
-    if model is not None:
-        pass
-    elif checkpoint:
-        model, _ = _checkpoint_model(bundle, cfg, checkpoint)
-    else:
-        from easyfirst.models.registry import build_model
-
-        with torch.random.fork_rng(devices=[]):  # a throw-away model: keep the global RNG
-            model = build_model(
-                cfg.model,
-                input_shape=bundle.input_shape,
-                num_classes=bundle.num_classes,
-                **cfg.model_options,
-            )
-    if layers:
-        check_layers(model, layers)
-    else:
-        default_layers(model)
-
-
-SCORER = TrainingScorer(
-    "prediction_depth",
-    prediction_depth,
-    higher_is_easier=False,
-    description="first layer from which k-NN probes agree with the model (Baldock et al. 2021)",
-    reuses_run_model=True,
-    check=check_prediction_depth,
-)

@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from easyfirst.data.base import DatasetBundle
-from easyfirst.scoring.cvloss import heldout_eval, part_bundle
-from easyfirst.scoring.folds import check_ratios, complement, holdout_windows
-from easyfirst.scoring.training_scorer import ScorerOutput, TrainingScorer
+from easyfirst.estimators.base import ScorerOutput, register_estimator
+from easyfirst.estimators.cvloss import heldout_eval, part_bundle
+from easyfirst.estimators.folds import check_ratios, complement, holdout_windows
+from easyfirst.scoring.base import Param, float_list
 from easyfirst.training.config import RunConfig
 
 DEFAULT_RATIOS = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -175,6 +176,42 @@ def _check_runs(n: int, ratios: Sequence[float], runs: int) -> None:
         )
 
 
+def check_cscore(
+    bundle: DatasetBundle,
+    cfg: RunConfig,
+    *,
+    model: Any = None,
+    subset_ratios: Sequence[float],
+    subset_runs: int,
+    cscore_file: str | None,
+) -> None:
+    """Raise before any training on bad ratios, too few runs or an unusable C-score file."""
+    n = len(bundle.train)
+    if cscore_file:
+        load_cscore_file(
+            cscore_file, n, targets=bundle.train.targets, fingerprint=bundle.fingerprint
+        )
+        return
+    ratios = check_ratios(subset_ratios)
+    _check_runs(n, ratios, int(subset_runs))
+    for ratio in ratios:
+        holdout_windows(n, ratio, 1, seed=0)  # subset size between 1 and N - 1
+
+
+@register_estimator(
+    "cscore", higher_is_easier=True,
+    description="C-score (Jiang et al. 2021): held-out accuracy over random-subset models",
+    params=[
+        Param("subset_ratios", float_list,
+              "cscore: training fractions in (0, 1), e.g. 0.1,0.3,0.5,0.7,0.9 (the default)"),
+        Param("subset_runs", int, "cscore: models per ratio (default 3)"),
+        Param("cscore_file", str, "cscore: read precomputed C-scores (.npy (N,), .npz "
+              "'scores', CSV index,score)"),
+    ],
+    check=check_cscore,
+    summary_keys=("ratios", "subset_runs", "heldout_coverage", "source"),
+    test_params={"subset_ratios": (0.5,), "subset_runs": 2},
+)
 def cscore(
     bundle: DatasetBundle,
     cfg: RunConfig,
@@ -241,34 +278,3 @@ def cscore(
         trainings=len(correct),
         info={"ratios": list(ratios), "subset_runs": runs, "heldout_coverage": coverage},
     )
-
-
-def check_cscore(
-    bundle: DatasetBundle,
-    cfg: RunConfig,
-    *,
-    model: Any = None,
-    subset_ratios: Sequence[float],
-    subset_runs: int,
-    cscore_file: str | None,
-) -> None:
-    """Raise before any training on bad ratios, too few runs or an unusable C-score file."""
-    n = len(bundle.train)
-    if cscore_file:
-        load_cscore_file(
-            cscore_file, n, targets=bundle.train.targets, fingerprint=bundle.fingerprint
-        )
-        return
-    ratios = check_ratios(subset_ratios)
-    _check_runs(n, ratios, int(subset_runs))
-    for ratio in ratios:
-        holdout_windows(n, ratio, 1, seed=0)  # subset size between 1 and N - 1
-
-
-SCORER = TrainingScorer(
-    "cscore",
-    cscore,
-    higher_is_easier=True,
-    description="C-score (Jiang et al. 2021): held-out accuracy over random-subset models",
-    check=check_cscore,
-)

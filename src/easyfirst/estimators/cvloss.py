@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from easyfirst.data.base import DatasetBundle
-from easyfirst.scoring.folds import complement, stratified_folds
-from easyfirst.scoring.training_scorer import ScorerOutput, TrainingScorer
+from easyfirst.estimators.base import ScorerOutput, register_estimator
+from easyfirst.estimators.folds import complement, stratified_folds
+from easyfirst.scoring.base import Param
 from easyfirst.training.config import RunConfig
 
 
@@ -60,6 +61,18 @@ def heldout_eval(
     return torch.cat(losses), torch.cat(correct)
 
 
+def check_cvloss(bundle: DatasetBundle, cfg: RunConfig, *, model: Any = None, folds: int) -> None:
+    """Raise before any training if ``folds`` does not fit the training split."""
+    stratified_folds(bundle.train.targets, folds, seed=0)
+
+
+@register_estimator(
+    "cvloss", higher_is_easier=False,
+    description="held-out cross-entropy in stratified k-fold cross-validation (k=3); k trainings",
+    params=[Param("folds", int, "cvloss: k folds (default 3)")],
+    check=check_cvloss,
+    summary_keys=("fold_sizes",), test_params={"folds": 2},
+)
 def cvloss(
     bundle: DatasetBundle,
     cfg: RunConfig,
@@ -103,17 +116,3 @@ def cvloss(
         trainings=len(parts),
         info={"fold_sizes": [int(p.size) for p in parts], "fold_heldout_accuracy": fold_acc},
     )
-
-
-def check_cvloss(bundle: DatasetBundle, cfg: RunConfig, *, model: Any = None, folds: int) -> None:
-    """Raise before any training if ``folds`` does not fit the training split."""
-    stratified_folds(bundle.train.targets, folds, seed=0)
-
-
-SCORER = TrainingScorer(
-    "cvloss",
-    cvloss,
-    higher_is_easier=False,
-    description="held-out cross-entropy in stratified k-fold cross-validation (k=3); k trainings",
-    check=check_cvloss,
-)

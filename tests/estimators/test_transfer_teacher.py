@@ -9,9 +9,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.estimators.transfer_teacher import svm_scores
 from easyfirst.models.registry import build_model
 from easyfirst.scoring import SCORERS
-from easyfirst.scoring.transfer_teacher import svm_scores
 from easyfirst.training.config import RunConfig
 from easyfirst.training.loop import train
 

@@ -1,8 +1,14 @@
 """``TrainingScorer``: a scorer that trains (or embeds with) models of its own.
 
 CVLoss, C-score, Transfer Teacher and Prediction Depth need more than the dynamics of one
-ordinary run. Each is a ``TrainingScorer`` in the same ``SCORERS`` registry as the dynamics
-scorers; ``run`` returns one seed's ``Scores`` and ``ensemble`` averages seeds.
+ordinary run. Each is one function registered with :func:`register_estimator` into the same
+``SCORERS`` registry as the dynamics scorers, and implements the same
+:class:`~easyfirst.scoring.base.Scorer` contract; ``run`` returns one seed's ``Scores`` and
+``ensemble`` averages seeds. Adding one is one file::
+
+    @register_estimator("mine", higher_is_easier=False, description="...",
+                        params=[Param("folds", int, "k folds (default 3)")])
+    def mine(bundle, cfg, *, seed, progress=False, model=None, folds=3) -> ScorerOutput: ...
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import numpy as np
 from easyfirst._version import __version__
 from easyfirst.data.base import DatasetBundle
 from easyfirst.scores import Scores
+from easyfirst.scoring.base import Param, SeedInputs
+from easyfirst.scoring.registry import SCORERS
 from easyfirst.training.config import RunConfig
 
 
@@ -71,6 +79,9 @@ class TrainingScorer:
         check: ``check(bundle, cfg, model=model, **params)`` raises on bad input before
             anything trains (``easyfirst score`` calls it for every scorer, with
             ``model=None``, before the first training).
+        params: the parameters as the command line shows them (one per keyword of ``fn``).
+        summary_keys: ``Scores.meta`` keys copied into the score summary.
+        test_params: small parameters for the common scorer tests.
     """
 
     name: str
@@ -79,10 +90,13 @@ class TrainingScorer:
     description: str
     reuses_run_model: bool = False
     check: Callable[..., None] | None = None
+    params: tuple[Param, ...] = ()
+    summary_keys: tuple[str, ...] = ()
+    test_params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def params(self) -> dict[str, Any]:
-        """The accepted parameters and their defaults."""
+    def defaults(self) -> dict[str, Any]:
+        """The accepted parameters and their defaults (``fn``'s keyword-only arguments)."""
         sig = inspect.signature(self.fn)
         skip = {"bundle", "cfg", "seed", "progress", "model"}
         return {
@@ -93,7 +107,7 @@ class TrainingScorer:
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Reject unknown parameter names; return the params merged over the defaults."""
-        accepted = self.params
+        accepted = self.defaults
         unknown = sorted(set(params) - set(accepted))
         if unknown:
             raise ValueError(
@@ -116,9 +130,16 @@ class TrainingScorer:
             self.check(bundle, cfg, model=model, **full)
         return full
 
-    def wants_run_model(self, params: Mapping[str, Any]) -> bool:
+    def uses_run_model(self, params: Mapping[str, Any]) -> bool:
         """Whether ``easyfirst score`` should hand this scorer the per-seed run's model."""
         return self.reuses_run_model and not params.get("checkpoint")
+
+    def uses_runs(self, params: Mapping[str, Any]) -> bool:
+        return self.uses_run_model(params)
+
+    def score(self, inputs: SeedInputs, **params: Any) -> Scores:
+        return self.run(inputs.bundle, inputs.cfg, seed=inputs.seed, progress=inputs.progress,
+                        model=inputs.model, **params)
 
     def run(
         self,
@@ -185,6 +206,29 @@ class TrainingScorer:
     ) -> list[Scores]:
         """``run`` once per seed (feed the list to ``ensemble``)."""
         return [self.run(bundle, cfg, seed=s, progress=progress, **params) for s in seeds]
+
+
+def register_estimator(
+    name: str, *, higher_is_easier: bool, description: str, params: Sequence[Param] = (),
+    check: Callable[..., None] | None = None, reuses_run_model: bool = False,
+    summary_keys: Sequence[str] = (), test_params: Mapping[str, Any] | None = None,
+) -> Callable[[ScorerFn], ScorerFn]:
+    """Register ``fn(bundle, cfg, *, seed, progress, model, **params) -> ScorerOutput``.
+
+    ``params`` must name exactly ``fn``'s keyword-only scorer arguments (checked here).
+    """
+
+    def decorator(fn: ScorerFn) -> ScorerFn:
+        scorer = TrainingScorer(name, fn, higher_is_easier, description, reuses_run_model,
+                                check, tuple(params), tuple(summary_keys), dict(test_params or {}))
+        declared, accepted = {p.name for p in params}, set(scorer.defaults)
+        if declared != accepted:
+            raise TypeError(f"Estimator {name!r} declares params {sorted(declared)}; its "
+                            f"function takes {sorted(accepted)}. Declare each one once.")
+        SCORERS.register(name, kind="training")(scorer)
+        return fn
+
+    return decorator
 
 
 def sum_costs(members: Sequence[Scores]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.estimators.features import layer_embeddings
+from easyfirst.estimators.prediction_depth import depth_from_agreement, knn_predict
 from easyfirst.scoring import SCORERS
-from easyfirst.scoring.features import layer_embeddings
-from easyfirst.scoring.prediction_depth import depth_from_agreement, knn_predict
 from easyfirst.training.config import RunConfig
 
 LABELS = [0, 0, 0, 0, 1, 1, 1, 1]

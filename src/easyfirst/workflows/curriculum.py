@@ -11,7 +11,6 @@ Output layout of ``train_curriculum(..., out_dir=OUT)``::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, is_main_process
 from easyfirst.training.loop import RunResult, train
-from easyfirst.training.predictions import write_predictions
+from easyfirst.workflows.outputs import claim_out_dir, write_predictions
 
 
 @dataclass(frozen=True)
@@ -122,10 +121,10 @@ def train_curriculum(
         )
 
     out = Path(out_dir)
-    settings = {"config": cfg.to_dict(), "curriculum": spec.__dict__,
+    settings = {"config": {**cfg.identity(), "seed": cfg.seed}, "curriculum": spec.__dict__,
                 "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
                 "scores": scores.header() if scores is not None else None}
-    _claim(out, settings, resume=resume)
+    claim_out_dir(out, settings, what="a run", resume=resume, finished="metrics.json")
     result = train(bundle, cfg, out_dir=out, record=False, resume=resume, progress=progress,
                    sampler_factory=sampler_factory, on_epoch_end=on_epoch_end)
     if is_main_process():
@@ -138,23 +137,3 @@ def write_run_outputs(out: Path, bundle: DatasetBundle, result: RunResult) -> No
     atomic_write_text(out / "metrics.json", result.metrics_json())
     save_checkpoint(result.model.state_dict(), out / "model.pt")
     write_predictions(out / "predictions.npz", bundle, result.dev_logits, result.test_logits)
-
-
-def _claim(out: Path, settings: dict[str, Any], *, resume: bool) -> None:
-    """Never overwrite another run: an existing run.json must describe the same run."""
-    run_file = out / "run.json"
-    mine = json.loads(json.dumps(settings))
-    if run_file.is_file():
-        theirs = json.loads(run_file.read_text())
-        if theirs != mine:
-            raise ValueError(
-                f"{str(out)!r} holds a different run; choose another --out folder (nothing "
-                "was changed)."
-            )
-        if not resume and (out / "metrics.json").is_file():
-            raise ValueError(
-                f"{str(out)!r} already holds this finished run; pass --resume to reuse it or "
-                "choose another --out folder."
-            )
-        return
-    atomic_write_text(run_file, json.dumps(mine, indent=1))

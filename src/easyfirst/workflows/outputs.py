@@ -1,0 +1,129 @@
+"""A run folder's files: who owns it (``run.json``), predictions, and the samples' facts.
+
+``predictions.npz`` (``write_predictions``): per split ``dev``/``test`` with data, the
+``{split}_logits (N, C)``, ``{split}_probs`` (softmax), ``{split}_targets (N,)`` and
+``{split}_ids (N,)``; late fusion and the report read it.
+
+``samples.npz`` (``write_sample_meta``): per split, ``{split}.ids``, ``{split}.targets`` and
+every numeric per-sample meta column as ``{split}.meta.{column}`` (synthkws: ``snr_db``), so
+a report can relate scores and accuracies to known sample facts without loading the dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from easyfirst.atomic import atomic_write, atomic_write_text
+from easyfirst.data.base import DatasetBundle
+
+SAMPLES = "samples.npz"
+
+
+def _write_npz(path: Path, arrays: dict[str, Any]) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    atomic_write(path, write)
+
+
+def write_predictions(
+    path: Path, bundle: DatasetBundle, dev_logits: torch.Tensor | None,
+    test_logits: torch.Tensor | None,
+) -> None:
+    """Write ``predictions.npz`` at ``path`` (layout in the module docstring)."""
+    arrays: dict[str, Any] = {}
+    for name, split, logits in (("dev", bundle.dev, dev_logits), ("test", bundle.test,
+                                                                  test_logits)):
+        if split is None or logits is None:
+            continue
+        arrays[f"{name}_logits"] = logits.numpy()
+        arrays[f"{name}_probs"] = torch.softmax(logits, 1).numpy()
+        arrays[f"{name}_targets"] = split.targets.numpy()
+        arrays[f"{name}_ids"] = np.array(split.ids)
+    _write_npz(path, arrays)
+
+
+def write_sample_meta(path: Path, bundle: DatasetBundle) -> None:
+    """Write ``samples.npz`` at ``path`` (layout in the module docstring)."""
+    arrays: dict[str, Any] = {}
+    for name in ("train", "dev", "test"):
+        split = getattr(bundle, name)
+        if split is None:
+            continue
+        arrays[f"{name}.ids"] = np.array(split.ids)
+        arrays[f"{name}.targets"] = split.targets.numpy()
+        for col, values in split.meta.items():
+            v = np.asarray(values)
+            if np.issubdtype(v.dtype, np.number) and v.ndim == 1:
+                arrays[f"{name}.meta.{col}"] = v
+    _write_npz(path, arrays)
+
+
+def _differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
+    """Names of what differs, settings field by field (``dataset`` for the fingerprint)."""
+    out: list[str] = []
+    for key in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(key), theirs.get(key)
+        if a == b:
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and key in ("settings", "config"):
+            out += _differences(a, b)
+        else:
+            out.append("dataset" if key == "dataset_fingerprint" else key)
+    return out
+
+
+def claim_out_dir(
+    out: Path, record: Mapping[str, Any], *, what: str, resume: bool, file: str = "run.json",
+    keys: Sequence[str] | None = None, orphan: str | None = None, finished: str | None = None,
+    write: bool = True,
+) -> None:
+    """Make ``out`` this run's folder, or refuse (one line) before anything is changed.
+
+    The one rule for ``score``, ``train`` and ``reproduce``: ``out/file`` describes what the
+    folder holds; a folder holding another ``record`` (or, with ``keys``, other values of those
+    keys) is refused, so runs of other settings or data never mix.
+
+    Args:
+        out: the output folder.
+        record: JSON-able description of the run(s), e.g. settings and dataset fingerprint.
+        what: how the message names the folder's content (``"runs"``, ``"run"``...).
+        resume: the user asked to continue (``--resume``).
+        file: the claim file.
+        keys: compare only these keys of ``record`` (the rest may change between calls).
+        orphan: a path in ``out`` that, without the claim file, means outputs of unknown
+            settings; refused unless ``resume``.
+        finished: a path whose presence means the run is complete; refused unless ``resume``.
+        write: write ``record`` to ``out/file`` when it is new (else the caller writes it).
+    """
+    path = out / file
+    mine = json.loads(json.dumps(record, default=str))
+    if path.is_file():
+        theirs = json.loads(path.read_text())
+        if keys is not None:
+            mine_k, theirs_k = ({k: d.get(k) for k in keys} for d in (mine, theirs))
+        else:
+            mine_k, theirs_k = mine, theirs
+        if mine_k != theirs_k:
+            raise ValueError(
+                f"{str(out)!r} holds {what} with a different "
+                f"{', '.join(_differences(mine_k, theirs_k)) or 'setup'}; expected the same "
+                "settings. Choose another --out folder (nothing was changed)."
+            )
+        if finished is not None and not resume and (out / finished).exists():
+            raise ValueError(
+                f"{str(out)!r} already holds this finished {what}; pass --resume to reuse it or "
+                "choose another --out folder."
+            )
+        return
+    if orphan is not None and not resume and (out / orphan).exists():
+        raise ValueError(f"{str(out)!r} has {what} but no {file}; choose another --out folder.")
+    if write:
+        atomic_write_text(path, json.dumps(mine, indent=1))
