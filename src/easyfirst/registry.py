@@ -37,6 +37,11 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests, or a plugin that replaces an entry)."""
+        self.get(name)
+        del self._items[name], self._meta[name]
+
     def meta(self, name: str) -> dict[str, Any]:
         """The metadata ``name`` was registered with (raises like :meth:`get` when unknown)."""
         self.get(name)

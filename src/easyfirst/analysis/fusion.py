@@ -10,7 +10,7 @@ Example:
     >>> import numpy as np
     >>> a = np.array([[0.6, 0.4], [0.6, 0.4]])
     >>> b = np.array([[0.3, 0.7], [0.9, 0.1]])
-    >>> fuse([a, b]).tolist()
+    >>> fuse([a, b]).round(6).tolist()
     [[0.9, 1.1], [1.5, 0.5]]
     >>> fusion_accuracy([a, b], np.array([1, 0]))
     1.0

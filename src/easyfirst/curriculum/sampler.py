@@ -123,28 +123,36 @@ class CurriculumSampler(DistributedSampler[int]):
         n = self._n = len(dataset)
         if n < 1:
             raise ValueError("Expected a dataset with at least 1 sample; got 0. Check the data.")
-        if mode not in MODES:
-            raise ValueError(f"Unknown mode {mode!r}. Available: {', '.join(MODES)}.")
-        if balance not in BALANCES:
-            raise ValueError(f"Unknown balance {balance!r}. Available: {', '.join(BALANCES)}.")
+        for what, value, valid in (("mode", mode, MODES), ("balance", balance, BALANCES),
+                                   ("pace_by", pace_by, PACE_BY)):
+            if value not in valid:
+                raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
         self.ordering = None if ordering is None else check_ordering(ordering, n)
         self.pacing = pacing
         self.num_epochs = num_epochs
         self.batch_size = batch_size
         self.mode = mode
-        if pace_by not in PACE_BY:
-            raise ValueError(f"Unknown pace_by {pace_by!r}. Available: {', '.join(PACE_BY)}.")
-        if pace_by == "step" and (mode != "constant" or batch_size is None):
-            raise ValueError(
-                f"pace_by='step' needs mode='constant' and a batch_size; got mode={mode!r}, "
-                f"batch_size={batch_size!r}."
-            )
         self.pace_by = pace_by
         self.balance = balance
         self.targets = None if targets is None else np.asarray(targets)
         self.num_classes = num_classes
+        self._check_options()
+        self._pool_cache: tuple[int, np.ndarray] | None = None
+        self._consumed = 0  # samples this rank has yielded in the current epoch
+        self._resume_from = 0
+        self.set_epoch(0)
+        if self.ordering is not None and balance != "none":
+            _ = self.pool  # validates targets and num_classes up front
+
+    def _check_options(self) -> None:
+        mode, batch_size, num_epochs = self.mode, self.batch_size, self.num_epochs
+        if self.pace_by == "step" and (mode != "constant" or batch_size is None):
+            raise ValueError(
+                f"pace_by='step' needs mode='constant' and a batch_size; got mode={mode!r}, "
+                f"batch_size={batch_size!r}."
+            )
         if (
-            pacing is not None
+            self.pacing is not None
             and self.ordering is not None
             and (not isinstance(num_epochs, Integral) or num_epochs < 1)
         ):
@@ -152,30 +160,23 @@ class CurriculumSampler(DistributedSampler[int]):
                 f"Expected num_epochs >= 1 with a pacing function; got {num_epochs!r}. "
                 "Pass the number of training epochs."
             )
-        if balance != "none" and self.ordering is not None and self.targets is None:
+        if self.balance != "none" and self.ordering is not None and self.targets is None:
             raise ValueError(
-                f"Expected targets (N,) for balance={balance!r}; got None. Pass the class ids "
-                "of the training samples, or balance='none'."
+                f"Expected targets (N,) for balance={self.balance!r}; got None. Pass the class "
+                "ids of the training samples, or balance='none'."
             )
-        if batch_size is not None:
-            if not isinstance(batch_size, Integral) or batch_size < 1:
+        if batch_size is None:
+            return
+        if not isinstance(batch_size, Integral) or batch_size < 1:
+            raise ValueError(f"Expected batch_size to be an int >= 1 or None; got {batch_size!r}.")
+        for epoch in range(num_epochs or 1):
+            size = self.pool_size_at(epoch)
+            if size < batch_size:
                 raise ValueError(
-                    f"Expected batch_size to be an int >= 1 or None; got {batch_size!r}."
+                    f"Expected every epoch's pool to hold one batch ({batch_size}); got {size} "
+                    f"of {self._n} samples at epoch {epoch}. Raise start_fraction or lower "
+                    "batch_size."
                 )
-            for epoch in range(num_epochs or 1):
-                size = self.pool_size_at(epoch)
-                if size < batch_size:
-                    raise ValueError(
-                        f"Expected every epoch's pool to hold one batch ({batch_size}); got "
-                        f"{size} of {n} samples at epoch {epoch}. Raise start_fraction or "
-                        "lower batch_size."
-                    )
-        self._pool_cache: tuple[int, np.ndarray] | None = None
-        self._consumed = 0  # samples this rank has yielded in the current epoch
-        self._resume_from = 0
-        self.set_epoch(0)
-        if self.ordering is not None and balance != "none":
-            _ = self.pool  # validates targets and num_classes up front
 
     # --- pool ------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
+from easyfirst.audio.augment import register_augmentation
+
 
 class BatchTransform(Protocol):
     def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor: ...
@@ -37,15 +39,16 @@ class RandomCrop:
     """Zero-pad by ``padding`` on every side, then crop ``size`` at a random offset per sample.
 
     Args:
-        size: output ``(h, w)``, or one int for square crops.
+        size: output ``(h, w)``, or one int for square crops; None keeps the input's size.
         padding: pixels of zero padding added to each side first.
 
     Shapes:
         ``(B, C, H, W) -> (B, C, h, w)`` (same shape for the usual CIFAR ``RandomCrop(32, 4)``).
     """
 
-    def __init__(self, size: int | tuple[int, int], *, padding: int = 0) -> None:
-        self.size = (size, size) if isinstance(size, int) else tuple(size)
+    def __init__(self, size: int | tuple[int, int] | None = None, *, padding: int = 0) -> None:
+        self.size = (size, size) if isinstance(size, int) else tuple(size or (1, 1))
+        self.same = size is None  # crop back to the input's own size
         self.padding = padding
         if len(self.size) != 2 or min(self.size) < 1 or padding < 0:
             raise ValueError(
@@ -55,7 +58,7 @@ class RandomCrop:
 
     def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
         _check_batch(x, "RandomCrop")
-        p, (h, w) = self.padding, self.size
+        p, (h, w) = self.padding, (tuple(x.shape[-2:]) if self.same else self.size)
         if p:
             x = F.pad(x, (p, p, p, p))
         b, _, hp, wp = x.shape
@@ -106,3 +109,15 @@ class Compose:
         for t in self.transforms:
             x = t(x, generator=generator)
         return x
+
+
+@register_augmentation("random_crop")
+def random_crop() -> RandomCrop:
+    """Zero-pad 4 pixels on every side, crop back to the image size (CIFAR's crop)."""
+    return RandomCrop(padding=4)
+
+
+@register_augmentation("hflip")
+def hflip() -> RandomHorizontalFlip:
+    """Mirror each image left-right with probability 0.5."""
+    return RandomHorizontalFlip(0.5)

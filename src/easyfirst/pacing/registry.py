@@ -21,6 +21,7 @@ name               family              size at iteration ``t`` of ``T`` (N sampl
 with ``p = t / (a T)``; the seed family uses the full data once ``p >= 1``. The ``wu-*``
 shapes are the Wu et al. (2021) functions in aucurriculum 0.1.1's exact float order (see
 :mod:`easyfirst.pacing.functional`); their sizes equal aucurriculum's ``get_dataset_size``.
+Each shape is one decorated growth function in :mod:`easyfirst.pacing.shapes`.
 
 Parameter names across sources:
 
@@ -55,52 +56,52 @@ from numbers import Integral, Real
 from easyfirst.pacing import functional as F
 from easyfirst.registry import Registry
 
-FractionFn = Callable[[float, float, float, float], float]
-"""``(t, T, b, a) -> fraction in (0, 1]``."""
 SizeFn = Callable[[float, float, int, float, float], int]
 """``(t, T, N, b, a) -> pool size``."""
 
 
 @dataclass(frozen=True)
 class PacingShape:
-    """A registered pacing shape: its family and its fraction and size formulas.
+    """A registered pacing shape (see ``pacing/shapes.py``).
 
     Args:
-        family: ``"seed"`` or ``"aucurriculum"`` (or a name of your own).
-        fraction: ``(t, T, b, a) -> fraction`` of the data in use.
+        family: ``"seed"``, ``"aucurriculum"`` or a name of your own.
+        growth: ``g(p)``, ``p = t / (a T)`` in [0, 1) -> how far the pool has grown.
         size: ``(t, T, N, b, a) -> number of samples``, in the reference's float order.
+        description: one line for ``easyfirst pacings``.
     """
 
     family: str
-    fraction: FractionFn
+    growth: F.Growth
     size: SizeFn
+    description: str = ""
+
+    def fraction(self, t: float, T: float, b: float, a: float) -> float:
+        """``b + (1 - b) g(t / (a T))`` capped at 1, and 1 once ``t >= a T``."""
+        p = t / (a * T)
+        return 1.0 if p >= 1.0 else min(1.0, b + (1.0 - b) * self.growth(p))
 
 
 PACINGS: Registry[PacingShape] = Registry("pacing")
-register_pacing = PACINGS.register
 
-for _name, _g in [
-    ("logarithmic", F.seed_logarithmic),
-    ("root", F.seed_root),
-    ("linear", F.seed_linear),
-    ("exponential", F.seed_exponential),
-]:
-    register_pacing(_name)(
-        PacingShape("seed", partial(F.seed_fraction, _g), partial(F.seed_size, _g))
-    )
 
-_WU_SIZES: dict[str, SizeFn] = {
-    "linear": partial(F.wu_polynomial_size, degree=1.0),
-    "quadratic": partial(F.wu_polynomial_size, degree=2.0),
-    "root": partial(F.wu_polynomial_size, degree=0.5),
-    "logarithmic": F.wu_logarithmic_size,
-    "exponential": F.wu_exponential_size,
-    "step": F.wu_step_size,
-}
-for _name, _size in _WU_SIZES.items():
-    register_pacing(f"wu-{_name}")(
-        PacingShape("aucurriculum", partial(F.wu_fraction, _name), _size)
-    )
+def register_pacing(
+    name: str, *, family: str = "custom", size: SizeFn | None = None
+) -> Callable[[F.Growth], F.Growth]:
+    """Register the growth function ``g(p)`` as pacing shape ``name``.
+
+    ``size`` gives the exact integer formula of a reference; by default it is
+    ``int((b + (1 - b) g(p)) N)``, the seed document's order.
+    """
+
+    def decorator(growth: F.Growth) -> F.Growth:
+        doc = (growth.__doc__ or "").strip().splitlines()
+        shape = PacingShape(family, growth, size or partial(F.seed_size, growth),
+                            doc[0] if doc else "")
+        PACINGS.register(name, family=family)(shape)
+        return growth
+
+    return decorator
 
 
 def _check_fraction(value: object, what: str, example: str) -> float:

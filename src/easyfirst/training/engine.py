@@ -99,7 +99,7 @@ class Engine:
         self.dinfo = init_distributed(self.device)
         self.dtype = getattr(torch, self.cfg.dtype)
         self.local_batch = self.cfg.batch_size // self.dinfo.world_size
-        self.augment = augment or build_batch_augment(self.cfg.augment, bundle.input_shape)
+        self.augment = augment or build_batch_augment(self.cfg.augment)
         self.mixup = build_mixup(self.cfg.augment)
         prec = Precision.resolve(precision or self.cfg.precision, self.device,
                                  input_shape=bundle.input_shape, dtype=self.dtype,

@@ -27,6 +27,7 @@ def _adam(
     weight_decay: float,
     cuda: bool,
 ) -> torch.optim.Optimizer:
+    """Adam (Kingma & Ba 2015); fused and capturable with a tensor lr on CUDA."""
     if cuda:
         params = list(params)
         lr_t = torch.tensor(lr, dtype=torch.float32, device=params[0].device)
@@ -45,6 +46,7 @@ def _sgd(
     weight_decay: float,
     cuda: bool,
 ) -> torch.optim.Optimizer:
+    """SGD with (heavy-ball) momentum."""
     return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 

@@ -40,8 +40,11 @@ def constant(t: float) -> float:
 
 @SCHEDULES.register("onecycle")
 def onecycle(t: float) -> float:
-    """One cycle (Smith & Topin 2019): cosine warm-up from lr/25 over the first 30 % of
-    training, then cosine decay to 0."""
+    """One cycle (Smith & Topin 2019): cosine warm-up from lr/25 (30 %), cosine decay to 0.
+
+    As ``torch.optim.lr_scheduler.OneCycleLR`` with ``pct_start=0.3, div_factor=25``, but
+    ending at 0.
+    """
     if t < ONECYCLE_WARMUP:
         return _cos_ramp(ONECYCLE_START, 1.0, t / ONECYCLE_WARMUP)
     return _cos_ramp(1.0, 0.0, (t - ONECYCLE_WARMUP) / (1 - ONECYCLE_WARMUP))
