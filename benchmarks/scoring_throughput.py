@@ -321,6 +321,24 @@ def _ok(flag: bool) -> str:
     return "PASS" if flag else "MISS"
 
 
+def _sizes(args: argparse.Namespace, device: torch.device) -> Sizes:
+    if args.smoke:
+        sizes = Sizes({"dcase": 8, "cifar": 32}, 1, 1 / 16, min(args.members, 2))
+    elif args.quick:
+        sizes = Sizes({"dcase": 32, "cifar": 256}, 1, 0.125, args.members)
+    elif device.type == "cuda":
+        sizes = Sizes({"dcase": 1024, "cifar": 4096}, 2, 1.0, args.members)
+    else:
+        sizes = Sizes({"dcase": 64, "cifar": 512}, 2, 1.0, args.members)
+    if args.samples:
+        sizes.samples = dict.fromkeys(sizes.samples, args.samples)
+    if args.epochs:
+        sizes.epochs = args.epochs
+    if args.width:
+        sizes.width = args.width
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, 1/8-width CNN10")
@@ -340,20 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    if args.smoke:
-        sizes = Sizes({"dcase": 8, "cifar": 32}, 1, 1 / 16, min(args.members, 2))
-    elif args.quick:
-        sizes = Sizes({"dcase": 32, "cifar": 256}, 1, 0.125, args.members)
-    elif device.type == "cuda":
-        sizes = Sizes({"dcase": 1024, "cifar": 4096}, 2, 1.0, args.members)
-    else:
-        sizes = Sizes({"dcase": 64, "cifar": 512}, 2, 1.0, args.members)
-    if args.samples:
-        sizes.samples = dict.fromkeys(sizes.samples, args.samples)
-    if args.epochs:
-        sizes.epochs = args.epochs
-    if args.width:
-        sizes.width = args.width
+    sizes = _sizes(args, device)
     shapes = [s for s in args.shapes.split(",") if s]
     for s in shapes:
         if s not in SHAPES:

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from easyfirst.audio.augment import Compose
 from easyfirst.data import load_dataset
-from easyfirst.data.image_augment import Compose, RandomCrop, RandomHorizontalFlip
+from easyfirst.data.image_augment import RandomCrop, RandomHorizontalFlip
 from easyfirst.data.images import FASHION_MNIST_DEBIAN_ROOT
 
 torch.set_num_threads(1)

@@ -30,6 +30,7 @@ import numpy as np
 
 from easyfirst.analysis import plots
 from easyfirst.analysis.agreement import agreement
+from easyfirst.analysis.formats import format_html, format_markdown
 from easyfirst.analysis.results import (
     RunRecord,
     Table,
@@ -60,45 +61,6 @@ class Image:
 class Section:
     title: str
     blocks: list[Table | Image | str] = field(default_factory=list)
-
-
-# -- tables as text -------------------------------------------------------------------------
-
-
-def format_text(table: Table) -> str:
-    """Plain aligned text (for the terminal)."""
-    cells = [table.columns, *table.rows]
-    widths = [max(len(str(r[i])) for r in cells) for i in range(len(table.columns))]
-    line = "  ".join("-" * w for w in widths)
-    out = [table.title, line]
-    for j, r in enumerate(cells):
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-        if j == 0:
-            out.append(line)
-    if table.note:
-        out.append(f"({table.note})")
-    return "\n".join(out)
-
-
-def format_markdown(table: Table) -> str:
-    def esc(c: str) -> str:
-        return str(c).replace("|", "\\|")
-
-    out = [f"**{table.title}**", "", "| " + " | ".join(map(esc, table.columns)) + " |",
-           "|" + "|".join("---" for _ in table.columns) + "|"]
-    out += ["| " + " | ".join(map(esc, r)) + " |" for r in table.rows]
-    if table.note:
-        out += ["", f"*{table.note}*"]
-    return "\n".join(out)
-
-
-def format_html(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in table.rows)
-    note = f"<p class='note'>{html.escape(table.note)}</p>" if table.note else ""
-    return (f"<p class='caption'>{html.escape(table.title)}</p><table><thead><tr>{head}</tr>"
-            f"</thead><tbody>{body}</tbody></table>{note}")
 
 
 # -- what a folder holds --------------------------------------------------------------------
@@ -165,7 +127,19 @@ def score_section(
                                    class_names=class_names),
             f"{name}: ensemble scores per class"))
     out = [overview]
+    out += _agreement_sections(ensembles, files, tag)
+    out += _robustness_sections(ensembles, seeds, files, tag, target)
+    if dyn is not None:
+        sec = Section("Data map")
+        sec.blocks.append(Image(plots.data_map_from_dynamics(dyn, files / f"{tag}datamap.png"),
+                                "Confidence against variability of the true-class probability "
+                                "(Swayamdipta et al. 2020), coloured by eval-pass correctness"))
+        out.append(sec)
+    return out
 
+
+def _agreement_sections(ensembles: dict[str, Scores], files: Path, tag: str) -> list[Section]:
+    out: list[Section] = []
     if len(ensembles) >= 2:
         sec = Section("Agreement between scoring functions")
         ag = agreement(ensembles)
@@ -182,7 +156,12 @@ def score_section(
         sec.blocks.append("Scores are compared as easiness (sign flipped for lower-is-easier "
                           "scorers), so a positive value means the scorers agree.")
         out.append(sec)
+    return out
 
+
+def _robustness_sections(ensembles: dict[str, Scores], seeds: list[Path], files: Path,
+                         tag: str, target: float) -> list[Section]:
+    out: list[Section] = []
     curves: dict[str, RobustnessCurve] = {}
     for name in ensembles:
         members = [Scores.load(sd / "scores" / f"{name}.csv") for sd in seeds
@@ -214,12 +193,6 @@ def score_section(
             note=next(iter(curves.values())).method))
         out.append(sec)
 
-    if dyn is not None:
-        sec = Section("Data map")
-        sec.blocks.append(Image(plots.data_map_from_dynamics(dyn, files / f"{tag}datamap.png"),
-                                "Confidence against variability of the true-class probability "
-                                "(Swayamdipta et al. 2020), coloured by eval-pass correctness"))
-        out.append(sec)
     return out
 
 

@@ -378,3 +378,20 @@ class Compose(Augmentation):
         for aug in self.augmentations:
             x = aug(x, generator=gen)
         return x
+
+
+Augment = Callable[[Tensor, torch.Generator], Tensor]
+"""``augment(x, generator) -> x``: a shape-preserving batch augmentation."""
+
+
+def build_augmentations(names: Sequence[str]) -> Augment | None:
+    """The named augmentations (``easyfirst augmentations``) chained as ``augment(x, gen)``.
+
+    ``mixup`` is left out: it changes the targets, and the training engine applies it after
+    these. None when no other name is given.
+    """
+    steps = [build_augmentation(n) for n in names if n != "mixup"]
+    if not steps:
+        return None
+    chain = Compose(steps)
+    return lambda x, generator: chain.to(x.device)(x, generator=generator)

@@ -1,9 +1,8 @@
 """Log-Mel spectrograms: a functional core and a thin ``nn.Module`` shell.
 
-The filterbank follows the formulas of torchaudio (``melscale_fbanks``) and librosa
-(``filters.mel``). Built in float32 it reproduces torchaudio's filterbank bit for bit;
-built in float64 and cast (the default here) it matches librosa, and with it the PANNs /
-autrainer ``PannMel`` features, to about 1e-9. ``torchaudio`` is never imported.
+The filterbank (``audio/melscale.py``) is built in float64 and cast by default, which matches
+librosa and the PANNs / autrainer ``PannMel`` features to about 1e-9. ``torchaudio`` is never
+imported.
 
 Shapes: ``T`` samples, ``F = n_fft // 2 + 1`` frequency bins, ``M`` mel bands,
 ``L = 1 + T // hop_length`` frames (``center=True``), ``...`` any leading batch dims.
@@ -17,155 +16,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-MEL_SCALES = ("htk", "slaney")
-NORMS = (None, "slaney")
+from easyfirst.audio.melscale import MEL_SCALES, NORMS, mel_filterbank
+from easyfirst.audio.presets import LOGMEL_PRESETS, preset_kwargs
 
-LOGMEL_PRESETS: dict[str, dict[str, Any]] = {
-    # PANNs / autrainer ``log_mel_{8,16,32}k``: Slaney scale and area norm, librosa-style
-    # filterbank built in float64, dB with amin 1e-10, ref 1.0 and no top_db clipping.
-    "panns8k": {
-        "sample_rate": 8000,
-        "n_fft": 256,
-        "hop_length": 80,
-        "n_mels": 64,
-        "f_min": 50.0,
-        "f_max": 4000.0,
-        "mel_scale": "slaney",
-        "norm": "slaney",
-        "amin": 1e-10,
-        "ref": 1.0,
-        "top_db": None,
-        "filterbank_dtype": torch.float64,
-    },
-    "panns16k": {
-        "sample_rate": 16000,
-        "n_fft": 512,
-        "hop_length": 160,
-        "n_mels": 64,
-        "f_min": 50.0,
-        "f_max": 8000.0,
-        "mel_scale": "slaney",
-        "norm": "slaney",
-        "amin": 1e-10,
-        "ref": 1.0,
-        "top_db": None,
-        "filterbank_dtype": torch.float64,
-    },
-    "panns32k": {
-        "sample_rate": 32000,
-        "n_fft": 1024,
-        "hop_length": 320,
-        "n_mels": 64,
-        "f_min": 50.0,
-        "f_max": 14000.0,
-        "mel_scale": "slaney",
-        "norm": "slaney",
-        "amin": 1e-10,
-        "ref": 1.0,
-        "top_db": None,
-        "filterbank_dtype": torch.float64,
-    },
-}
-
-# Slaney mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above it.
-_SLANEY_F_SP = 200.0 / 3
-_SLANEY_MIN_LOG_HZ = 1000.0
-_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP  # 15.0
-_SLANEY_LOGSTEP = math.log(6.4) / 27.0
+__all__ = ["LOGMEL_PRESETS", "MEL_SCALES", "NORMS", "LogMel", "log_mel_spectrogram",
+           "mel_filterbank", "spectrogram_power"]
 
 _CACHE_MAX = 32
 _CPU_CHUNK_BYTES = 2 * 1024 * 1024
 _cache: dict[tuple[Any, ...], Tensor] = {}
-
-
-def _check_choice(name: str, value: object, valid: tuple[object, ...]) -> None:
-    if value not in valid:
-        listed = ", ".join(repr(v) for v in valid)
-        raise ValueError(f"Unknown {name} {value!r}. Available: {listed}.")
-
-
-def _hz_to_mel(freq: float, mel_scale: str) -> float:
-    if mel_scale == "htk":
-        return 2595.0 * math.log10(1.0 + freq / 700.0)
-    if freq >= _SLANEY_MIN_LOG_HZ:
-        return _SLANEY_MIN_LOG_MEL + math.log(freq / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
-    # Written as a division by (200/3), the order torchaudio uses: ``f * 3 / 200`` rounds
-    # differently in float32 and breaks bit-exact parity.
-    return freq / _SLANEY_F_SP
-
-
-def _mel_to_hz(mels: Tensor, mel_scale: str) -> Tensor:
-    if mel_scale == "htk":
-        return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
-    linear = _SLANEY_F_SP * mels
-    log = _SLANEY_MIN_LOG_HZ * torch.exp(_SLANEY_LOGSTEP * (mels - _SLANEY_MIN_LOG_MEL))
-    return torch.where(mels >= _SLANEY_MIN_LOG_MEL, log, linear)
-
-
-def mel_filterbank(
-    *,
-    n_freqs: int,
-    sample_rate: int,
-    n_mels: int,
-    f_min: float,
-    f_max: float,
-    mel_scale: str = "htk",
-    norm: str | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> Tensor:
-    """Triangular mel filterbank, built on the CPU in ``dtype``.
-
-    Built in float32 it equals ``torchaudio.functional.melscale_fbanks`` bit for bit; built
-    in float64 and cast to float32 it matches ``librosa.filters.mel(...).T`` to ~1e-9.
-
-    Args:
-        n_freqs: Number of STFT bins ``F`` (``n_fft // 2 + 1``).
-        sample_rate: Sample rate in Hz.
-        n_mels: Number of mel bands ``M``.
-        f_min: Lowest band edge in Hz.
-        f_max: Highest band edge in Hz, at most ``sample_rate / 2``.
-        mel_scale: ``"htk"`` or ``"slaney"``.
-        norm: ``None`` (peak 1) or ``"slaney"`` (each band has unit area).
-        dtype: Floating dtype in which every step is computed.
-
-    Returns:
-        Filterbank of shape ``(F, M)``; ``power_spec.mT @ fb`` gives mel power.
-
-    Example:
-        >>> fb = mel_filterbank(n_freqs=257, sample_rate=16000, n_mels=64, f_min=50.0,
-        ...                     f_max=8000.0, mel_scale="slaney", norm="slaney")
-        >>> tuple(fb.shape)
-        (257, 64)
-    """
-    _check_choice("mel_scale", mel_scale, MEL_SCALES)
-    _check_choice("norm", norm, NORMS)
-    if n_mels < 1:
-        raise ValueError(f"n_mels must be >= 1, got {n_mels}; pass a positive number of bands.")
-    if n_freqs < 2:
-        raise ValueError(f"n_freqs must be >= 2, got {n_freqs}; use n_fft // 2 + 1.")
-    if f_max > sample_rate / 2:
-        raise ValueError(
-            f"f_max must be <= sample_rate / 2 = {sample_rate / 2:g} Hz, got {f_max:g}; "
-            f"lower f_max or raise sample_rate."
-        )
-    if not 0.0 <= f_min < f_max:
-        raise ValueError(
-            f"Expected 0 <= f_min < f_max, got f_min={f_min:g}, f_max={f_max:g}; "
-            f"fix the band edges."
-        )
-    all_freqs = torch.linspace(0, sample_rate / 2, n_freqs, dtype=dtype)
-    m_pts = torch.linspace(
-        _hz_to_mel(f_min, mel_scale), _hz_to_mel(f_max, mel_scale), n_mels + 2, dtype=dtype
-    )
-    f_pts = _mel_to_hz(m_pts, mel_scale)  # (M + 2,) band edges and centres in Hz
-    f_diff = f_pts[1:] - f_pts[:-1]  # (M + 1,)
-    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)  # (F, M + 2)
-    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
-    up = slopes[:, 2:] / f_diff[1:]
-    fb = torch.clamp(torch.minimum(down, up), min=0.0)
-    if norm == "slaney":
-        fb = fb * (2.0 / (f_pts[2 : n_mels + 2] - f_pts[:n_mels])).unsqueeze(0)
-    return fb
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -421,15 +280,6 @@ def log_mel_spectrogram(
     return out.to(waveform.dtype)
 
 
-def _preset(name: str) -> dict[str, Any]:
-    try:
-        return dict(LOGMEL_PRESETS[name])
-    except KeyError:
-        raise ValueError(
-            f"Unknown log-Mel preset {name!r}. Available: {', '.join(sorted(LOGMEL_PRESETS))}."
-        ) from None
-
-
 class LogMel(nn.Module):
     """Module form of :func:`log_mel_spectrogram`; window and filterbank are buffers.
 
@@ -504,16 +354,9 @@ class LogMel(nn.Module):
         self.ref = ref
         self.top_db = top_db
         self.filterbank_dtype = filterbank_dtype
-        fb = mel_filterbank(
-            n_freqs=n_fft // 2 + 1,
-            sample_rate=sample_rate,
-            n_mels=n_mels,
-            f_min=self.f_min,
-            f_max=self.f_max,
-            mel_scale=mel_scale,
-            norm=norm,
-            dtype=filterbank_dtype,
-        )
+        fb = mel_filterbank(n_freqs=n_fft // 2 + 1, sample_rate=sample_rate, n_mels=n_mels,
+                            f_min=self.f_min, f_max=self.f_max, mel_scale=mel_scale, norm=norm,
+                            dtype=filterbank_dtype)
         self.register_buffer("fb", fb.to(torch.float32), persistent=False)
         self.register_buffer(
             "window", torch.hann_window(self.win_length, periodic=True), persistent=False
@@ -526,7 +369,7 @@ class LogMel(nn.Module):
         Raises:
             ValueError: If ``name`` is not a preset (the message lists them).
         """
-        return cls(**{**_preset(name), **overrides})
+        return cls(**{**preset_kwargs(name), **overrides})
 
     def forward(self, waveform: Tensor) -> Tensor:
         """Compute features: ``(..., T) -> (..., M, L)`` in the input's dtype."""

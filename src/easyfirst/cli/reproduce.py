@@ -43,7 +43,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from easyfirst.analysis.report import format_text, write_report
+    from easyfirst.analysis.formats import format_text
+    from easyfirst.analysis.report import write_report
     from easyfirst.data import load_dataset
     from easyfirst.scoring import get_scorer
     from easyfirst.workflows.reproduce import make_plan, reproduce

@@ -7,6 +7,7 @@ never leave it; a CPU generator also works (its few numbers are copied over asyn
 
 Example:
     >>> import torch
+    >>> from easyfirst.audio.augment import Compose
     >>> aug = Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(0.5)])
     >>> x = torch.rand(8, 3, 32, 32)
     >>> aug(x, generator=torch.Generator().manual_seed(0)).shape
@@ -15,17 +16,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
-
 import torch
 import torch.nn.functional as F
 
-from easyfirst.audio.augment import register_augmentation
+from easyfirst.audio.augment import (
+    Augmentation,
+    GeneratorLike,
+    register_augmentation,
+    resolve_generator,
+)
 
 
-class BatchTransform(Protocol):
-    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor: ...
+def _generator(generator: GeneratorLike, device: torch.device) -> torch.Generator:
+    """A seed makes a generator on ``device``; a generator on any device is used as is."""
+    return generator if isinstance(generator, torch.Generator) else resolve_generator(
+        generator, device)
 
 
 def _check_batch(x: torch.Tensor, name: str) -> None:
@@ -35,7 +40,7 @@ def _check_batch(x: torch.Tensor, name: str) -> None:
         )
 
 
-class RandomCrop:
+class RandomCrop(Augmentation):
     """Zero-pad by ``padding`` on every side, then crop ``size`` at a random offset per sample.
 
     Args:
@@ -47,6 +52,7 @@ class RandomCrop:
     """
 
     def __init__(self, size: int | tuple[int, int] | None = None, *, padding: int = 0) -> None:
+        super().__init__()
         self.size = (size, size) if isinstance(size, int) else tuple(size or (1, 1))
         self.same = size is None  # crop back to the input's own size
         self.padding = padding
@@ -56,8 +62,9 @@ class RandomCrop:
                 f"padding={padding}."
             )
 
-    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, generator: GeneratorLike) -> torch.Tensor:
         _check_batch(x, "RandomCrop")
+        generator = _generator(generator, x.device)
         p, (h, w) = self.padding, (tuple(x.shape[-2:]) if self.same else self.size)
         if p:
             x = F.pad(x, (p, p, p, p))
@@ -80,7 +87,7 @@ class RandomCrop:
         return out.permute(0, 3, 1, 2).contiguous()
 
 
-class RandomHorizontalFlip:
+class RandomHorizontalFlip(Augmentation):
     """Mirror each image left-right with probability ``p``.
 
     Shapes:
@@ -88,27 +95,17 @@ class RandomHorizontalFlip:
     """
 
     def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Expected a probability 0 <= p <= 1; got p={p}.")
         self.p = p
 
-    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, generator: GeneratorLike) -> torch.Tensor:
         _check_batch(x, "RandomHorizontalFlip")
+        generator = _generator(generator, x.device)
         u = torch.rand(x.shape[0], generator=generator, device=generator.device)
         flip = (u < self.p).to(x.device, non_blocking=True)[:, None, None, None]
         return torch.where(flip, x.flip(-1), x)
-
-
-class Compose:
-    """Apply transforms in order, all drawing from the same generator."""
-
-    def __init__(self, transforms: Sequence[BatchTransform]) -> None:
-        self.transforms = list(transforms)
-
-    def __call__(self, x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
-        for t in self.transforms:
-            x = t(x, generator=generator)
-        return x
 
 
 @register_augmentation("random_crop")

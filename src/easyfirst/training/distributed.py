@@ -24,6 +24,13 @@ class DistInfo:
         return self.world_size > 1
 
 
+def world_size() -> int:
+    """Processes of this run: the process group's size, else torchrun's ``WORLD_SIZE``."""
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_world_size())
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def init_distributed(device: torch.device) -> DistInfo:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); a no-op otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

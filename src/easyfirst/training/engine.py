@@ -22,7 +22,6 @@ A stacked run writes it for the stack and, at the end, one plain-run checkpoint 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -35,13 +34,13 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
+from easyfirst.audio.augment import Augment, Mixup, build_augmentations
 from easyfirst.data.base import DatasetBundle
 from easyfirst.recording.recorder import OutcomeRecorder
-from easyfirst.training.augment import Augment, build_batch_augment, build_mixup
 from easyfirst.training.batches import DeviceBatches
 from easyfirst.training.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from easyfirst.training.config import RunConfig, resolve_auto
-from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device
+from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device, world_size
 from easyfirst.training.evaluate import accuracy, predict
 from easyfirst.training.graphs import GraphedStep
 from easyfirst.training.members import Members, PlainMember, StackedMembers, State
@@ -94,13 +93,13 @@ class Engine:
         self.on_epoch_end, self.track_test = on_epoch_end, track_test
         self.member_dirs = [Path(d) for d in member_dirs or []]
         self.ckpt_path = Path(out_dir) / CHECKPOINT if out_dir is not None else None
-        self._check(int(os.environ.get("WORLD_SIZE", "1")))  # before joining a group
+        self._check(world_size())  # before joining a process group
         self.device = resolve_device(self.cfg.device)
         self.dinfo = init_distributed(self.device)
         self.dtype = getattr(torch, self.cfg.dtype)
         self.local_batch = self.cfg.batch_size // self.dinfo.world_size
-        self.augment = augment or build_batch_augment(self.cfg.augment)
-        self.mixup = build_mixup(self.cfg.augment)
+        self.augment = augment or build_augmentations(self.cfg.augment)
+        self.mixup = Mixup() if "mixup" in self.cfg.augment else None
         prec = Precision.resolve(precision or self.cfg.precision, self.device,
                                  input_shape=bundle.input_shape, dtype=self.dtype,
                                  compile=self.cfg.compile, cuda_graphs=self.cfg.cuda_graphs)

@@ -9,8 +9,8 @@ from typing import Any
 
 from torch.utils.data import Sampler
 
+from easyfirst.audio.augment import Augment
 from easyfirst.data.base import DatasetBundle
-from easyfirst.training.augment import Augment
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo
 from easyfirst.training.engine import Engine

@@ -16,7 +16,6 @@ another on CPU; ``stack="measure"`` decides by a short timed warm-up instead.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from easyfirst.audio.augment import Augment
 from easyfirst.data.base import DatasetBundle
-from easyfirst.training.augment import Augment
 from easyfirst.training.config import STACK_MODES, RunConfig
-from easyfirst.training.distributed import resolve_device
+from easyfirst.training.distributed import resolve_device, world_size
 from easyfirst.training.engine import Engine, EpochCallback
 from easyfirst.training.members import StackedMembers
 from easyfirst.training.optim import build_optimizer
@@ -102,7 +101,7 @@ def plan_stacking(
     rules: list[tuple[bool, bool, str]] = [
         (mode == "never", False, "stacking disabled (stack=never)"),
         (k < 2, False, f"{k} seed(s) to train: nothing to stack"),
-        (_world_size() > 1, False, "torch.distributed run: each seed trains data-parallel"),
+        (world_size() > 1, False, "torch.distributed run: each seed trains data-parallel"),
         ("mixup" in cfg.augment, False, "mixup is applied in plain runs only"),
         (mode == "always", True, "stacking forced (stack=always)"),
     ]
@@ -185,12 +184,6 @@ def _timed_step(prec: Precision, device: torch.device, forward: Callable[..., to
         opt.step()
 
     return step
-
-
-def _world_size() -> int:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return int(torch.distributed.get_world_size())
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _time(step: Callable[[], None], n: int, device: torch.device) -> float:

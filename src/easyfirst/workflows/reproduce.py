@@ -286,7 +286,7 @@ def reproduce(
     tables, results = paper_tables(records, best_k=plan.best_k)
     results.update(plan=plan.to_dict(), trained=trained, skipped=skipped)
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=float))
-    from easyfirst.analysis.report import format_markdown
+    from easyfirst.analysis.formats import format_markdown
 
     atomic_write_text(out / "tables.md", "\n\n".join(format_markdown(t) for t in tables) + "\n")
     return ReproduceResult(out, plan, trained, skipped, records, tables, results)

@@ -1,0 +1,86 @@
+"""The package's shape: imports flow one way, modules and functions stay small, one engine."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "easyfirst"
+
+# Bottom up; a module imports only from its own layer or below (docs/architecture.md).
+LAYERS = {
+    "registry": 1, "atomic": 1, "_version": 1,
+    "data": 2, "audio": 2, "models": 2, "pacing": 2, "recording": 2, "scores": 2,
+    "aucurriculum": 2,
+    "scoring": 3, "curriculum": 3,
+    "training": 4,
+    "estimators": 5,
+    "analysis": 6, "workflows": 6,
+    "cli": 7, "integrations": 7, "__init__": 7,  # the package root re-exports everything
+}
+TRAINING_LINES_BEFORE = 2315  # src/easyfirst/training/ before the one-engine redesign
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 80
+
+
+def _modules() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py") if len(rel.parts) else ""
+
+
+def _imported_parts(tree: ast.AST) -> set[str]:
+    """Top-level easyfirst subpackages/modules a module imports (nested imports included)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] if node.module != "easyfirst" else [
+                f"easyfirst.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            bits = name.split(".")
+            if bits[0] == "easyfirst" and len(bits) > 1:
+                out.add(bits[1])
+    return out
+
+
+def test_every_part_has_a_layer() -> None:
+    parts = {_part(p) for p in _modules()}
+    assert parts <= set(LAYERS), f"add to LAYERS and docs/architecture.md: {parts - set(LAYERS)}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_flow_one_way(path: Path) -> None:
+    mine = LAYERS[_part(path)]
+    tree = ast.parse(path.read_text())
+    upward = sorted(t for t in _imported_parts(tree) if LAYERS.get(t, 0) > mine)
+    assert not upward, (f"{path.relative_to(SRC)} (layer {mine}) imports higher layers: "
+                        + ", ".join(f"{t} ({LAYERS[t]})" for t in upward))
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_modules_and_functions_stay_small(path: Path) -> None:
+    text = path.read_text()
+    assert len(text.splitlines()) <= MAX_MODULE_LINES, "split the module where a concept ends"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(
+                    body[0].value, ast.Constant):
+                body = body[1:]  # the docstring does not count
+            length = (node.end_lineno or 0) - body[0].lineno + 1
+            assert length <= MAX_FUNCTION_LINES, f"{node.name}: {length} lines of body"
+
+
+def test_training_is_one_engine_and_a_quarter_smaller() -> None:
+    lines = sum(len(p.read_text().splitlines()) for p in (SRC / "training").glob("*.py"))
+    assert lines <= 0.75 * TRAINING_LINES_BEFORE, f"training/ has {lines} lines"
+    assert not (SRC / "training" / "fused.py").exists()
