@@ -15,10 +15,6 @@ from easyfirst.models.resnet import resnet18
 torch.set_num_threads(1)
 
 HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
-NEEDS_TORCHVISION = {"efficientnet_b0"}
-# Smallest inputs each model accepts; anything else gets a tiny 3-channel image.
-INPUT_SHAPES = {"cnn10": (1, 16, 20), "cnn14": (3, 32, 32), "tcresnet8": (1, 16, 20),
-                "tcresnet14": (1, 16, 20)}
 
 
 def _params(model: torch.nn.Module) -> int:
@@ -27,10 +23,12 @@ def _params(model: torch.nn.Module) -> int:
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_model_output_shape_and_backward(name: str) -> None:
-    if name in NEEDS_TORCHVISION and not HAS_TORCHVISION:
-        pytest.skip(f"{name} needs torchvision, which is not installed here")
+    meta = MODELS.meta(name)  # registered with the model: what a test may feed it
+    needs = meta.get("requires")
+    if needs and importlib.util.find_spec(needs) is None:
+        pytest.skip(f"{name} needs {needs}, which is not installed here")
     torch.manual_seed(0)
-    shape = INPUT_SHAPES.get(name, (3, 16, 16))
+    shape = meta.get("test_input_shape", (3, 16, 16))  # default: a tiny 3-channel image
     model = build_model(name, input_shape=shape, num_classes=5)
     x = torch.randn(2, *shape)
     out = model(x)

@@ -12,7 +12,7 @@ _INSTALL = (
 )
 
 
-@register_model("efficientnet_b0")
+@register_model("efficientnet_b0", requires="torchvision")
 def efficientnet_b0(*, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """torchvision's EfficientNet-B0 (no pretrained weights), stem adapted to C channels.
 

@@ -147,7 +147,7 @@ def _scaled(widths: tuple[int, ...], width: float) -> tuple[int, ...]:
     return tuple(max(1, round(c * width)) for c in widths)
 
 
-@register_model("cnn10")
+@register_model("cnn10", test_input_shape=(1, 16, 20))
 def cnn10(
     *, input_shape: tuple[int, ...], num_classes: int,
     checkpoint: str | os.PathLike[str] | None = None, block_dropout: float = 0.2,
@@ -173,7 +173,7 @@ def cnn10(
                   checkpoint, block_dropout, fc_dropout)
 
 
-@register_model("cnn14")
+@register_model("cnn14", test_input_shape=(3, 32, 32))
 def cnn14(
     *, input_shape: tuple[int, ...], num_classes: int,
     checkpoint: str | os.PathLike[str] | None = None, block_dropout: float = 0.2,

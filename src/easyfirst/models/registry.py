@@ -1,4 +1,10 @@
-"""Model registry: ``name -> builder(input_shape=..., num_classes=..., **options) -> nn.Module``."""
+"""Model registry: ``name -> builder(input_shape=..., num_classes=..., **options) -> nn.Module``.
+
+Registration metadata (``register_model(name, **meta)``, read with ``MODELS.meta(name)``):
+``recipe`` (a ``models.recipes.Recipe``: the optimiser defaults the model was measured
+with), ``test_input_shape`` (the smallest input the common model test feeds it; default a
+3x16x16 image) and ``requires`` (an optional package it needs, e.g. ``"torchvision"``).
+"""
 
 from __future__ import annotations
 

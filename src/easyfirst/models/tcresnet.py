@@ -122,7 +122,7 @@ def _build(
                     strides=strides, kernel=kernel, dropout=dropout, floor_sigma=floor_sigma)
 
 
-@register_model("tcresnet8", recipe=AUDIO_RECIPE)
+@register_model("tcresnet8", recipe=AUDIO_RECIPE, test_input_shape=(1, 16, 20))
 def tcresnet8(
     *, input_shape: tuple[int, ...], num_classes: int, width_mult: float = 1.0, kernel: int = 9,
     dropout: float = 0.1, floor_sigma: float = DEFAULT_FLOOR_SIGMA,
@@ -139,7 +139,7 @@ def tcresnet8(
                   dropout=dropout, floor_sigma=floor_sigma)
 
 
-@register_model("tcresnet14", recipe=AUDIO_RECIPE)
+@register_model("tcresnet14", recipe=AUDIO_RECIPE, test_input_shape=(1, 16, 20))
 def tcresnet14(
     *, input_shape: tuple[int, ...], num_classes: int, width_mult: float = 1.0, kernel: int = 9,
     dropout: float = 0.1, floor_sigma: float = DEFAULT_FLOOR_SIGMA,
