@@ -46,7 +46,7 @@ def test_report_relates_scores_and_test_accuracy_to_the_fact(tmp_path) -> None:
     assert (tmp_path / "seeds" / "seed_0" / "predictions.npz").is_file()
     _, md = write_report(tmp_path)
     text = md.read_text()
-    assert "Spearman of each score with snr_db" in text
+    assert "Spearman of each score with the known per-sample facts" in text
     assert "Mean score per snr_db band (training split)" in text
     assert "Test accuracy of the scoring runs per snr_db band" in text
     cum = Scores.load(tmp_path / "scores" / "cumacc.csv")

@@ -149,3 +149,29 @@ def test_default_recipe_learns_real_speech(fsdd_root) -> None:
     res = train(bundle, cfg, progress=False)
     assert res.metrics[-1]["train_accuracy"] >= 0.9, res.metrics
     assert res.test_accuracy is not None and res.test_accuracy >= 0.9
+
+
+def test_padding_policy_end_to_end() -> None:
+    """A short clip is zero-padded at the end; its padding is digital silence at the log floor,
+    which after the fitted normalisation is no lower than the floor and no louder than the
+    quietest real frame of its bin."""
+    from easyfirst.audio.cache import FeatureSpec, fix_length
+
+    spec = FeatureSpec.resolve("panns16k", duration=1.0)
+    t = np.arange(4000) / 16000.0
+    clip = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)  # 0.25 s of tone
+    wave = fix_length(clip, spec.num_samples)
+    assert wave.shape == (16000,) and not wave[4000:].any()  # zeros at the end
+    assert fix_length(np.ones(20000, np.float32), 16000).shape == (16000,)  # cropped
+    feats = spec.compute(wave[None])  # (1, 1, 64, 101)
+    tail = feats[0, 0, :, -20:]
+    silence = silence_level(spec.to_json()["logmel"])
+    assert silence is not None and (tail <= silence).all()  # padding sits at -100 dB
+    norm = InputNorm(64, dim=1)
+    mean, std = bin_statistics(np.repeat(feats, 4, axis=0), dim=1, silence=silence)
+    norm.set_stats(mean, std)
+    z = norm(torch.from_numpy(feats))[0, 0]  # (64, 101)
+    pad, real = z[:, -20:], z[:, :20]
+    assert torch.all(pad >= -norm.floor_sigma)
+    assert torch.all(pad <= real.min(dim=1, keepdim=True).values + 1e-6)
+    assert (pad == -norm.floor_sigma).float().mean() > 0.5  # most bins: at the floor

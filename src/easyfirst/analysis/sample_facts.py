@@ -87,19 +87,18 @@ def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path
         return []
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    columns = [k.split(".", 2)[2] for k in arrays if k.startswith("train.meta.")]
     n = len(next(iter(ensembles.values())).values)
-    tables: list[Table] = []
-    for col in columns:
-        train_v = arrays[f"train.meta.{col}"].astype(np.float64)
-        if len(train_v) != n or len(np.unique(train_v)) < 2:
-            continue
-        rows = [[name, f"{spearmanr(_easiness(s), train_v).statistic:.3f}"]
-                for name, s in ensembles.items()]
-        tables.append(Table(
-            f"Spearman of each score with {col}", ["scorer", f"Spearman(easiness, {col})"],
-            rows, note=f"seed-ensemble scores as easiness (sign flipped where lower is "
-            f"easier); positive: samples with higher {col} score as easier."))
+    facts = {k.split(".", 2)[2]: v.astype(np.float64) for k, v in arrays.items()
+             if k.startswith("train.meta.") and len(v) == n and len(np.unique(v)) > 1}
+    if not facts:
+        return []
+    tables = [Table(
+        "Spearman of each score with the known per-sample facts", ["scorer", *facts],
+        [[name, *(f"{spearmanr(_easiness(s), v).statistic:.3f}" for v in facts.values())]
+         for name, s in ensembles.items()],
+        note="seed-ensemble scores as easiness (sign flipped where lower is easier); "
+        "positive: samples with a higher value score as easier.")]
+    for col, train_v in facts.items():
         edges = nice_edges(train_v)
         band = band_index(train_v, edges)
         labels = band_labels(edges)
