@@ -32,8 +32,10 @@ from easyfirst.data.base import DatasetBundle
 from easyfirst.estimators.base import ScorerOutput, register_estimator
 from easyfirst.estimators.cvloss import heldout_eval, part_bundle
 from easyfirst.estimators.folds import check_ratios, complement, holdout_windows
+from easyfirst.scores import Scores
 from easyfirst.scoring.base import Param, float_list
 from easyfirst.training.config import RunConfig
+from easyfirst.training.loop import train
 
 DEFAULT_RATIOS = (0.1, 0.3, 0.5, 0.7, 0.9)
 
@@ -90,7 +92,6 @@ def load_cscore_file(
     fingerprint: str | None = None,
 ) -> np.ndarray:
     """Read precomputed C-scores, one per training sample in dataset order, (N,) float64."""
-    from easyfirst.scores import Scores
 
     p = Path(path)
     if not p.is_file():
@@ -245,7 +246,6 @@ def cscore(
             cscore_file, n, targets=bundle.train.targets, fingerprint=bundle.fingerprint
         )
         return ScorerOutput(values, trainings=0, info={"source": f"file {cscore_file}"})
-    from easyfirst.training.loop import train
 
     ratios = check_ratios(subset_ratios)
     runs = int(subset_runs)

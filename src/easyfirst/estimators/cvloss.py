@@ -20,6 +20,8 @@ from easyfirst.estimators.base import ScorerOutput, register_estimator
 from easyfirst.estimators.folds import complement, stratified_folds
 from easyfirst.scoring.base import Param
 from easyfirst.training.config import RunConfig
+from easyfirst.training.distributed import resolve_device
+from easyfirst.training.loop import train
 
 
 def part_bundle(bundle: DatasetBundle, train_idx: np.ndarray, tag: str) -> DatasetBundle:
@@ -45,7 +47,6 @@ def heldout_eval(
     Returns:
         ``loss (len(idx),)`` float64 and ``correct (len(idx),)`` bool, on CPU.
     """
-    from easyfirst.training.distributed import resolve_device
 
     device, dtype = resolve_device(cfg.device), getattr(torch, cfg.dtype)
     was_training = model.training
@@ -95,7 +96,6 @@ def cvloss(
     Returns:
         ``(N,)`` held-out cross-entropy (lower = easier); ``info`` has the fold sizes.
     """
-    from easyfirst.training.loop import train
 
     parts = stratified_folds(bundle.train.targets, folds, seed=seed)
     n = len(bundle.train)

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.models.registry import build_model
+from easyfirst.training.checkpoint import load_checkpoint
 from easyfirst.training.config import RunConfig
 
 _ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Mish)
@@ -254,8 +256,6 @@ def load_model_file(
     Returns:
         The model (CPU, eval mode) and facts about the file for ``Scores.meta``.
     """
-    from easyfirst.models.registry import build_model
-    from easyfirst.training.checkpoint import load_checkpoint
 
     p = Path(path)
     if not p.is_file():

@@ -28,9 +28,17 @@ import torch
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.estimators.base import ScorerOutput, register_estimator
-from easyfirst.estimators.features import check_layers, default_layers, layer_embeddings
+from easyfirst.estimators.features import (
+    check_layers,
+    default_layers,
+    layer_embeddings,
+    load_model_file,
+)
+from easyfirst.models.registry import build_model
 from easyfirst.scoring.base import Param, str_list
 from easyfirst.training.config import RunConfig
+from easyfirst.training.distributed import resolve_device
+from easyfirst.training.loop import train
 
 
 def knn_predict(
@@ -157,7 +165,6 @@ def check_prediction_depth(
     elif checkpoint:
         model, _ = _checkpoint_model(bundle, cfg, checkpoint)
     else:
-        from easyfirst.models.registry import build_model
 
         with torch.random.fork_rng(devices=[]):  # a throw-away model: keep the global RNG
             model = build_model(
@@ -216,7 +223,6 @@ def prediction_depth(
     Returns:
         ``(N,)`` depths in 0 .. L (lower = easier); ``info`` names the layers.
     """
-    from easyfirst.training.distributed import resolve_device
 
     device = resolve_device(cfg.device)
     dtype = getattr(torch, cfg.dtype)
@@ -228,7 +234,6 @@ def prediction_depth(
         model, info = _checkpoint_model(bundle, cfg, checkpoint)
         info["model_source"] = f"checkpoint {checkpoint}"
     else:
-        from easyfirst.training.loop import train
 
         model = train(bundle, replace(cfg, seed=seed), record=False, progress=progress).model
         trainings = 1
@@ -258,7 +263,6 @@ def prediction_depth(
 def _checkpoint_model(
     bundle: DatasetBundle, cfg: RunConfig, checkpoint: str
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    from easyfirst.estimators.features import load_model_file
 
     model, info = load_model_file(checkpoint, bundle, cfg)
     fp = info.get("checkpoint_fingerprint")

@@ -34,9 +34,16 @@ import torch
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.estimators.base import ScorerOutput, register_estimator
-from easyfirst.estimators.features import head_name, layer_embeddings, load_embeddings_file
+from easyfirst.estimators.features import (
+    head_name,
+    layer_embeddings,
+    load_embeddings_file,
+    load_model_file,
+)
 from easyfirst.scoring.base import Param
 from easyfirst.training.config import RunConfig
+from easyfirst.training.distributed import resolve_device
+from easyfirst.training.loop import train
 
 VARIANTS = ("prob", "margin")
 
@@ -127,18 +134,15 @@ def teacher_features(
     n = len(bundle.train)
     if embeddings:
         return load_embeddings_file(embeddings, n), 0, {"features": f"embeddings {embeddings}"}
-    from easyfirst.training.distributed import resolve_device
 
     device = resolve_device(cfg.device)
     dtype = getattr(torch, cfg.dtype)
     if checkpoint:
-        from easyfirst.estimators.features import load_model_file
 
         model, info = load_model_file(checkpoint, bundle, cfg, allow_new_head=True)
         trainings = 0
         info["features"] = f"checkpoint {checkpoint}"
     else:
-        from easyfirst.training.loop import train
 
         model = train(bundle, replace(cfg, seed=seed), record=False, progress=progress).model
         trainings = 1
@@ -167,7 +171,6 @@ def check_transfer_teacher(
     if embeddings:
         load_embeddings_file(embeddings, len(bundle.train))
     elif checkpoint:
-        from easyfirst.estimators.features import load_model_file
 
         load_model_file(checkpoint, bundle, cfg, allow_new_head=True)
 

@@ -49,6 +49,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from easyfirst.analysis.formats import format_markdown
 from easyfirst.analysis.results import (
     RunRecord,
     Table,
@@ -62,7 +63,9 @@ from easyfirst.analysis.results import (
 from easyfirst.data.base import DatasetBundle
 from easyfirst.scores import Scores, atomic_write_text
 from easyfirst.training.config import RunConfig
+from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
 from easyfirst.workflows.outputs import claim_out_dir
+from easyfirst.workflows.score import score_dataset
 
 FORMAT = "easyfirst.workflows.reproduce"
 VERSION = 1
@@ -235,8 +238,6 @@ def reproduce(
         out_dir: output folder (see the module docstring for the layout).
         progress: one tqdm bar over all runs of the plan (and per-run epoch bars).
     """
-    from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
-    from easyfirst.workflows.score import score_dataset
 
     out = Path(out_dir)
     settings = cfg.identity()
@@ -286,7 +287,6 @@ def reproduce(
     tables, results = paper_tables(records, best_k=plan.best_k)
     results.update(plan=plan.to_dict(), trained=trained, skipped=skipped)
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=float))
-    from easyfirst.analysis.formats import format_markdown
 
     atomic_write_text(out / "tables.md", "\n\n".join(format_markdown(t) for t in tables) + "\n")
     return ReproduceResult(out, plan, trained, skipped, records, tables, results)
