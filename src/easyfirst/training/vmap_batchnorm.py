@@ -1,6 +1,6 @@
 """BatchNorm written with plain tensor ops, so that ``torch.vmap`` runs it on any device.
 
-Fused ensembles (``training/fused.py``) run one vmapped ``functional_call`` over K stacked
+Stacked ensembles (``training/members.py``) run one vmapped ``functional_call`` over K stacked
 members. PyTorch's batching rule for ``batch_norm`` folds the K members into the channel axis
 and calls the native kernel, which on CUDA rejects the folded layout ("Expected
 input->is_contiguous(...)") and bf16 inputs under autocast ("Expected running_mean to have type
