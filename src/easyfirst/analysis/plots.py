@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -26,7 +26,8 @@ from easyfirst.scores import Scores
 DPI = 100
 
 
-def _figure(width: float, height: float, *, layout: str | None = "constrained") -> Figure:
+def _figure(width: float, height: float, *,
+            layout: Literal["constrained"] | None = "constrained") -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
