@@ -36,9 +36,9 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
 from easyfirst.models.registry import MODELS
+from easyfirst.models.vmap_batchnorm import vmap_safe
 from easyfirst.training.distributed import resolve_device
 from easyfirst.training.precision import Precision
-from easyfirst.training.vmap_batchnorm import vmap_safe
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 import scoring_throughput as st  # noqa: E402  (registers bench_cnn10)

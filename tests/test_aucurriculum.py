@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import easyfirst.aucurriculum
 from easyfirst.aucurriculum import read_aucurriculum, write_aucurriculum
 from easyfirst.scores import Scores, ScoresFileError
 
@@ -75,5 +77,54 @@ def test_import_errors(tmp_path):
 
 
 def test_our_loader_points_to_importer(tmp_path):
-    with pytest.raises(ScoresFileError, match="use Scores.from_aucurriculum|aucurriculum"):
-        Scores.load(CUR / "CELoss" / "CELoss.csv")
+    path = CUR / "CELoss" / "CELoss.csv"
+    with pytest.raises(ScoresFileError, match=r"It looks like an aucurriculum score file: "
+                       r"convert it with easyfirst\.aucurriculum\.read_aucurriculum\(path, "
+                       r"dataset_fingerprint=") as info:
+        Scores.load(path)
+    name = re.search(r"easyfirst\.aucurriculum\.(\w+)\(", str(info.value)).group(1)
+    importer = getattr(easyfirst.aucurriculum, name)  # the hint names a real function
+    # ... and following it gives a file the loader accepts for that dataset
+    converted = importer(path, dataset_fingerprint="fp").save(tmp_path / "CELoss.csv")
+    back = Scores.load(converted, expect_fingerprint="fp", expect_num_samples=600)
+    np.testing.assert_array_equal(back.values, _column(path, "mean"))
+
+
+def _edit_cell(src, dst, line, column, value):
+    rows = src.read_text().splitlines()
+    cells = rows[line - 1].split(",")
+    cells[rows[0].split(",").index(column)] = value
+    rows[line - 1] = ",".join(cells)
+    dst.write_text("\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "value", "message"),
+    [
+        (3, "mean", "nan", r"line 3: column 'mean' is 'nan', not a finite number \(1 of 600 "
+         r"rows are not\); expected a number per sample\. Re-export"),
+        (2, "mean", "", r"line 2: column 'mean' is '', not a finite number"),
+        (5, "mean", "inf", r"line 5: column 'mean' is 'inf'"),
+        (4, "ranks", "nan", r"line 4: column 'ranks' is 'nan'"),
+        (2, "encoded", "x", r"line 2: column 'encoded' is 'x'"),
+    ],
+)
+def test_import_refuses_bad_cells(tmp_path, line, column, value, message):
+    bad = tmp_path / "CELoss.csv"
+    _edit_cell(CUR / "CELoss" / "CELoss.csv", bad, line, column, value)
+    with pytest.raises(ScoresFileError, match=message):
+        read_aucurriculum(bad)
+
+
+def test_import_refuses_binary_and_zero_counts(tmp_path):
+    p = tmp_path / "scores.csv"
+    p.write_bytes(bytes(range(256)))
+    with pytest.raises(ScoresFileError, match=r"scores\.csv' is not a text CSV \(byte 0x80 at "
+                       r"offset 128 is not UTF-8\); expected an aucurriculum score CSV"):
+        read_aucurriculum(p)
+    p.write_text("sum,count\n1,2\n1,0\n")
+    with pytest.raises(ScoresFileError, match=r"line 3: column 'count' is 0; expected a "
+                       "positive count"):
+        read_aucurriculum(p, higher_is_easier=True)
+    with pytest.raises(ScoresFileError, match="is a folder, not a file"):
+        read_aucurriculum(tmp_path)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -114,3 +118,83 @@ def test_failed_write_keeps_existing_file(tmp_path, monkeypatch):
         Scores(np.zeros(5), higher_is_easier=True).save(path)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]  # no temp file left behind
+
+
+def _edit_header(path, **changes):
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text("# " + json.dumps({**json.loads(header[2:]), **changes}) + "\n" + rest)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"N": None}, r"expected the header's N to be the number of samples \(>= 1\); got None"),
+        ({"N": "5"}, r"expected the header's N .* got '5'"),
+        ({"version": "x"}, r"expected an integer header version \(1\); got 'x'\. The header"),
+        ({"version": 2}, r"file version 2 is newer than supported \(1\); upgrade easyfirst"),
+        ({"format": None}, r"expected format 'easyfirst.scores'; got None"),
+    ],
+)
+def test_load_validates_the_header(tmp_path, changes, message):
+    path = _scores().save(tmp_path / "s.csv")
+    _edit_header(path, **changes)
+    with pytest.raises(ScoresFileError, match=message):
+        Scores.load(path)
+
+
+def test_load_refuses_a_binary_file(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"# {\x80\x81\n" * 3)
+    with pytest.raises(ScoresFileError, match=r"s\.csv' is not a text score file \(byte 0x80 "
+                       r"at offset 3 is not UTF-8\); expected a CSV written by easyfirst"):
+        Scores.load(path)
+    with pytest.raises(ScoresFileError, match=r"is a folder, not a file"):
+        Scores.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([0.5, np.inf, 0.5, 0.0, 0.5], r"1 of 5 scores are infinite \(first: index 1\); "
+         r"expected finite scores\. Rescore \(a diverged run"),
+        ([0.5, -np.inf, np.nan, 0.0, np.nan], r"3 of 5 scores are NaN or infinite"),
+        ([0.5, 1.0, np.nan, 0.0, np.nan], r"2 of 5 scores are NaN \(first: index 2\); expected "
+         r"finite scores\. Rescore with every sample"),
+    ],
+)
+def test_load_refuses_non_finite_scores(tmp_path, values, message):
+    path = Scores(np.array(values), higher_is_easier=True).save(tmp_path / "s.csv")
+    with pytest.raises(ScoresFileError, match=message):
+        Scores.load(path)
+
+
+def test_allow_nan_reads_unscored_samples_but_never_inf(tmp_path):
+    nan = Scores(np.array([1.0, np.nan, 0.0]), higher_is_easier=True).save(tmp_path / "n.csv")
+    back = Scores.load(nan, allow_nan=True)
+    np.testing.assert_array_equal(back.values, [1.0, np.nan, 0.0])
+    inf = Scores(np.array([1.0, np.inf, 0.0]), higher_is_easier=True).save(tmp_path / "i.csv")
+    with pytest.raises(ScoresFileError, match="1 of 3 scores are infinite"):
+        Scores.load(inf, allow_nan=True)
+
+
+def test_load_says_when_the_file_has_no_fingerprint(tmp_path):
+    path = Scores(np.ones(3), higher_is_easier=True).save(tmp_path / "s.csv")
+    with pytest.raises(ScoresFileError, match=r"records no dataset fingerprint; expected abc\. "
+                       r"Import it with read_aucurriculum\(path, dataset_fingerprint=\.\.\.\)"):
+        Scores.load(path, expect_fingerprint="abc")
+
+
+def test_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    path = _scores().save(tmp_path / "s.csv")
+    before = path.read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("os.fsync", full)
+    with pytest.raises(OSError, match=r"disk full while writing '.*s\.csv' \(the previous "
+                       r"file, if any, is unchanged\)") as info:
+        Scores(np.zeros(5), higher_is_easier=True).save(path)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]

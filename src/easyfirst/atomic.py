@@ -1,14 +1,30 @@
 """Atomic file writes: a temp file in the target folder, then ``os.replace``.
 
 A crash or a bad input never leaves half a file, and never touches the previous version.
+Temp files are named ``.<name>.<random>.partial``; a write killed before its rename leaves
+one behind, and :func:`remove_partial_writes` (run by the next owner of the folder, see
+``easyfirst.locks``) removes them.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+PARTIAL = ".partial"
+
+
+def remove_partial_writes(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files of interrupted atomic writes under ``folder`` (and earlier
+    versions' ``.tmp`` ones); returns them. Call it only while no other writer is active."""
+    found = [p for pattern in (f".*{PARTIAL}", ".*.tmp") for p in Path(folder).rglob(pattern)
+             if p.is_file()]
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
 
 
 def _umask() -> int:
@@ -21,12 +37,19 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     """Call ``write(tmp_path)``, then move the result to ``path`` in one step."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=PARTIAL)
     os.close(fd)
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, p)
+    except OSError as exc:
+        cause = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        err = OSError(f"Could not write {str(p)!r}: {cause}; expected room and write permission "
+                      "there. Free space or choose another folder (its previous version is "
+                      "unchanged).")
+        err.errno = exc.errno
+        raise err from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

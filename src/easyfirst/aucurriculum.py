@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,34 +47,30 @@ def read_aucurriculum(
     ``dataset-order``, aucurriculum's, so ``ranks()`` reproduces the file's ranks.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ScoresFileError(f"aucurriculum file {str(p)!r} does not exist; check the path.")
-    with open(p, encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise ScoresFileError(f"{str(p)!r}: expected aucurriculum score rows; the file is empty.")
+    rows = _read_rows(p)
     cols = rows[0].keys()
-    try:
-        if "mean" in cols:
-            values = np.array([float(r["mean"]) for r in rows])
-        elif "scores" in cols:
-            values = np.array([float(r["scores"]) for r in rows])
-        elif {"sum", "count"} <= set(cols):
-            values = np.array([float(r["sum"]) / float(r["count"]) for r in rows])
-        else:
+    if "mean" in cols:
+        values = _column(p, rows, "mean")
+    elif "scores" in cols:
+        values = _column(p, rows, "scores")
+    elif {"sum", "count"} <= set(cols):
+        count = _column(p, rows, "count")
+        if (count <= 0).any():
             raise ScoresFileError(
-                f"{str(p)!r}: expected a 'mean', 'scores' or 'sum'+'count' column; got "
-                f"{', '.join(cols)}. Is this an aucurriculum score file?"
+                f"{str(p)!r} line {int(np.argmax(count <= 0)) + 2}: column 'count' is "
+                f"{count[count <= 0][0]:g}; expected a positive count per sample."
             )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ScoresFileError):
-            raise
-        raise ScoresFileError(f"{str(p)!r}: a score value is not a number ({exc}).") from None
+        values = _column(p, rows, "sum") / count
+    else:
+        raise ScoresFileError(
+            f"{str(p)!r}: expected a 'mean', 'scores' or 'sum'+'count' column; got "
+            f"{', '.join(cols)}. Is this an aucurriculum score file?"
+        )
     name = scorer or (p.parent.parent.name if p.name == "scores.csv" else p.stem)
     known = AUCURRICULUM_SCORERS.get(name)
     if higher_is_easier is None and "ranks" in cols:
-        ranks = np.array([float(r["ranks"]) for r in rows])
-        if np.ptp(values) > 0:
+        ranks = _column(p, rows, "ranks")
+        if np.ptp(values) > 0 and np.ptp(ranks) > 0:
             higher_is_easier = bool(np.corrcoef(values, ranks)[0, 1] < 0)
     if higher_is_easier is None:
         if known is None:
@@ -90,8 +87,48 @@ def read_aucurriculum(
         "tie_break": "dataset-order",
     }
     if "encoded" in cols:
-        meta["targets"] = [int(r["encoded"]) for r in rows]
+        meta["targets"] = [int(t) for t in _column(p, rows, "encoded")]
     return Scores(values, higher_is_easier=higher_is_easier, meta=meta)
+
+
+def _read_rows(p: Path) -> list[dict[str, str]]:
+    if not p.is_file():
+        what = "is a folder, not a file" if p.is_dir() else "does not exist"
+        raise ScoresFileError(f"aucurriculum file {str(p)!r} {what}; check the path.")
+    try:
+        with open(p, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except UnicodeDecodeError as exc:
+        raise ScoresFileError(
+            f"{str(p)!r} is not a text CSV (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start} is not UTF-8); expected an aucurriculum score CSV. Check the path."
+        ) from None
+    except csv.Error as exc:
+        raise ScoresFileError(f"{str(p)!r} is not a readable CSV ({exc}).") from None
+    if not rows:
+        raise ScoresFileError(f"{str(p)!r}: expected aucurriculum score rows; the file is empty.")
+    return rows
+
+
+def _column(p: Path, rows: list[dict[str, str]], name: str) -> np.ndarray:
+    """Column ``name`` as finite floats; a bad cell is named by its line (header = line 1)."""
+    cells = [r.get(name) for r in rows]
+    ok = [_is_finite_number(c) for c in cells]
+    if not all(ok):
+        i = ok.index(False)
+        raise ScoresFileError(
+            f"{str(p)!r} line {i + 2}: column {name!r} is {cells[i]!r}, not a finite number "
+            f"({ok.count(False)} of {len(rows)} rows are not); expected a number per sample. "
+            "Re-export the scores from aucurriculum."
+        )
+    return np.array([float(c) for c in cells])  # type: ignore[arg-type]
+
+
+def _is_finite_number(cell: str | None) -> bool:
+    try:
+        return math.isfinite(float(cell))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def write_aucurriculum(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import inspect
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -54,6 +55,32 @@ class Registry(Generic[T]):
             raise UnknownNameError(
                 f"Unknown {self.kind} {name!r}. Available: {', '.join(self.names())}."
             ) from None
+
+    def check_keywords(self, name: str, options: Mapping[str, Any], *, how: str,
+                       fixed: Collection[str] = ()) -> None:
+        """Refuse keywords that ``name``'s callable does not take, in one line listing those it
+        does (from its signature). ``fixed`` are keywords easyfirst passes itself; ``how``
+        says how the user passes options (e.g. ``"--model-opt KEY=VALUE"``)."""
+        fn: Any = self.get(name)
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):  # no signature to check against
+            return
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+        accepted = sorted(p.name for p in params if p.name not in fixed and p.kind in (
+            p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        for key in options:
+            if key in fixed:
+                raise ValueError(
+                    f"{self.kind.capitalize()} option {key!r} is set by easyfirst for {name!r}; "
+                    f"expected one of: {', '.join(accepted) or 'none'}. Drop {key}."
+                )
+            if not takes_any and key not in accepted:
+                raise ValueError(
+                    f"Unknown {self.kind} option {key!r} for {name!r}; expected one of: "
+                    f"{', '.join(accepted) or 'none (it takes no options)'}. Fix or drop it "
+                    f"({how})."
+                )
 
     def names(self) -> list[str]:
         return sorted(self._items)

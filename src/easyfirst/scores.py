@@ -8,6 +8,7 @@ in the header. Files are written atomically and validated on read.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -170,7 +171,7 @@ class Scores:
         buf.write("index,score,rank\n")
         for i, v in enumerate(self.values.tolist()):
             buf.write(f"{i},{v!r},{'' if ranks is None else ranks[i]}\n")
-        return atomic_write_text(path, buf.getvalue())
+        return _write(Path(path), buf.getvalue())
 
     @classmethod
     def load(
@@ -179,74 +180,32 @@ class Scores:
         *,
         expect_fingerprint: str | None = None,
         expect_num_samples: int | None = None,
+        allow_nan: bool = False,
     ) -> Scores:
         """Read and validate a score CSV written by ``save``.
 
+        ``allow_nan=True`` also reads NaN scores (samples a scorer never saw, e.g. C-score
+        subsets that never held a sample out); by default every score must be finite.
+
         Raises:
-            ScoresFileError: wrong format/version, N or index mismatch, bad numbers, or a
-                dataset fingerprint other than ``expect_fingerprint``.
+            ScoresFileError: not a text file, wrong format/version, N or index mismatch, bad or
+                non-finite numbers, or a dataset fingerprint other than ``expect_fingerprint``.
         """
         p = Path(path)
-        if not p.is_file():
-            raise ScoresFileError(f"Score file {str(p)!r} does not exist; check the path.")
-        with open(p, encoding="utf-8") as fh:
-            first = fh.readline()
-            if not first.startswith("# {"):
-                hint = (
-                    " It looks like an aucurriculum score file: use Scores.from_aucurriculum."
-                    if "ranks" in first or "mean" in first
-                    else ""
-                )
-                raise ScoresFileError(
-                    f"{str(p)!r}: expected a first line '# {{json header}}'; got "
-                    f"{first.strip()[:60]!r}.{hint}"
-                )
-            try:
-                header = json.loads(first[2:])
-            except json.JSONDecodeError as exc:
-                raise ScoresFileError(f"{str(p)!r}: header is not valid JSON ({exc}).") from exc
-            rows = list(csv.reader(fh))
-        if header.get("format") != FORMAT:
-            raise ScoresFileError(
-                f"{str(p)!r}: expected format {FORMAT!r}; got {header.get('format')!r}."
-            )
-        if int(header.get("version", -1)) > VERSION:
-            raise ScoresFileError(
-                f"{str(p)!r}: file version {header['version']} is newer than supported "
-                f"({VERSION}); upgrade easyfirst."
-            )
-        if not rows or rows[0] != ["index", "score", "rank"]:
-            raise ScoresFileError(
-                f"{str(p)!r}: expected columns index,score,rank; got {rows[0] if rows else []}."
-            )
-        body = rows[1:]
-        n = int(header.get("N", -1))
-        if len(body) != n:
-            raise ScoresFileError(
-                f"{str(p)!r}: header says N={n} but the file has {len(body)} rows; the file is "
-                "truncated or edited. Rewrite it."
-            )
-        values = np.empty(n, dtype=np.float64)
-        seen = np.zeros(n, dtype=bool)
-        for lineno, row in enumerate(body, start=3):
-            try:
-                i, v = int(row[0]), float(row[1])
-            except (ValueError, IndexError):
-                raise ScoresFileError(
-                    f"{str(p)!r} line {lineno}: expected 'index,score,rank'; got {row!r}."
-                ) from None
-            if not 0 <= i < n or seen[i]:
-                raise ScoresFileError(
-                    f"{str(p)!r} line {lineno}: index {i} is out of range [0, {n}) or repeated."
-                )
-            seen[i] = True
-            values[i] = v
+        header, body = _read_file(p)
+        n = _header_count(p, header)
         if expect_num_samples is not None and n != expect_num_samples:
             raise ScoresFileError(
                 f"{str(p)!r} has scores for {n} samples but the dataset's training split has "
                 f"{expect_num_samples}. Score this dataset first (easyfirst score)."
             )
         fp = header.get("dataset_fingerprint")
+        if expect_fingerprint is not None and fp is None:
+            raise ScoresFileError(
+                f"{str(p)!r} records no dataset fingerprint; expected {expect_fingerprint}. "
+                "Import it with read_aucurriculum(path, dataset_fingerprint=...) or score this "
+                "dataset (easyfirst score)."
+            )
         if expect_fingerprint is not None and fp != expect_fingerprint:
             raise ScoresFileError(
                 f"{str(p)!r} was computed on dataset fingerprint {fp}, not on this dataset "
@@ -258,5 +217,121 @@ class Scores:
                 f"{str(p)!r}: expected direction higher_is_easier or lower_is_easier; got "
                 f"{direction!r}."
             )
+        if len(body) != n:
+            raise ScoresFileError(
+                f"{str(p)!r}: header says N={n} but the file has {len(body)} rows; the file is "
+                "truncated or edited. Rewrite it."
+            )
+        values = _parse_rows(p, body, n)
+        _check_finite(p, values, allow_nan=allow_nan)
         meta = {k: v for k, v in header.items() if k not in ("format", "version", "N", "direction")}
         return cls(values, higher_is_easier=direction == "higher_is_easier", meta=meta)
+
+
+def _write(path: Path, text: str) -> Path:
+    """``atomic_write_text``; a full disk names the file (the previous version is kept)."""
+    try:
+        return atomic_write_text(path, text)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise OSError(
+            errno.ENOSPC, f"disk full while writing {str(path)!r} (the previous file, if any, "
+            "is unchanged); free some space or write elsewhere", str(path)
+        ) from exc
+
+
+AUCURRICULUM_HINT = (
+    " It looks like an aucurriculum score file: convert it with easyfirst.aucurriculum."
+    "read_aucurriculum(path, dataset_fingerprint=easyfirst.load_dataset(NAME).fingerprint)"
+    ".save(NEW_CSV)."
+)
+
+
+def _read_file(p: Path) -> tuple[dict[str, Any], list[list[str]]]:
+    """The header and the rows after it (the column names first)."""
+    if not p.is_file():
+        what = "is a folder, not a file" if p.is_dir() else "does not exist"
+        raise ScoresFileError(f"Score file {str(p)!r} {what}; check the path.")
+    try:
+        with open(p, encoding="utf-8") as fh:
+            first = fh.readline()
+            if not first.startswith("# {"):
+                hint = AUCURRICULUM_HINT if "ranks" in first or "mean" in first else ""
+                raise ScoresFileError(
+                    f"{str(p)!r}: expected a first line '# {{json header}}'; got "
+                    f"{first.strip()[:60]!r}.{hint}"
+                )
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        raise ScoresFileError(
+            f"{str(p)!r} is not a text score file (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start} is not UTF-8); expected a CSV written by easyfirst score. "
+            "Check the path."
+        ) from None
+    try:
+        header = json.loads(first[2:])
+    except json.JSONDecodeError as exc:
+        raise ScoresFileError(f"{str(p)!r}: header is not valid JSON ({exc}).") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        got = header.get("format") if isinstance(header, dict) else header
+        raise ScoresFileError(f"{str(p)!r}: expected format {FORMAT!r}; got {got!r}.")
+    version = header.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ScoresFileError(
+            f"{str(p)!r}: expected an integer header version (1); got {version!r}. The "
+            "header was edited; rewrite the file (easyfirst score)."
+        )
+    if version > VERSION:
+        raise ScoresFileError(
+            f"{str(p)!r}: file version {version} is newer than supported ({VERSION}); "
+            "upgrade easyfirst."
+        )
+    if not rows or rows[0] != ["index", "score", "rank"]:
+        raise ScoresFileError(
+            f"{str(p)!r}: expected columns index,score,rank; got {rows[0] if rows else []}."
+        )
+    return header, rows[1:]
+
+
+def _header_count(p: Path, header: dict[str, Any]) -> int:
+    n = header.get("N")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ScoresFileError(
+            f"{str(p)!r}: expected the header's N to be the number of samples (>= 1); got "
+            f"{n!r}. The header was edited; rewrite the file (easyfirst score)."
+        )
+    return n
+
+
+def _parse_rows(p: Path, body: list[list[str]], n: int) -> np.ndarray:
+    values = np.empty(n, dtype=np.float64)
+    seen = np.zeros(n, dtype=bool)
+    for lineno, row in enumerate(body, start=3):
+        try:
+            i, v = int(row[0]), float(row[1])
+        except (ValueError, IndexError):
+            raise ScoresFileError(
+                f"{str(p)!r} line {lineno}: expected 'index,score,rank'; got {row!r}."
+            ) from None
+        if not 0 <= i < n or seen[i]:
+            raise ScoresFileError(
+                f"{str(p)!r} line {lineno}: index {i} is out of range [0, {n}) or repeated."
+            )
+        seen[i] = True
+        values[i] = v
+    return values
+
+
+def _check_finite(p: Path, values: np.ndarray, *, allow_nan: bool) -> None:
+    nan, inf = np.isnan(values), np.isinf(values)
+    bad = inf if allow_nan else nan | inf
+    if not bad.any():
+        return
+    kinds = " or ".join(k for k, m in (("NaN", nan & bad), ("infinite", inf)) if m.any())
+    why = ("Rescore with every sample in the training split" if not inf.any() else
+           "Rescore (a diverged run? try a lower --lr)")
+    raise ScoresFileError(
+        f"{str(p)!r}: {int(bad.sum())} of {values.size} scores are {kinds} (first: index "
+        f"{int(np.flatnonzero(bad)[0])}); expected finite scores. {why}."
+    )

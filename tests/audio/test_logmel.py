@@ -36,6 +36,13 @@ def _assert_power_close(out: torch.Tensor, expected: torch.Tensor) -> None:
     torch.testing.assert_close(out, expected, rtol=1e-4, atol=atol)
 
 
+def _assert_power_float32(out: torch.Tensor, expected: torch.Tensor) -> None:
+    """torchaudio's float32 power to float32 rounding. Bit for bit on the CPU that made the
+    fixture; other CPUs' FFT kernels round differently (a 2026-12 Xeon: |diff| <= 3e-7 of the
+    peak, in 77-98% of the bins), so the bound is a few ulp of the peak, not zero."""
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6 * expected.abs().max().item())
+
+
 def _assert_db_close(out: torch.Tensor, expected: torch.Tensor) -> None:
     torch.testing.assert_close(out, expected, rtol=0, atol=0.2)
     m = expected > -60.0
@@ -69,15 +76,15 @@ def test_filterbank_librosa(ref: dict[str, torch.Tensor]) -> None:
 
 
 @pytest.mark.parametrize("clip", CLIPS)
-def test_htk_mel_power_bit_exact(ref: dict[str, torch.Tensor], clip: str) -> None:
+def test_htk_mel_power_float32(ref: dict[str, torch.Tensor], clip: str) -> None:
     out = log_mel_spectrogram(ref[f"wav__{clip}"], mel_scale="htk", norm=None, **TA_KW)
-    assert torch.equal(out, ref[f"a_mel_htk__{clip}"])
+    _assert_power_float32(out, ref[f"a_mel_htk__{clip}"])
 
 
 @pytest.mark.parametrize("clip", CLIPS)
-def test_slaney_mel_power_bit_exact(ref: dict[str, torch.Tensor], clip: str) -> None:
+def test_slaney_mel_power_float32(ref: dict[str, torch.Tensor], clip: str) -> None:
     out = log_mel_spectrogram(ref[f"wav__{clip}"], **TA_KW)
-    assert torch.equal(out, ref[f"b_mel_slaney__{clip}"])
+    _assert_power_float32(out, ref[f"b_mel_slaney__{clip}"])
 
 
 @pytest.mark.parametrize("clip", CLIPS)

@@ -41,10 +41,12 @@ def test_score_writes_runs_scores_and_summary(scored, capsys):
 def test_score_rerun_reuses_finished_seeds(scored, capsys):
     before = (scored / "seeds" / "seed_0" / "dynamics.pt").stat().st_mtime_ns
     assert main(["score", *FAST, "--scorer", "cumacc", "--seeds", "0,1", "--out",
-                 str(scored)]) == 0
+                 str(scored), "--resume"]) == 0
     assert (scored / "seeds" / "seed_0" / "dynamics.pt").stat().st_mtime_ns == before
     out = capsys.readouterr().out
     assert "unique values" in out and "largest tie" in out and "easiest:" in out
+    summary = json.loads((scored / "summary.json").read_text())
+    assert set(summary["scorers"]) == {"cumacc", "fit", "aum"}  # earlier scorers stay listed
 
 
 def test_score_refuses_folder_of_other_settings(scored, capsys):

@@ -34,8 +34,8 @@ def test_score_cvloss_and_cumacc(tmp_path, capsys):
     assert cv["trainings"] == 4 and cv["wall_s"] > 0  # 2 folds x 2 seeds
     assert ca["trainings"] == 2 and "shared" in ca  # the two ordinary runs
     assert summary["cost"]["trainings"] == 2
-    # a rerun reuses every per-seed file: nothing is trained again
-    assert main(_argv(out, "--scorer", "cvloss,cumacc", "--folds", "2")) == 0
+    # a resumed rerun reuses every per-seed file: nothing is trained again
+    assert main(_argv(out, "--scorer", "cvloss,cumacc", "--folds", "2", "--resume")) == 0
     again = json.loads((out / "summary.json").read_text())
     assert again["cost"]["trainings"] == 0
     assert again["scorers"]["cvloss"]["cost"] == cv
@@ -60,7 +60,8 @@ def test_prediction_depth_probes_the_per_seed_run_models(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(_argv(a, "--scorer", "cumacc,prediction_depth", "--knn-k", "10")) == 0
     assert main(_argv(b, "--scorer", "cumacc")) == 0
-    assert main(_argv(b, "--scorer", "cumacc,prediction_depth", "--knn-k", "10")) == 0
+    assert main(_argv(b, "--scorer", "cumacc,prediction_depth", "--knn-k", "10",
+                      "--resume")) == 0
     pa = Scores.load(a / "scores" / "prediction_depth.csv")
     pb = Scores.load(b / "scores" / "prediction_depth.csv")
     np.testing.assert_array_equal(pa.values, pb.values)

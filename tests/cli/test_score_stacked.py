@@ -34,5 +34,5 @@ def test_stacked_and_sequential_scoring_agree(tmp_path):
     summary = json.loads((tmp_path / "f" / "summary.json").read_text())
     assert summary["cost"]["stacking"]["stacked"] is True
     assert summary["cost"]["trainings"] == 2
-    # A rerun finds every seed done and trains nothing.
-    assert main([*ARGS, "--stack", "always", "--out", str(tmp_path / "f")]) == 0
+    # A resumed rerun finds every seed done and trains nothing.
+    assert main([*ARGS, "--stack", "always", "--out", str(tmp_path / "f"), "--resume"]) == 0

@@ -135,3 +135,105 @@ def test_update_needs_logits_or_correct():
     rec = OutcomeRecorder(2)
     with pytest.raises(ValueError, match="needs logits"):
         rec.update(torch.tensor([0]))
+
+
+def test_nonfinite_logits_count_as_incorrect_and_are_counted():
+    rec = OutcomeRecorder(4)
+    z = torch.tensor([[float("nan"), 0.0], [1.0, float("inf")], [2.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1, 0, 1])  # argmax picks the target in every row
+    rec.update(torch.arange(4), z, y)
+    rec.end_epoch()
+    rec.update(torch.tensor([0, 2]), z[[0, 2]], y[[0, 2]])
+    rec.end_epoch()
+    d = rec.dynamics(seed=1)
+    assert d.cumacc().tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert d.meta == {"seed": 1, "nonfinite_logits": 3}  # cumulative over the run
+    assert rec.dynamics(slice(1, 4)).meta["nonfinite_logits"] == 1  # a stacked member's rows
+    assert isinstance(d.meta["nonfinite_logits"], int)
+
+
+def test_nonfinite_count_survives_resume_and_old_states():
+    rec = OutcomeRecorder(2)
+    rec.update(torch.tensor([0, 1]), torch.tensor([[float("nan"), 0.0], [0.0, 1.0]]),
+               torch.tensor([0, 1]))
+    rec.end_epoch()
+    rec.update(torch.tensor([1]), torch.tensor([[float("nan"), 0.0]]), torch.tensor([1]))
+    state = rec.state_dict()  # mid-epoch: one nonfinite row not yet folded in
+    back = OutcomeRecorder(2)
+    back.load_state_dict(state)
+    back.end_epoch()
+    assert back.dynamics().meta["nonfinite_logits"] == 2
+    old = {k: v for k, v in state.items() if k != "nonfinite"}
+    old["acc"] = state["acc"][:, :6]  # a checkpoint of before the nonfinite column
+    legacy = OutcomeRecorder(2)
+    legacy.load_state_dict(old)
+    legacy.end_epoch()
+    assert legacy.dynamics().meta["nonfinite_logits"] == 0
+    assert legacy.dynamics().epochs_seen.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_out_of_range_targets_raise_at_epoch_end(bad):
+    rec = OutcomeRecorder(3)
+    z = torch.zeros(3, 3)
+    rec.update(torch.tensor([0, 1, 2]), z, torch.tensor([0, bad, 2]))  # no error, no sync
+    rec.update(torch.tensor([0]), z[:1], torch.tensor([bad]), weight=torch.zeros(1))  # dropped
+    with pytest.raises(ValueError, match=r"Expected targets in \[0, C\) for logits of C "
+                       r"classes; got 1 outside it this epoch\. Check the dataset's labels"):
+        rec.end_epoch()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"indices": torch.tensor([0.0, 1.0])}, r"integer sample indices; got dtype "
+         r"torch\.float32 \(converting it would silently change them\)"),
+        ({"logits": torch.zeros(2, 1, 3)}, r"logits of shape \(B, C\) = \(2, C\) for 2 "
+         r"indices; got \(2, 1, 3\)"),
+        ({"targets": torch.tensor([0, 1, 1])}, r"targets with one value per index \(2\); got "
+         r"shape \(3,\)"),
+        ({"targets": torch.tensor([0.0, 1.0])}, r"integer class-id targets; got dtype"),
+        ({"loss": torch.zeros(2, 2)}, r"loss with one value per index \(2\); got shape \(2, 2\)"),
+        ({"weight": torch.ones(3)}, r"weight with one value per index"),
+        ({"targets": None}, r"targets are required with logits"),
+    ],
+)
+def test_update_checks_dtypes_and_shapes(kwargs, message):
+    args = {"indices": torch.tensor([0, 1]), "logits": torch.zeros(2, 3),
+            "targets": torch.tensor([0, 2]), **kwargs}
+    rec = OutcomeRecorder(3)
+    with pytest.raises(ValueError, match=message):
+        rec.update(args.pop("indices"), args.pop("logits"), args.pop("targets"), **args)
+    rec.end_epoch()  # nothing was recorded
+    assert rec.dynamics().epochs_seen.tolist() == [0, 0, 0]
+
+
+def test_distributed_end_epoch_packs_counts_in_one_all_reduce(monkeypatch):
+    import easyfirst.recording.recorder as recorder
+
+    calls = []
+    monkeypatch.setattr(recorder.dist, "is_available", lambda: True)
+    monkeypatch.setattr(recorder.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(recorder.dist, "all_reduce", lambda t, op=None: calls.append(t.numel()))
+    rec = OutcomeRecorder(3)
+    z = torch.tensor([[float("nan"), 0.0], [0.0, 1.0], [1.0, 0.0]])
+    rec.update(torch.tensor([0, 1, 2]), z, torch.tensor([0, 1, 1]))
+    rec.end_epoch()
+    assert calls == [3 * 7 + 2]  # the (N, 7) accumulators and the two error counts
+    d = rec.dynamics()
+    assert d.cumacc().tolist() == [0.0, 1.0, 0.0] and d.meta["nonfinite_logits"] == 1
+    rec.update(torch.tensor([0, 5]), z[:2], torch.tensor([0, 2]))
+    with pytest.raises(IndexError, match="got 1 outside it"):
+        rec.end_epoch()
+    assert len(calls) == 2
+
+
+def test_dropped_rows_with_nan_logits_leave_no_trace():
+    rec = OutcomeRecorder(2)
+    z = torch.tensor([[2.0, 0.0], [float("nan"), 0.0]])
+    rec.update(torch.tensor([0, 0]), z, torch.tensor([0, 0]), weight=torch.tensor([1.0, 0.0]))
+    rec.end_epoch()
+    d = rec.dynamics()
+    assert d.cumacc()[0] == 1.0
+    assert torch.isfinite(d.prob_sum[0]) and torch.isfinite(d.margin_sum[0])
+    assert d.meta["nonfinite_logits"] == 0

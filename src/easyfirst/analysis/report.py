@@ -38,6 +38,8 @@ from easyfirst.analysis.results import (
     best_vs_baselines,
     find_runs,
     fusion_results,
+    is_finished,
+    run_folders,
     runs_table,
     table_by_ordering_pacing,
 )
@@ -89,7 +91,8 @@ def score_section(
     folder: Path, files: Path, *, target: float, class_names: Sequence[str] | None, tag: str
 ) -> list[Section]:
     """Sections for one ``easyfirst score`` folder."""
-    ensembles = {p.stem: Scores.load(p) for p in sorted((folder / "scores").glob("*.csv"))}
+    ensembles = {p.stem: Scores.load(p, allow_nan=True)
+                 for p in sorted((folder / "scores").glob("*.csv"))}
     seeds = _seed_dirs(folder)
     dyn: TrainingDynamics | None = None
     for sd in seeds:
@@ -164,7 +167,7 @@ def _robustness_sections(ensembles: dict[str, Scores], seeds: list[Path], files:
     out: list[Section] = []
     curves: dict[str, RobustnessCurve] = {}
     for name in ensembles:
-        members = [Scores.load(sd / "scores" / f"{name}.csv") for sd in seeds
+        members = [Scores.load(sd / "scores" / f"{name}.csv", allow_nan=True) for sd in seeds
                    if (sd / "scores" / f"{name}.csv").is_file()]
         if len(members) >= 2:
             curves[name] = robustness_curve(members)
@@ -273,6 +276,13 @@ def collect_sections(
     if records:
         sections += runs_sections(records, files, best_k=best_k, plan=plan)
     if not sections or (plan is not None and len(sections) == 1):
+        unfinished = [d for d in run_folders(root) if not is_finished(d)]
+        if unfinished:
+            raise ValueError(
+                f"Nothing finished to report in {str(root)!r}: expected metrics.json and "
+                f"predictions.npz in each train run; {len(unfinished)} run(s) lack them (e.g. "
+                f"{str(unfinished[0])!r}). Finish them with the same command and --resume."
+            )
         raise ValueError(
             f"Nothing to report in {str(root)!r}: expected an easyfirst score folder (run.json "
             "and scores/*.csv), finished train runs (metrics.json and predictions.npz) or a "
@@ -356,7 +366,22 @@ def write_report(
             f"{str(root)!r} is not a folder; expected the --out folder of easyfirst score, "
             "train or reproduce. Check the path."
         )
+    if not 0 < target < 1:
+        raise ValueError(
+            f"Expected target (--target, a Spearman correlation) in (0, 1); got {target}. "
+            "Pass e.g. 0.9."
+        )
+    if best_k < 1:
+        raise ValueError(
+            f"Expected best_k (--best-k, the best baselines compared with) >= 1; got {best_k}. "
+            "Pass e.g. 3."
+        )
     out = Path(out_dir) if out_dir is not None else root
+    if out.exists() and not out.is_dir():
+        raise ValueError(
+            f"Expected the report's --out to be a folder; got {str(out)!r}, an existing file. "
+            "Choose another --out (nothing was changed)."
+        )
     files = out / FILES_DIR
     title, sections = collect_sections(root, files, target=target, best_k=best_k)
     html_path = atomic_write_text(out / "report.html", render_html(title, sections))

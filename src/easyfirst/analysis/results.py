@@ -128,21 +128,26 @@ def load_run(run_dir: str | Path) -> RunRecord:
     )
 
 
-def find_runs(root: str | Path, *, max_depth: int = 2) -> list[RunRecord]:
-    """Finished runs in ``root`` and its subfolders (up to ``max_depth`` levels), by path."""
-    root = Path(root)
+def run_folders(root: str | Path, *, max_depth: int = 2) -> list[Path]:
+    """``easyfirst train`` folders (finished or not) in ``root`` and its subfolders (up to
+    ``max_depth`` levels), by path."""
     found: list[Path] = []
-    level = [root]
+    level = [Path(root)]
     for _ in range(max_depth + 1):
         nxt: list[Path] = []
         for d in level:
-            if is_finished(d) and (d / "run.json").is_file() and \
+            if (d / "run.json").is_file() and \
                     "curriculum" in json.loads((d / "run.json").read_text()):
                 found.append(d)
             elif d.is_dir():
                 nxt += sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith("."))
         level = nxt
-    return [load_run(d) for d in sorted(found)]
+    return sorted(found)
+
+
+def find_runs(root: str | Path, *, max_depth: int = 2) -> list[RunRecord]:
+    """Finished runs in ``root`` and its subfolders (up to ``max_depth`` levels), by path."""
+    return [load_run(d) for d in run_folders(root, max_depth=max_depth) if is_finished(d)]
 
 
 def best_runs(records: Sequence[RunRecord], k: int = 1) -> list[RunRecord]:

@@ -1,43 +1,106 @@
-"""The ``easyfirst`` command: one module per subcommand, dispatched from here."""
+"""The ``easyfirst`` command: one module per subcommand, dispatched from here.
+
+Every error a user can cause ends as one line on stderr, ``easyfirst: error: ...``, and exit
+code 2: usage errors (``Parser.error``), the library's errors, and any other exception (named
+by its type; ``EASYFIRST_DEBUG=1`` re-raises it with the traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from easyfirst._version import __version__
 from easyfirst.cli import listing, report, reproduce, score, train
 
 SUBCOMMANDS = (score, train, reproduce, report, listing)
+# Errors whose message is the whole story; any other type is named in the line.
+EXPECTED = (ValueError, KeyError, FileNotFoundError, IndexError, RuntimeError, OSError,
+            FloatingPointError)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line (argparse's message and where to
+    look), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog if self.prog.startswith("easyfirst") else f"easyfirst {self.prog}"
+        self.exit(2, f"easyfirst: error: {message.splitlines()[0]}; see {command} --help\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """As argparse's, but unknown arguments are reported by the subcommand's parser."""
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            owner: argparse.ArgumentParser = self
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    owner = action.choices.get(str(getattr(ns, action.dest, "")), self)
+            owner.error(f"unrecognized arguments: {' '.join(extra)}")
+        return ns
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="easyfirst",
         description="Score per-sample difficulty from training dynamics and train with curricula.",
     )
     parser.add_argument("--version", action="version", version=f"easyfirst {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in SUBCOMMANDS:
         module.add_parsers(sub)
     return parser
 
 
+def error_line(exc: BaseException) -> str:
+    """The one line shown for ``exc`` (after ``easyfirst: error: ``)."""
+    if isinstance(exc, KeyError) and exc.args:
+        msg = str(exc.args[0])
+    elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        msg = _disk_full(exc)
+    elif isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        msg = (f"{str(exc.filename)!r}: {exc.strerror.lower()}; check the path and its "
+               "permissions, or choose another one")
+    else:
+        msg = str(exc)
+    lines = [line for line in msg.splitlines() if line.strip()]
+    line = lines[0] if lines else type(exc).__name__
+    if not isinstance(exc, EXPECTED):
+        line += f" ({type(exc).__name__}; set EASYFIRST_DEBUG=1 for the traceback)"
+    return line
+
+
+def _disk_full(exc: OSError) -> str:
+    text = exc.strerror or str(exc)
+    if "disk full" in text:  # already names the file (easyfirst.atomic, Scores.save)
+        return text
+    name = str(exc.filename) if exc.filename is not None else None
+    if name is not None:  # an atomic write's temp file '.NAME.XXXX.partial' stands for NAME
+        head, tail = os.path.split(name)
+        m = re.fullmatch(r"\.(.+)\.\w+\.(?:tmp|partial)", tail)
+        name = os.path.join(head, m.group(1)) if m else name
+    where = f"while writing {name!r}" if name is not None else "while writing"
+    return (f"disk full {where} ({exc.strerror or 'No space left on device'}); free some "
+            "space or choose another --out folder (finished files are unchanged)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (one line, from Parser.error), --help, --version
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, KeyError, FileNotFoundError, IndexError, RuntimeError, OSError) as exc:
+    except Exception as exc:
         if os.environ.get("EASYFIRST_DEBUG"):
             raise
-        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(
-            f"easyfirst: error: {msg.splitlines()[0] if msg else type(exc).__name__}",
-            file=sys.stderr,
-        )
+        print(f"easyfirst: error: {error_line(exc)}", file=sys.stderr)
         return 2
 
 

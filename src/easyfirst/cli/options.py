@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.models.registry import check_model_options
 from easyfirst.training.config import (
     DTYPES,
     EVAL_CHECKPOINTS,
@@ -35,14 +37,73 @@ def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
 
 
 def parse_int_list(text: str, flag: str) -> list[int]:
-    """``"0,1,2"`` or ``"0-4"`` -> list of ints."""
+    """``"0,1,2"`` or ``"0-4"`` -> list of distinct ints (at least one)."""
     try:
         if "-" in text and "," not in text:
             lo, hi = (int(x) for x in text.split("-"))
-            return list(range(lo, hi + 1))
-        return [int(x) for x in text.split(",") if x.strip()]
+            values = list(range(lo, hi + 1))
+        else:
+            values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ValueError(f"Expected {flag} like 0,1,2 or 0-4; got {text!r}.") from None
+    if not values:
+        raise ValueError(
+            f"Expected {flag} like 0,1,2 or 0-4 (a range from low to high); got {text!r}, which "
+            "names none."
+        )
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(
+            f"Expected distinct {flag}; got {text!r}, which repeats {', '.join(map(str, repeated))}"
+            ". Name each once."
+        )
+    return values
+
+
+def check_device(name: str) -> None:
+    """Refuse (one line) a ``--device`` that is not auto, cpu, cuda or cuda:N of this machine."""
+    import torch
+
+    from easyfirst.training.distributed import resolve_device
+
+    if name == "auto":
+        return
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"Expected --device auto, cpu, cuda or cuda:N; got {name!r}.")
+    resolve_device(name)  # CUDA asked for but absent: one line from there
+    count = torch.cuda.device_count() if dev.type == "cuda" else 0
+    if dev.type == "cuda" and dev.index is not None and dev.index >= count:
+        raise ValueError(
+            f"Expected --device cuda:0 to cuda:{count - 1} (this machine has {count} GPU"
+            f"{'s' if count > 1 else ''}); got {name!r}."
+        )
+
+
+def check_out_dir(out: str | None, flag: str = "--out") -> None:
+    """Refuse an output path that is, or lies under, an existing file (nothing is written)."""
+    if out is None:
+        return
+    path = Path(out)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "is" if p == path else f"lies under {str(p)!r}, which is"
+                raise ValueError(
+                    f"Expected {flag} to be a folder; got {out!r}, which {where} an existing "
+                    f"file. Choose another {flag} path (nothing was changed)."
+                )
+            return
+
+
+def check_augment(names: list[str] | None) -> None:
+    from easyfirst.audio.augment import AUGMENTATIONS
+
+    for name in names or []:
+        AUGMENTATIONS.get(name)  # unknown: one line listing the valid ones
 
 
 class DeprecatedAlias(argparse.Action):
@@ -117,7 +178,11 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
                    help="deprecated alias of --stack (removed in the next release)")
     p.add_argument("--out", required=out_required, default=None, help="output folder")
     if resumable:
-        p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+        again = p.add_mutually_exclusive_group()
+        again.add_argument("--resume", action="store_true",
+                           help="continue an interrupted run, or reuse and extend a finished one")
+        again.add_argument("--overwrite", action="store_true",
+                           help="delete the outputs already in --out and start afresh")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -132,9 +197,12 @@ def run_config(
     args: argparse.Namespace, bundle: DatasetBundle, **extra: Any
 ) -> tuple[RunConfig, str]:
     """The run's config (``auto`` and unset recipe options resolved) and a line saying so."""
+    check_out_dir(args.out)
+    check_device(args.device)
     augment = None if args.augment is None else [
         a for a in args.augment.split(",") if a and a != "none"]
-    return configure(
+    check_augment(augment)
+    cfg, note = configure(
         bundle,
         model=args.model,
         dataset=args.dataset,
@@ -157,3 +225,5 @@ def run_config(
         model_options=parse_kv(args.model_opt, "--model-opt"),
         **extra,
     )
+    check_model_options(cfg.model, cfg.model_options)
+    return cfg, note

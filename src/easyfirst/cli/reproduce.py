@@ -50,8 +50,15 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.workflows.reproduce import make_plan, reproduce
 
     scorers = [s for s in args.scorers.split(",") if s]
+    if not scorers:
+        raise ValueError(f"Expected --scorers like cumacc,fit,celoss; got {args.scorers!r}.")
     for s in scorers:
         get_scorer(s)
+    if args.best_k < 1:
+        raise ValueError(
+            f"Expected --best-k >= 1 (the best baselines compared with); got {args.best_k}. "
+            "Pass e.g. 3."
+        )
     order_by = [s for s in args.order_by.split(",") if s] if args.order_by else None
     plan = make_plan(args.budget, scorers=scorers, order_by=order_by, best_k=args.best_k)
     args.epochs = args.epochs if args.epochs is not None else plan.epochs

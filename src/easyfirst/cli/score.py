@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.workflows.score import score_dataset
 
     scorers = [s for s in args.scorer.split(",") if s]
+    if not scorers:
+        raise ValueError(f"Expected --scorer like cumacc,fit (easyfirst scorers); got "
+                         f"{args.scorer!r}. Name at least one scorer.")
     for s in scorers:
         get_scorer(s)
     params = scorer_params(args, scorers)
@@ -92,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         scorers=scorers,
         out_dir=args.out,
         resume=args.resume,
+        overwrite=args.overwrite,
         progress=not args.no_progress,
         scorer_params=params,
     )

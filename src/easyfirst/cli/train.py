@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(note, flush=True)
     scores = load_scores_for(args.scores, bundle) if args.scores else None
     result = train_curriculum(bundle, cfg, spec, scores=scores, out_dir=args.out,
-                              resume=args.resume, progress=not args.no_progress)
+                              resume=args.resume, overwrite=args.overwrite,
+                              progress=not args.no_progress)
     if is_main_process():
         pools = [m["pool_size"] for m in result.metrics]
         print(f"{spec.ordering} / {spec.pacing} (b={spec.start_fraction}, a={spec.full_at}) "

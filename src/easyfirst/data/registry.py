@@ -14,5 +14,9 @@ register_dataset = DATASETS.register
 
 
 def load_dataset(name: str, **options: Any) -> DatasetBundle:
-    """Load a registered dataset; ``options`` are loader keywords (e.g. ``root=...``)."""
+    """Load a registered dataset; ``options`` are loader keywords (e.g. ``root=...``).
+
+    An option the loader does not take raises ``ValueError`` naming the ones it does.
+    """
+    DATASETS.check_keywords(name, options, how="--dataset-opt KEY=VALUE, --root PATH")
     return DATASETS.get(name)(**options)

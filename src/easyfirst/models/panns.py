@@ -81,8 +81,8 @@ class PANNsCNN(nn.Module):
         self.num_blocks = len(widths)
         self.fc1 = nn.Linear(widths[-1], widths[-1])
         self.head = nn.Linear(widths[-1], num_classes)
-        self.block_dropout = block_dropout
-        self.fc_dropout = fc_dropout
+        self.block_drop = nn.Dropout(block_dropout)  # modules, so DDP can swap them
+        self.fc_drop = nn.Dropout(fc_dropout)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -105,12 +105,12 @@ class PANNsCNN(nn.Module):
         x = self.bn0(x.transpose(1, 2)).transpose(1, 2)  # normalise each mel bin
         for i in range(1, self.num_blocks + 1):
             x = getattr(self, f"block{i}")(x)
-            x = F.dropout(x, self.block_dropout, self.training)
+            x = self.block_drop(x)
         x = x.mean(dim=2)  # over frequency -> (B, D, T)
         x = x.amax(dim=2) + x.mean(dim=2)  # over time -> (B, D)
-        x = F.dropout(x, self.fc_dropout, self.training)
+        x = self.fc_drop(x)
         x = F.relu(self.fc1(x))
-        x = F.dropout(x, self.fc_dropout, self.training)
+        x = self.fc_drop(x)
         return self.head(x)
 
 

@@ -39,7 +39,9 @@ class TrainingDynamics:
             checkpoint (``meta["eval_checkpoint"]`` says which).
         targets: optional class ids (N,).
         history: optional bit-packed per-epoch correctness, bit ``e % 8`` of byte ``e // 8``.
-        meta: run metadata (seed, epochs, model, optimizer, dataset fingerprint, version...).
+        meta: run metadata (seed, epochs, model, optimizer, dataset fingerprint, version...);
+            a recorded run adds ``nonfinite_logits``, the number of sample visits whose logits
+            held a NaN or inf (each counted as incorrect; more than 0 means training diverged).
     """
 
     num_epochs: int

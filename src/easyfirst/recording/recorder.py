@@ -11,9 +11,12 @@ import torch.nn.functional as F
 from easyfirst.recording.dynamics import TrainingDynamics
 
 # Per-epoch accumulators, packed into one (N, K) float64 buffer so that ``end_epoch`` needs
-# exactly one all_reduce. float64 holds integer visit counts exactly.
-_VISITS, _CORRECT, _LOSS, _PROB, _MARGIN, _EL2N = range(6)
-_NUM_ACC = 6
+# exactly one all_reduce. float64 holds integer visit counts exactly. _NONFINITE counts the
+# visits whose logits had a NaN or inf.
+_VISITS, _CORRECT, _LOSS, _PROB, _MARGIN, _EL2N, _NONFINITE = range(7)
+_NUM_ACC = 7
+# The per-epoch error counts in ``_bad``: indices outside [0, N), targets outside [0, C).
+_BAD_INDEX, _BAD_TARGET = range(2)
 
 
 class OutcomeRecorder:
@@ -23,7 +26,12 @@ class OutcomeRecorder:
     tensors on ``device`` updated with ``index_add_``. ``end_epoch`` is the single sync point
     (one ``all_reduce`` under torch.distributed). A sample visited several times in an epoch
     (``DistributedSampler`` padding) counts as the fraction of its visits that were correct,
-    so CumAcc never exceeds 1.
+    so CumAcc never exceeds 1. A row whose logits hold a NaN or inf counts as incorrect; the
+    run's number of such rows is ``dynamics().meta["nonfinite_logits"]``.
+
+    Shapes and dtypes are checked in ``update`` (host metadata, no sync); values that are
+    out of range (indices outside ``[0, N)``, targets outside ``[0, C)``) are counted on the
+    device and raised in ``end_epoch``.
 
     Args:
         num_samples: N, the size of the training set (indices are in ``[0, N)``).
@@ -67,7 +75,8 @@ class OutcomeRecorder:
         n, dev = num_samples, self.device
         f64: dict[str, Any] = {"device": dev, "dtype": torch.float64}
         self._acc = torch.zeros(n, _NUM_ACC, **f64)
-        self._bad = torch.zeros((), device=dev, dtype=torch.int64)
+        self._bad = torch.zeros(2, device=dev, dtype=torch.int64)  # _BAD_INDEX, _BAD_TARGET
+        self.nonfinite = torch.zeros(n, **f64)  # per sample: visits with NaN/inf logits
         self.epoch = 0
         # Cumulative state (what TrainingDynamics is derived from).
         self.epochs_seen = torch.zeros(n, device=dev, dtype=torch.int32)
@@ -108,9 +117,10 @@ class OutcomeRecorder:
             loss: (B,) precomputed per-sample loss; defaults to cross-entropy of ``logits``.
             weight: (B,) optional 0/1 mask; 0 drops the row (e.g. sampler padding).
         """
+        _check_batch(indices, logits, targets, correct, loss, weight)
         idx = indices.to(self.device, non_blocking=True).long().reshape(-1)
         valid = (idx >= 0) & (idx < self.num_samples)
-        self._bad += (~valid).sum()  # raised in end_epoch, after the collective
+        self._bad[_BAD_INDEX].add_((~valid).sum())  # raised in end_epoch, after the collective
         idx = idx.clamp(0, self.num_samples - 1)
         w = valid.to(torch.float64)
         if weight is not None:
@@ -118,26 +128,10 @@ class OutcomeRecorder:
         cols = torch.zeros(idx.numel(), _NUM_ACC, device=self.device, dtype=torch.float64)
         cols[:, _VISITS] = w
         if logits is not None:
-            if targets is None:
-                raise ValueError(
-                    "update(indices, logits, targets): targets are required with logits."
-                )
-            z = logits.detach().to(self.device)
-            if z.dtype not in (torch.float32, torch.float64):  # bf16/fp16 autocast outputs
-                z = z.float()
-            y = targets.to(self.device).long().reshape(-1)
-            p = z.softmax(dim=1)
-            p_true = p.gather(1, y[:, None]).squeeze(1)
-            z_true = z.gather(1, y[:, None]).squeeze(1)
-            z_other = z.scatter(1, y[:, None], float("-inf")).amax(dim=1)
-            cols[:, _CORRECT] = (z.argmax(dim=1) == y).double()
-            cols[:, _PROB] = p_true.double()
-            cols[:, _MARGIN] = (z_true - z_other).double()
-            # ||p - onehot(y)||_2 without materialising the one-hot matrix
-            cols[:, _EL2N] = ((p * p).sum(1) - 2 * p_true + 1).clamp(min=0).sqrt().double()
-            per_loss = loss if loss is not None else F.cross_entropy(z, y, reduction="none")
-            cols[:, _LOSS] = per_loss.detach().to(self.device).reshape(-1).double()
-        elif correct is not None:
+            assert targets is not None  # _check_batch
+            self._logit_columns(cols, logits, targets, loss, w)
+        else:
+            assert correct is not None  # _check_batch
             cols[:, _CORRECT] = correct.to(self.device).reshape(-1).double()
             cols[:, _PROB] = float("nan")
             cols[:, _MARGIN] = float("nan")
@@ -147,25 +141,56 @@ class OutcomeRecorder:
                 if loss is not None
                 else float("nan")
             )
-        else:
-            raise ValueError("update() needs logits (with targets) or correct=...; got neither.")
-        self._acc.index_add_(0, idx, cols * w[:, None])
+        # where, not a product alone: a dropped row's NaN (NaN * 0) must not reach the sums
+        self._acc.index_add_(0, idx, torch.where(w[:, None] > 0, cols * w[:, None], 0.0))
+
+    def _logit_columns(self, cols: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor,
+                       loss: torch.Tensor | None, w: torch.Tensor) -> None:
+        """Fill ``cols`` from (B, C) logits; bad targets are counted, clamped, and raised later."""
+        z = logits.detach().to(self.device)
+        if z.dtype not in (torch.float32, torch.float64):  # bf16/fp16 autocast outputs
+            z = z.float()
+        y = targets.to(self.device).long().reshape(-1)
+        in_range = (y >= 0) & (y < z.shape[1])
+        self._bad[_BAD_TARGET].add_((~in_range & (w > 0)).sum())  # a view: no setitem
+        y = y.clamp(0, z.shape[1] - 1)
+        finite = torch.isfinite(z).all(dim=1)
+        p = z.softmax(dim=1)
+        p_true = p.gather(1, y[:, None]).squeeze(1)
+        z_true = z.gather(1, y[:, None]).squeeze(1)
+        z_other = z.scatter(1, y[:, None], float("-inf")).amax(dim=1)
+        cols[:, _CORRECT] = ((z.argmax(dim=1) == y) & finite).double()  # argmax(NaN) is 0
+        cols[:, _NONFINITE] = (~finite).double()
+        cols[:, _PROB] = p_true.double()
+        cols[:, _MARGIN] = (z_true - z_other).double()
+        # ||p - onehot(y)||_2 without materialising the one-hot matrix
+        cols[:, _EL2N] = ((p * p).sum(1) - 2 * p_true + 1).clamp(min=0).sqrt().double()
+        per_loss = loss if loss is not None else F.cross_entropy(z, y, reduction="none")
+        cols[:, _LOSS] = per_loss.detach().to(self.device).reshape(-1).double()
 
     def end_epoch(self) -> None:
         """Fold the epoch's outcomes into the cumulative state. The one sync point."""
         acc = self._acc
         if dist.is_available() and dist.is_initialized():
-            packed = torch.cat([acc.reshape(-1), self._bad.double().reshape(1)])
+            packed = torch.cat([acc.reshape(-1), self._bad.double()])
             dist.all_reduce(packed, op=dist.ReduceOp.SUM)
-            acc = packed[:-1].reshape(acc.shape)
-            bad = int(packed[-1].item())  # host-sync: once per epoch
+            acc = packed[: acc.numel()].reshape(acc.shape)
+            bad = [int(b) for b in packed[acc.numel():].tolist()]  # host-sync: once per epoch
         else:
-            bad = int(self._bad.item())  # host-sync: once per epoch
-        if bad:
+            bad = self._bad.tolist()  # host-sync: once per epoch
+        if bad[_BAD_INDEX]:
             raise IndexError(
-                f"Expected sample indices in [0, {self.num_samples}); got {bad} outside it this "
-                "epoch. Wrap the dataset with WithIndex and pass its indices to update()."
+                f"Expected sample indices in [0, {self.num_samples}); got {bad[_BAD_INDEX]} "
+                "outside it this epoch. Wrap the dataset with WithIndex and pass its indices to "
+                "update()."
             )
+        if bad[_BAD_TARGET]:
+            raise ValueError(
+                f"Expected targets in [0, C) for logits of C classes; got {bad[_BAD_TARGET]} "
+                "outside it this epoch. Check the dataset's labels against the model's "
+                "num_classes."
+            )
+        self.nonfinite += acc[:, _NONFINITE]
         visits = acc[:, _VISITS]
         seen = visits > 0
         denom = visits.clamp(min=1)
@@ -203,12 +228,16 @@ class OutcomeRecorder:
         """The record so far as a ``TrainingDynamics`` on CPU; ``meta`` is stored with it.
 
         ``rows`` picks a block of samples: a recorder over ``K * N`` slots serves K stacked
-        members, member ``m`` owning ``slice(m * N, (m + 1) * N)``.
+        members, member ``m`` owning ``slice(m * N, (m + 1) * N)``. ``meta["nonfinite_logits"]``
+        is the number of those rows' visits, over all finished epochs, whose logits held a NaN
+        or inf (counted as incorrect).
         """
         sel = rows or slice(None)
         cpu = {k: v[sel].detach().cpu().clone() for k, v in self._state_tensors().items()}
+        nonfinite = round(self.nonfinite[sel].sum().item())  # host-sync: once per call
         return TrainingDynamics(
-            num_epochs=self.epoch, el2n_epoch=self.el2n_epoch, meta=dict(meta), **cpu
+            num_epochs=self.epoch, el2n_epoch=self.el2n_epoch,
+            meta={**meta, "nonfinite_logits": nonfinite}, **cpu
         )
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
@@ -236,7 +265,7 @@ class OutcomeRecorder:
         :meth:`dynamics`).
         """
         sel = rows or slice(None)
-        tensors = {**self._state_tensors(), "acc": self._acc}
+        tensors = {**self._state_tensors(), "acc": self._acc, "nonfinite": self.nonfinite}
         state: dict[str, Any] = {k: v[sel].detach().cpu().clone() for k, v in tensors.items()}
         state.update(
             epoch=self.epoch,
@@ -254,7 +283,45 @@ class OutcomeRecorder:
             )
         self.epoch = int(state["epoch"])
         self.el2n_epoch = int(state["el2n_epoch"])
-        self._acc = state["acc"].to(self.device).clone()
-        for name in self._state_tensors():
+        acc = state["acc"].to(self.device, torch.float64)
+        self._acc = torch.zeros(self.num_samples, _NUM_ACC, device=self.device,
+                                dtype=torch.float64)
+        self._acc[:, : acc.shape[1]] = acc  # a state of before _NONFINITE has 6 columns
+        for name in (*self._state_tensors(), "nonfinite"):
             if name in state:
                 setattr(self, name, state[name].to(self.device).clone())
+
+
+def _check_batch(indices: torch.Tensor, logits: torch.Tensor | None,
+                 targets: torch.Tensor | None, correct: torch.Tensor | None,
+                 loss: torch.Tensor | None, weight: torch.Tensor | None) -> None:
+    """Refuse wrong dtypes and shapes (host metadata only: no device sync)."""
+    if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
+        raise ValueError(
+            f"Expected integer sample indices; got dtype {indices.dtype} (converting it would "
+            "silently change them). Pass the indices from WithIndex, e.g. torch.long."
+        )
+    b = indices.numel()
+    if logits is not None:
+        if targets is None:
+            raise ValueError("update(indices, logits, targets): targets are required with logits.")
+        if logits.ndim != 2 or logits.shape[0] != b:
+            raise ValueError(
+                f"Expected logits of shape (B, C) = ({b}, C) for {b} indices; got "
+                f"{tuple(logits.shape)}. Pass one row of class scores per index."
+            )
+        if targets.dtype.is_floating_point or targets.dtype.is_complex:
+            raise ValueError(
+                f"Expected integer class-id targets; got dtype {targets.dtype}. Pass class "
+                "indices (torch.long), not probabilities or one-hot rows."
+            )
+    elif correct is None:
+        raise ValueError("update() needs logits (with targets) or correct=...; got neither.")
+    for name, t in (("targets", targets if logits is not None else None),
+                    ("correct", correct if logits is None else None),
+                    ("loss", loss), ("weight", weight)):
+        if t is not None and t.numel() != b:
+            raise ValueError(
+                f"Expected {name} with one value per index ({b}); got shape {tuple(t.shape)}. "
+                "Pass (B,) tensors for the batch's B samples."
+            )

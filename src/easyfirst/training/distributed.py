@@ -42,6 +42,14 @@ def init_distributed(device: torch.device) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
+def gather_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
+    """Every rank's local rows of this step, in the global batch's order (rank r's i-th row at
+    ``i * W + r``, as ``DistributedSampler`` deals them), the first ``rows`` of them."""
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.stack(parts, 1).flatten(0, 1)[:rows]
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> the local CUDA device under torchrun, else cuda:0, else CPU."""
     if name == "auto":
@@ -57,5 +65,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def is_main_process() -> bool:
-    """True outside torch.distributed and on rank 0: the process that writes files."""
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    """True on rank 0 (before the process group exists: torchrun's ``RANK``) and outside
+    torch.distributed: the process that writes files."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return os.environ.get("RANK", "0") == "0"

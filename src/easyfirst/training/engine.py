@@ -34,13 +34,19 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
-from easyfirst.audio.augment import Augment, Mixup, build_augmentations
+from easyfirst.audio.augment import Augment, Mixup, MixupResult, build_augmentations
 from easyfirst.data.base import DatasetBundle
 from easyfirst.recording.recorder import OutcomeRecorder
 from easyfirst.training.batches import DeviceBatches
 from easyfirst.training.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from easyfirst.training.config import RunConfig, resolve_auto
-from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device, world_size
+from easyfirst.training.distributed import (
+    DistInfo,
+    gather_rows,
+    init_distributed,
+    resolve_device,
+    world_size,
+)
 from easyfirst.training.evaluate import accuracy, predict
 from easyfirst.training.graphs import GraphedStep
 from easyfirst.training.members import Members, PlainMember, StackedMembers, State
@@ -168,10 +174,13 @@ class Engine:
             keep_history=cfg.keep_history, max_epochs=cfg.epochs) if self.record else None
         self.data = DeviceBatches(bundle.train, device, self.dtype, cfg.preload_max_bytes)
         self.offsets = (torch.arange(self.k, device=device) * self.n)[:, None]  # (K, 1)
+        self.positions = torch.arange(self.local_batch, device=device) * d.world_size + d.rank
         graphable = (self.augment is None and self.mixup is None and not d.enabled
                      and self.data.resident)
         self.prec = replace(self.prec, cuda_graphs=self.prec.cuda_graphs and graphable)
         self.stats = torch.zeros(self.k, 3, device=device, dtype=torch.float64)
+        self.step_no = torch.zeros((), device=device, dtype=torch.float64)
+        self.bad_step = torch.full((self.k,), math.inf, device=device, dtype=torch.float64)
         self.gens: list[torch.Generator] = []  # this epoch's per-member augmentation streams
         self.run_step = GraphedStep(self._step, self.opt, enabled=self.prec.cuda_graphs)
         self.metrics: list[list[dict[str, Any]]] = [[] for _ in self.seeds]
@@ -180,17 +189,15 @@ class Engine:
         self.best_state: State | None = None
         self.train_seconds = 0.0  # training steps only, this call's epochs
 
-    def _step(self, idx: torch.Tensor, w: torch.Tensor, *, scale: float) -> None:
-        """One step on the members' batches ``idx (K, B)``; ``w (K, B)`` is 0 for padding."""
+    def _step(self, idx: torch.Tensor, w: torch.Tensor, *, scale: float, rows: int) -> None:
+        """One step on the members' batches ``idx (K, B)``; ``w (K, B)`` is 0 for padding;
+        ``rows``: the real rows of the global batch."""
         k, bsz = idx.shape
         x, y = self.data.get(idx.reshape(-1))
         x, y = x.view(k, bsz, *x.shape[1:]), y.view(k, bsz)  # (K, B, ...)
-        if self.augment is not None:
-            x = torch.stack([self.augment(x[m], self.gens[m]) for m in range(k)])
-        mixed = (self.mixup(x[0], y[0], generator=self.gens[0]) if self.mixup is not None
-                 else None)
-        if mixed is not None:
-            x = mixed.inputs[None]
+        if self.members.layout is not None:  # DDP: where this rank's rows sit globally
+            self.members.layout.set(self.positions[:bsz], rows)
+        x, mixed = self._transform(x, y, rows)
         with self.prec.autocast_context(self.device):
             logits = self.members.forward(x)  # (K, B, C)
         flat, yf = logits.float().flatten(0, 1), y.reshape(-1)
@@ -207,9 +214,31 @@ class Engine:
             self.recorder.update((idx + self.offsets).reshape(-1), logits.flatten(0, 1), yf,
                                  loss=per_sample, weight=wf)
         with torch.no_grad():
+            loss = (per_sample.detach() * wf).view(k, bsz).sum(1).double()
             self.stats.add_(torch.stack([
-                (per_sample.detach() * wf).view(k, bsz).sum(1).double(),
-                ((logits.argmax(-1) == y) & w).sum(1).double(), w.sum(1).double()], dim=1))
+                loss, ((logits.argmax(-1) == y) & w).sum(1).double(), w.sum(1).double()], dim=1))
+            self.step_no.add_(1)  # the first step with a non-finite loss, per member
+            self.bad_step.copy_(torch.where(loss.isfinite() | self.bad_step.isfinite(),
+                                            self.bad_step, self.step_no))
+
+    def _transform(self, x: torch.Tensor, y: torch.Tensor, rows: int
+                   ) -> tuple[torch.Tensor, MixupResult | None]:
+        """Augment (and mix up) the batches ``(K, B, ...)``. Under DDP every rank gathers
+        the global batch, transforms it as one process does and keeps its own rows."""
+        if self.augment is None and self.mixup is None:
+            return x, None
+        layout, take = self.members.layout, None
+        if layout is not None and layout.positions is not None:
+            take = layout.positions.clamp(max=rows - 1)
+            x, y = gather_rows(x[0], rows)[None], gather_rows(y[0], rows)[None]
+        if self.augment is not None:
+            x = torch.stack([self.augment(x[m], self.gens[m]) for m in range(len(x))])
+        mixed = self.mixup(x[0], y[0], generator=self.gens[0]) if self.mixup else None
+        if mixed is not None:
+            x = mixed.inputs[None]
+        if take is None:
+            return x, mixed
+        return x[:, take], None if mixed is None else MixupResult(*(t[take] for t in mixed))
 
     def _restore(self) -> int:
         """Load the checkpoint (resume) and return the first epoch to train."""
@@ -246,6 +275,8 @@ class Engine:
                         for s in self.seeds]
         self.members.train()
         self.stats.zero_()
+        self.step_no.zero_()
+        self.bad_step.fill_(math.inf)
         t0 = time.perf_counter()
         steps = math.ceil(length / self.local_batch)
         for j, s0 in enumerate(range(0, length, self.local_batch)):
@@ -254,17 +285,25 @@ class Engine:
             # DDP averages gradients over ranks: scale so the result is the global mean.
             self.run_step(order[:, s0:s0 + self.local_batch],
                           real_pos[:, s0:s0 + self.local_batch],
-                          scale=d.world_size / global_real)
+                          scale=d.world_size / global_real, rows=global_real)
         if self.recorder is not None:
             self.recorder.end_epoch()
         if d.enabled:
             dist.all_reduce(self.stats)
-        raw = self.stats.tolist()  # host-sync: once per epoch
+            dist.all_reduce(self.bad_step, op=dist.ReduceOp.MIN)
+        raw = torch.cat([self.stats, self.bad_step[:, None]], 1).tolist()  # host-sync: 1/epoch
         self.train_seconds += time.perf_counter() - t0
+        for m, row in enumerate(raw):
+            if math.isfinite(row[3]):
+                raise FloatingPointError(
+                    f"Training diverged: seed {self.seeds[m]}, epoch {epoch + 1}, step "
+                    f"{int(row[3])} of {steps} has a NaN/inf loss; expected finite losses. Likely "
+                    f"cause: learning rate {cfg.lr:g} ({cfg.optimizer}) too high for "
+                    f"{cfg.model}, or NaN/inf inputs. Lower --lr, or check the data.")
         return [self._row(m, epoch, raw[m], steps) for m in range(self.k)]
 
     def _row(self, m: int, epoch: int, raw: list[float], steps: int) -> dict[str, Any]:
-        loss_sum, correct, count = raw
+        loss_sum, correct, count = raw[:3]
         row: dict[str, Any] = {
             "epoch": epoch + 1, "train_loss": loss_sum / max(count, 1),
             "train_accuracy": correct / max(count, 1), "steps": steps,
@@ -324,7 +363,8 @@ class Engine:
             "train_seconds": self.train_seconds})
 
         def logits_of(split: Any) -> torch.Tensor:
-            return predict(model, split, device=self.device, dtype=self.dtype)
+            return predict(model, split, device=self.device, dtype=self.dtype,
+                           shard=self.dinfo.enabled)
 
         if bundle.dev is not None and len(bundle.dev):
             res.dev_logits = logits_of(bundle.dev)

@@ -5,7 +5,9 @@ Both kinds answer the same calls, so ``training/engine.py`` has one loop for bot
 member on a split, and the state calls save, restore, snapshot (best on dev) and export one
 member in the layout of a plain model.
 
-:class:`PlainMember` is one ``nn.Module`` (K = 1), DDP-wrapped under torch.distributed.
+:class:`PlainMember` is one ``nn.Module`` (K = 1), DDP-wrapped under torch.distributed with
+its BatchNorm and Dropout layers computing on the global batch (``models/global_batch.py``;
+``layout`` is what the step sets).
 :class:`StackedMembers` holds K same-architecture models as stacked ``(K, ...)`` parameters and
 buffers (``torch.func.stack_module_state``) and runs ONE vmapped ``functional_call`` forward;
 one optimizer over the stacked tensors performs each member's own (elementwise) update, and
@@ -24,10 +26,11 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from easyfirst.data.base import ArraySplit
+from easyfirst.models.global_batch import GlobalBatch, convert_global_batch
+from easyfirst.models.vmap_batchnorm import vmap_safe
 from easyfirst.training.distributed import DistInfo
 from easyfirst.training.evaluate import predict
 from easyfirst.training.precision import Precision
-from easyfirst.training.vmap_batchnorm import vmap_safe
 
 State = dict[str, torch.Tensor]
 
@@ -41,6 +44,9 @@ class PlainMember:
                  device: torch.device) -> None:
         self.model, self.precision = model, precision
         self.net: nn.Module = model
+        self.shard = dinfo.enabled  # evaluation split over the ranks
+        # BatchNorm statistics and dropout masks of the global batch, as one process's
+        self.layout = convert_global_batch(model) if dinfo.enabled else None
         if dinfo.enabled:
             ids = [device.index] if device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
@@ -59,7 +65,7 @@ class PlainMember:
 
     def predict(self, m: int, split: ArraySplit, *, device: torch.device,
                 dtype: torch.dtype) -> torch.Tensor:
-        return predict(self.model, split, device=device, dtype=dtype)
+        return predict(self.model, split, device=device, dtype=dtype, shard=self.shard)
 
     def state_dict(self) -> State:
         return self.model.state_dict()
@@ -84,6 +90,8 @@ class PlainMember:
 
 class StackedMembers:
     """K models as one: stacked tensors, one vmapped forward (see the module notes)."""
+
+    layout: GlobalBatch | None = None  # one process only
 
     def __init__(self, models: Sequence[nn.Module], precision: Precision) -> None:
         self.k = len(models)

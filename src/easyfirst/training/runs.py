@@ -13,9 +13,9 @@ from torch import nn
 from easyfirst._version import __version__
 from easyfirst.data.base import DatasetBundle
 from easyfirst.models.input_norm import fit_input_norms, silence_level
-from easyfirst.models.registry import build_model
+from easyfirst.models.registry import build_model, check_buildable
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.training.config import RunConfig, identity
+from easyfirst.training.config import RunConfig, identity, resolve_auto
 from easyfirst.training.distributed import DistInfo
 
 CHECKPOINT = "checkpoint.pt"
@@ -51,6 +51,14 @@ def build_run_model(
                         num_classes=bundle.num_classes, **cfg.model_options).to(device, dtype)
     fit_input_norms(model, bundle.train.inputs, silence=silence_level(bundle.info.get("features")))
     return model
+
+
+def check_model(cfg: RunConfig, bundle: DatasetBundle) -> None:
+    """Build ``cfg.model`` on the meta device (no memory): a bad model name or option fails
+    here, before a workflow writes anything."""
+    cfg = resolve_auto(cfg, bundle)
+    check_buildable(cfg.model, input_shape=bundle.input_shape, num_classes=bundle.num_classes,
+                    **cfg.model_options)
 
 
 def run_meta(

@@ -23,13 +23,17 @@ from easyfirst.curriculum.balance import BALANCES
 from easyfirst.curriculum.ordering import ORDERINGS, make_ordering
 from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
 from easyfirst.data.base import DatasetBundle
+from easyfirst.locks import folder_lock
 from easyfirst.pacing import PacingFunction
 from easyfirst.scores import Scores
 from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, is_main_process
 from easyfirst.training.loop import RunResult, train
+from easyfirst.training.runs import check_model
 from easyfirst.workflows.outputs import claim_out_dir, write_predictions
+
+FINISHED = "metrics.json"  # with predictions.npz: a finished run
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ def train_curriculum(
     scores: Scores | None = None,
     out_dir: str | Path,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> RunResult:
@@ -124,16 +129,22 @@ def train_curriculum(
     settings = {"config": {**cfg.identity(), "seed": cfg.seed}, "curriculum": spec.__dict__,
                 "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
                 "scores": scores.header() if scores is not None else None}
-    claim_out_dir(out, settings, what="a run", resume=resume, finished="metrics.json")
-    result = train(bundle, cfg, out_dir=out, record=False, resume=resume, progress=progress,
-                   sampler_factory=sampler_factory, on_epoch_end=on_epoch_end)
-    if is_main_process():
-        write_run_outputs(out, bundle, result)
+    check_model(cfg, bundle)
+    with folder_lock(out, enabled=is_main_process()):
+        if is_main_process():
+            claim_out_dir(out, settings, what="a run", resume=resume, overwrite=overwrite,
+                          finished=[FINISHED, "predictions.npz"])
+        result = train(bundle, cfg, out_dir=out, record=False, resume=resume,
+                       progress=progress, sampler_factory=sampler_factory,
+                       on_epoch_end=on_epoch_end)
+        if is_main_process():
+            write_run_outputs(out, bundle, result)
     return result
 
 
 def write_run_outputs(out: Path, bundle: DatasetBundle, result: RunResult) -> None:
-    """metrics.json, model.pt and predictions.npz of a finished run."""
-    atomic_write_text(out / "metrics.json", result.metrics_json())
+    """model.pt, predictions.npz, then metrics.json (``FINISHED``: written last, it marks the
+    run complete)."""
     save_checkpoint(result.model.state_dict(), out / "model.pt")
     write_predictions(out / "predictions.npz", bundle, result.dev_logits, result.test_logits)
+    atomic_write_text(out / FINISHED, result.metrics_json())

@@ -12,6 +12,7 @@ a report can relate scores and accuracies to known sample facts without loading 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
+from easyfirst.locks import LOCK
 
 SAMPLES = "samples.npz"
 
@@ -81,32 +83,39 @@ def _differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str
 
 
 def claim_out_dir(
-    out: Path, record: Mapping[str, Any], *, what: str, resume: bool, file: str = "run.json",
-    keys: Sequence[str] | None = None, orphan: str | None = None, finished: str | None = None,
-    write: bool = True,
+    out: Path, record: Mapping[str, Any], *, what: str, resume: bool, overwrite: bool = False,
+    file: str = "run.json", keys: Sequence[str] | None = None, orphan: str | None = None,
+    finished: Sequence[str] = (), write: bool = True,
 ) -> None:
     """Make ``out`` this run's folder, or refuse (one line) before anything is changed.
 
-    The one rule for ``score``, ``train`` and ``reproduce``: ``out/file`` describes what the
-    folder holds; a folder holding another ``record`` (or, with ``keys``, other values of those
-    keys) is refused, so runs of other settings or data never mix.
+    The one rule for ``score``, ``train`` and ``reproduce``, applied while the caller holds
+    ``out``'s lock (``easyfirst.locks``): ``out/file`` describes what the folder holds; a
+    folder holding another ``record`` (or, with ``keys``, other values of those keys) is
+    refused, so runs of other settings or data never mix; a finished folder is changed only
+    with ``resume`` or ``overwrite``.
 
     Args:
         out: the output folder.
         record: JSON-able description of the run(s), e.g. settings and dataset fingerprint.
         what: how the message names the folder's content (``"runs"``, ``"run"``...).
         resume: the user asked to continue (``--resume``).
+        overwrite: the user asked to replace the folder's outputs (``--overwrite``): every
+            file of a folder that ``file`` marks as easyfirst's is deleted first.
         file: the claim file.
         keys: compare only these keys of ``record`` (the rest may change between calls).
         orphan: a path in ``out`` that, without the claim file, means outputs of unknown
             settings; refused unless ``resume``.
-        finished: a path whose presence means the run is complete; refused unless ``resume``.
+        finished: paths whose presence (all of them) means the run is complete; such a
+            folder is refused unless ``resume`` or ``overwrite``.
         write: write ``record`` to ``out/file`` when it is new (else the caller writes it).
     """
     path = out / file
     mine = json.loads(json.dumps(record, default=str))
+    if overwrite and path.is_file():
+        _clear(out)
     if path.is_file():
-        theirs = json.loads(path.read_text())
+        theirs = read_json(path, what=f"the {file} of {str(out)!r}")
         if keys is not None:
             mine_k, theirs_k = ({k: d.get(k) for k in keys} for d in (mine, theirs))
         else:
@@ -115,15 +124,41 @@ def claim_out_dir(
             raise ValueError(
                 f"{str(out)!r} holds {what} with a different "
                 f"{', '.join(_differences(mine_k, theirs_k)) or 'setup'}; expected the same "
-                "settings. Choose another --out folder (nothing was changed)."
+                "settings. Choose another --out folder, or pass --overwrite to replace it "
+                "(nothing was changed)."
             )
-        if finished is not None and not resume and (out / finished).exists():
+        if finished and not resume and all((out / f).exists() for f in finished):
             raise ValueError(
-                f"{str(out)!r} already holds this finished {what}; pass --resume to reuse it or "
-                "choose another --out folder."
+                f"{str(out)!r} already holds {what} that finished; pass --resume to reuse or "
+                "extend it, --overwrite to replace it, or choose another --out folder."
             )
         return
     if orphan is not None and not resume and (out / orphan).exists():
-        raise ValueError(f"{str(out)!r} has {what} but no {file}; choose another --out folder.")
+        raise ValueError(f"{str(out)!r} has {what} but no {file}; expected an easyfirst "
+                         "output folder. Choose another --out folder.")
     if write:
         atomic_write_text(path, json.dumps(mine, indent=1))
+
+
+def _clear(out: Path) -> None:
+    """Delete everything in ``out`` except its lock (``--overwrite``)."""
+    for child in out.iterdir():
+        if child.name == LOCK:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def read_json(path: Path, *, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``, or one line naming the file and what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"Expected {what} ({str(path)!r}) to be JSON; it is not "
+                         f"({type(exc).__name__}: {exc}). Restore or delete that file.") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"Expected {what} ({str(path)!r}) to hold a JSON object; got "
+                         f"{type(data).__name__}. Restore or delete that file.")
+    return data

@@ -61,8 +61,11 @@ from easyfirst.analysis.results import (
     table_by_ordering_pacing,
 )
 from easyfirst.data.base import DatasetBundle
+from easyfirst.locks import folder_lock
 from easyfirst.scores import Scores, atomic_write_text
 from easyfirst.training.config import RunConfig
+from easyfirst.training.distributed import is_main_process
+from easyfirst.training.runs import check_model
 from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
 from easyfirst.workflows.outputs import claim_out_dir
 from easyfirst.workflows.score import score_dataset
@@ -244,6 +247,14 @@ def reproduce(
     header = {"format": FORMAT, "version": VERSION, "settings": settings,
               "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
               "class_names": list(bundle.class_names), "plan": plan.to_dict()}
+    check_model(cfg, bundle)
+    with folder_lock(out, enabled=is_main_process()):
+        return _reproduce(bundle, cfg, plan, out, header, progress=progress)
+
+
+def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
+               header: dict[str, Any], *, progress: bool) -> ReproduceResult:
+    """``reproduce`` in its locked folder."""
     claim_out_dir(out, header, what="a reproduce run", resume=True, file="reproduce.json",
                   keys=("settings", "dataset_fingerprint"), write=False)
     grid = plan.grid_runs()

@@ -36,16 +36,25 @@ from easyfirst.atomic import atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.estimators.base import jsonable, sum_costs
 from easyfirst.estimators.features import load_model_file
+from easyfirst.locks import folder_lock
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores, ScoresFileError
 from easyfirst.scoring import Scorer, SeedInputs, ensemble, get_scorer
-from easyfirst.training.config import RunConfig
+from easyfirst.training.config import RunConfig, identity, resolve_auto
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.loop import CHECKPOINT, RunResult, train
+from easyfirst.training.runs import check_model
 from easyfirst.training.stacking import plan_stacking, train_stacked
-from easyfirst.workflows.outputs import SAMPLES, claim_out_dir, write_predictions, write_sample_meta
+from easyfirst.workflows.outputs import (
+    SAMPLES,
+    claim_out_dir,
+    read_json,
+    write_predictions,
+    write_sample_meta,
+)
 
 SHARED = "the ordinary per-seed training runs"
+SUMMARY = "summary.json"
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:
@@ -60,6 +69,7 @@ def score_dataset(
     scorers: Sequence[str],
     out_dir: str | Path,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     scorer_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, Scores], dict[str, Any]]:
@@ -71,7 +81,9 @@ def score_dataset(
         seeds: the ensemble's seeds.
         scorers: scorer names (``easyfirst scorers``).
         out_dir: output folder (layout in the module docstring).
-        resume: continue interrupted ordinary runs from their checkpoints.
+        resume: continue interrupted ordinary runs from their checkpoints, reuse finished
+            seeds, add seeds or scorers to a finished folder.
+        overwrite: replace the outputs of a finished (or other settings') folder.
         progress: show progress bars.
         scorer_params: per scorer name, its parameters (e.g. ``{"cvloss": {"folds": 5}}``);
             checked against the scorer before any training.
@@ -81,6 +93,9 @@ def score_dataset(
         (``summary["scorers"][name]["cost"]`` = wall seconds and number of trainings of that
         scorer over all seeds; ``summary["cost"]`` = this call's ordinary per-seed runs).
         Under torch.distributed every rank trains; rank 0 writes the files.
+
+    Nothing is written before the scorers' parameters and the model are checked; the folder
+    is locked (``easyfirst.locks``) from the check of ``run.json`` to the last write.
     """
     out = Path(out_dir)
     objs = {name: get_scorer(name) for name in scorers}  # validate names up front
@@ -90,30 +105,50 @@ def score_dataset(
             f"Parameters given for scorer {unknown[0]!r}, which is not among the scorers to run "
             f"({', '.join(objs)}); add it or drop its parameters."
         )
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"Expected distinct seeds, at least one; got {list(seeds)}. List each "
+                         "seed once, e.g. 0,1,2.")
     params = {n: s.validate(bundle, cfg, dict((scorer_params or {}).get(n, {})))
               for n, s in objs.items()}
-    claim_out_dir(out, {"dataset_fingerprint": bundle.fingerprint, "settings": cfg.identity()},
-                  what="runs", resume=resume, orphan="seeds")
-    if is_main_process():
-        write_sample_meta(out / SAMPLES, bundle)
+    check_model(cfg, bundle)
+    with folder_lock(out, enabled=is_main_process()):
+        if is_main_process():
+            claim_out_dir(out, {"dataset_fingerprint": bundle.fingerprint,
+                                "settings": cfg.identity()}, what="scores", resume=resume,
+                          overwrite=overwrite, orphan="seeds", finished=[SUMMARY])
+            write_sample_meta(out / SAMPLES, bundle)
+        return _score(bundle, cfg, list(seeds), objs, params, out, resume=resume,
+                      progress=progress)
+
+
+def _score(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[str, Scorer],
+           params: dict[str, dict[str, Any]], out: Path, *, resume: bool, progress: bool
+           ) -> tuple[dict[str, Scores], dict[str, Any]]:
+    """The scoring runs and every scorer, in a claimed folder (``score_dataset``)."""
     costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
     runs: dict[int, TrainingDynamics] = {}
     models: dict[int, nn.Module] = {}
     if any(s.uses_runs(params[n]) for n, s in objs.items()):
         keep = any(s.uses_run_model(params[n]) for n, s in objs.items())
-        runs, models = _ordinary_runs(bundle, cfg, list(seeds), out, resume=resume,
+        runs, models = _ordinary_runs(bundle, cfg, seeds, out, resume=resume,
                                       progress=progress, costs=costs, keep_model=keep)
     run_cost = {"wall_s": sum(float(d.meta.get("wall_s", 0.0)) for d in runs.values()),
                 "trainings": len(runs), "shared": SHARED}
     summary: dict[str, Any] = {"dataset": bundle.name, "class_names": bundle.class_names,
-                               "seeds": list(seeds), "cost": costs, "scorers": {}}
+                               "seeds": seeds, "cost": costs, "scorers": {}}
     result = {name: _score_all_seeds(scorer, params[name], bundle, cfg, seeds, out, runs,
                                      models, run_cost, summary, progress=progress)
               for name, scorer in objs.items()}
     summary["test_accuracy"] = {str(d.meta["seed"]): d.meta.get("test_accuracy")
                                 for d in runs.values()}
+    # Rows whose logits were NaN/inf (counted as misclassified; 0 for a healthy run).
+    summary["nonfinite_logits"] = {str(d.meta["seed"]): int(d.meta.get("nonfinite_logits", 0))
+                                   for d in runs.values()}
+    if resume and (out / SUMMARY).is_file():  # scorers of earlier calls stay listed
+        earlier = read_json(out / SUMMARY, what="the summary").get("scorers", {})
+        summary["scorers"] = {**earlier, **summary["scorers"]}
     if is_main_process():
-        atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+        atomic_write_text(out / SUMMARY, json.dumps(summary, indent=1))
     return result, summary
 
 
@@ -143,7 +178,7 @@ def _score_all_seeds(scorer: Scorer, params: dict[str, Any], bundle: DatasetBund
     if is_main_process():
         ens.save(out / "scores" / f"{name}.csv")
     entry = ens.summary(ids=bundle.train.ids)
-    entry.update(cost=cost, **({"params": jsonable(params)} if params else {}))
+    entry.update(cost=cost, seeds=list(seeds), **({"params": jsonable(params)} if params else {}))
     entry.update({k: per_seed[0].meta[k] for k in scorer.summary_keys if k in per_seed[0].meta})
     summary["scorers"][name] = entry
     return ens
@@ -156,7 +191,7 @@ def _seed_scores(scorer: Scorer, inputs: SeedInputs, params: dict[str, Any], out
     if reuse and path.is_file():
         try:
             saved = Scores.load(path, expect_fingerprint=inputs.bundle.fingerprint,
-                                expect_num_samples=len(inputs.bundle.train))
+                                expect_num_samples=len(inputs.bundle.train), allow_nan=True)
         except ScoresFileError:
             saved = None
         if saved is not None and saved.meta.get("params") == jsonable(params):
@@ -203,11 +238,26 @@ def _ordinary_runs(
         finish(seed, res, time.perf_counter() - t0)
     for seed in seeds:
         if seed not in runs:
-            runs[seed] = TrainingDynamics.load(seed_dir(out, seed) / "dynamics.pt")
+            runs[seed] = _saved_run(seed_dir(out, seed) / "dynamics.pt", bundle,
+                                    replace(cfg, seed=seed))
             if keep_model:
                 models[seed], _ = load_model_file(seed_dir(out, seed) / CHECKPOINT, bundle,
                                                   replace(cfg, seed=seed))
     return {s: runs[s] for s in seeds}, models
+
+
+def _saved_run(path: Path, bundle: DatasetBundle, cfg: RunConfig) -> TrainingDynamics:
+    """A finished seed's dynamics, refused (one line) when another run's settings made it."""
+    d = TrainingDynamics.load(path)
+    saved = identity(d.meta.get("config") or {})
+    diff = [k for k, v in resolve_auto(cfg, bundle).identity().items() if saved.get(k) != v]
+    if diff or d.meta.get("dataset_fingerprint") != bundle.fingerprint:
+        raise ValueError(
+            f"{str(path)!r} was trained with a different {', '.join(diff) or 'dataset'} than "
+            "this run; expected one folder per setting. Pass --overwrite to retrain it, or "
+            "choose another --out folder."
+        )
+    return d
 
 
 def _save_seed(sdir: Path, bundle: DatasetBundle, res: RunResult) -> None:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from easyfirst.training.vmap_batchnorm import VmapBatchNorm, vmap_safe
+from easyfirst.models.vmap_batchnorm import VmapBatchNorm, vmap_safe
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """BatchNorm written with plain tensor ops, so that ``torch.vmap`` runs it on any device.
 
-Stacked ensembles (``training/members.py``) run one vmapped ``functional_call`` over K stacked
-members. PyTorch's batching rule for ``batch_norm`` folds the K members into the channel axis
-and calls the native kernel, which on CUDA rejects the folded layout ("Expected
+Stacked ensembles (``easyfirst.training.members``) run one vmapped ``functional_call`` over
+K stacked members. PyTorch's batching rule for ``batch_norm`` folds the K members into the
+channel axis and calls the native kernel, which on CUDA rejects the folded layout ("Expected
 input->is_contiguous(...)") and bf16 inputs under autocast ("Expected running_mean to have type
 BFloat16 but got Float"); CPU kernels accept both. :func:`vmap_safe` swaps every
 ``_BatchNorm`` of a (stateless) skeleton for :class:`VmapBatchNorm`, which keeps the same

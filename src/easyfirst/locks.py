@@ -1,0 +1,114 @@
+"""One writer per output folder: a lock file that names its owner (pid, host, command).
+
+``folder_lock(out)`` creates ``out/.easyfirst.lock`` exclusively (``O_CREAT | O_EXCL``, atomic
+on local file systems) and removes it on exit. A second run into the same folder is refused
+with one line naming the owner. A lock whose owner is gone (same host, pid not running: a
+killed run) is stale: it is named in a warning and taken over, so a killed run can be
+resumed at once. A lock from another host cannot be checked and is never taken over. Under
+the lock, the temp files of writes that a kill interrupted (``atomic.PARTIAL``) are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from easyfirst.atomic import remove_partial_writes
+
+LOCK = ".easyfirst.lock"
+
+
+class FolderLockedError(RuntimeError):
+    """Another run owns the output folder."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def _owner(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}  # being written, or garbage: treated as held
+
+
+def _describe(owner: dict[str, Any]) -> str:
+    return (f"pid {owner.get('pid', '?')} on host {owner.get('host', '?')}, started "
+            f"{owner.get('started', '?')}: {owner.get('command', '?')}")
+
+
+def _acquire(path: Path, me: dict[str, Any]) -> None:
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _owner(path)
+            stale = (owner.get("host") == me["host"] and isinstance(owner.get("pid"), int)
+                     and not _alive(owner["pid"]))
+            if not stale:
+                raise FolderLockedError(
+                    f"{str(path.parent)!r} is in use by another easyfirst run "
+                    f"({_describe(owner)}); expected a folder no other run writes to. Wait for "
+                    f"it, or choose another --out folder; if that run is gone, delete {path}."
+                ) from None
+            print(f"easyfirst: warning: taking over the stale lock {path} ({_describe(owner)}; "
+                  "that process is gone).", file=sys.stderr)
+            with contextlib.suppress(FileNotFoundError):
+                if _owner(path) == owner:  # not replaced meanwhile by a live run
+                    path.unlink()
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(me, fh)
+        return
+    raise FolderLockedError(f"Could not lock {str(path.parent)!r}: its lock {path} keeps "
+                            "changing; another run is starting there. Choose another --out.")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], *, enabled: bool = True) -> Iterator[None]:
+    """Hold ``folder``'s lock for the ``with`` block (``enabled=False``: a no-op, e.g. on
+    the ranks of a distributed run that do not write). A folder this call created and that
+    is empty at the end is removed again, so a refused run leaves nothing behind."""
+    out = Path(folder)
+    if not enabled:
+        yield
+        return
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"Expected --out to be a folder; got the file {str(out)!r}. "
+                                 "Choose a folder path.")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv)}
+    try:
+        _acquire(path, me)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty: another run may be in it now
+        raise
+    try:
+        remove_partial_writes(out)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            if _owner(path) == me:
+                path.unlink()
+        if created and not any(out.iterdir()):
+            out.rmdir()

@@ -1,0 +1,87 @@
+"""The one-writer folder lock and the removal of interrupted writes' temp files."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from easyfirst.atomic import atomic_write_text, remove_partial_writes
+from easyfirst.locks import LOCK, FolderLockedError, folder_lock
+
+
+def _write_lock(folder, **fields):
+    folder.mkdir(parents=True, exist_ok=True)
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": "2026-12-01 10:00:00",
+             "command": "easyfirst score --out x", **fields}
+    (folder / LOCK).write_text(json.dumps(owner))
+    return owner
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_lock_is_held_for_the_block_and_removed_after(tmp_path):
+    out = tmp_path / "run"
+    with folder_lock(out):
+        owner = json.loads((out / LOCK).read_text())
+        assert owner["pid"] == os.getpid() and owner["host"] == socket.gethostname()
+        (out / "result.txt").write_text("x")
+    assert not (out / LOCK).exists() and (out / "result.txt").is_file()
+
+
+def test_live_lock_refuses_a_second_writer_naming_the_owner(tmp_path):
+    _write_lock(tmp_path, pid=os.getppid())  # a live process (pytest's parent)
+    with pytest.raises(FolderLockedError) as err, folder_lock(tmp_path):
+        pass
+    msg = str(err.value)
+    assert "\n" not in msg and f"pid {os.getppid()}" in msg and socket.gethostname() in msg
+    assert "choose another --out folder" in msg and str(tmp_path / LOCK) in msg
+    assert json.loads((tmp_path / LOCK).read_text())["pid"] == os.getppid()  # untouched
+
+
+def test_lock_of_another_host_is_never_taken_over(tmp_path):
+    _write_lock(tmp_path, host="elsewhere.example", pid=_dead_pid())
+    with pytest.raises(FolderLockedError, match="on host elsewhere.example"), \
+            folder_lock(tmp_path):
+        pass
+
+
+def test_stale_lock_is_named_and_taken_over(tmp_path, capsys):
+    pid = _dead_pid()
+    _write_lock(tmp_path, pid=pid)
+    with folder_lock(tmp_path):
+        assert json.loads((tmp_path / LOCK).read_text())["pid"] == os.getpid()
+    err = capsys.readouterr().err
+    assert "stale lock" in err and f"pid {pid}" in err and err.count("\n") == 1
+    assert not (tmp_path / LOCK).exists()
+
+
+def test_refused_lock_leaves_no_new_folder_and_a_file_is_refused(tmp_path):
+    with folder_lock(tmp_path / "new"):
+        pass
+    assert not (tmp_path / "new").exists()  # created, nothing written: removed again
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(NotADirectoryError, match="Expected --out to be a folder"), \
+            folder_lock(tmp_path / "file"):
+        pass
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_partial_writes_are_removed_by_the_next_owner(tmp_path):
+    atomic_write_text(tmp_path / "kept.json", "{}")
+    (tmp_path / "seeds").mkdir()
+    stray = [tmp_path / ".summary.json.k3j2.partial", tmp_path / "seeds" / ".dynamics.pt.x.tmp"]
+    for p in stray:
+        p.write_bytes(b"half")
+    with folder_lock(tmp_path):
+        assert not any(p.exists() for p in stray)
+    assert (tmp_path / "kept.json").read_text() == "{}"
+    assert remove_partial_writes(tmp_path) == []
