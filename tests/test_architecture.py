@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "easyfirst"
 
 # Bottom up; a module imports only from its own layer or below (docs/architecture.md).
 LAYERS = {
-    "registry": 1, "atomic": 1, "locks": 1, "_version": 1,
+    "registry": 1, "atomic": 1, "locks": 1, "_version": 1, "targets": 2,
     "data": 2, "audio": 2, "models": 2, "pacing": 2, "recording": 2, "scores": 2,
     "aucurriculum": 2,
     "scoring": 3, "curriculum": 3,

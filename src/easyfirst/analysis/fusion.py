@@ -4,7 +4,8 @@ Runs trained with different orderings (curriculum, anti-curriculum, random, base
 complementary things (Rampp et al. 2024); adding their class probabilities is the plainest
 way to use that. Predictions come from ``predictions.npz`` of ``easyfirst train`` runs
 (``{split}_probs (M, C)``, ``{split}_targets (M,)``, ``{split}_ids (M,)``); runs are fused only
-when they predict the same samples in the same order.
+when they predict the same samples in the same order. Multi-label runs (targets ``(M, C)``
+multi-hot, probs the sigmoids) fuse by the mean sigmoid and are scored by macro mAP.
 
 Example:
     >>> import numpy as np
@@ -24,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from easyfirst.targets import mean_average_precision
 
 PREDICTIONS = "predictions.npz"
 
@@ -50,11 +54,16 @@ class RunPredictions:
 
 
 def accuracy(probs: np.ndarray, targets: np.ndarray) -> float:
-    """Top-1 accuracy of (M, C) scores against (M,) targets (argmax; ties go to the lower class)."""
+    """Top-1 accuracy of (M, C) scores against (M,) targets (argmax; ties go to the lower
+    class); for (M, C) multi-hot targets the macro mAP of the scores (the headline metric of
+    multi-label data, ``easyfirst.targets``)."""
     probs, targets = np.asarray(probs), np.asarray(targets)
+    if targets.ndim == 2 and targets.shape == probs.shape:
+        return mean_average_precision(torch.from_numpy(probs), torch.from_numpy(targets))
     if probs.ndim != 2 or targets.shape != (probs.shape[0],):
         raise ValueError(
-            f"Expected probs (M, C) and targets (M,); got {probs.shape} and {targets.shape}."
+            f"Expected probs (M, C) and targets (M,) or (M, C); got {probs.shape} and "
+            f"{targets.shape}."
         )
     return float(np.mean(probs.argmax(axis=1) == targets)) if targets.size else float("nan")
 
@@ -73,7 +82,8 @@ def fuse(probs: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def fusion_accuracy(probs: Sequence[np.ndarray], targets: np.ndarray) -> float:
-    """Accuracy of the argmax of the summed probabilities."""
+    """Accuracy of the argmax of the summed probabilities (multi-label: mAP of the mean
+    sigmoid, which ranks as the sum)."""
     return accuracy(fuse(probs), targets)
 
 

@@ -100,6 +100,7 @@ def score_section(
             dyn = TrainingDynamics.load(sd / "dynamics.pt")
             break
     targets = dyn.targets.numpy() if dyn is not None and dyn.targets is not None else None
+    targets = None if targets is not None and targets.ndim == 2 else targets  # per class: 1-D
     summary = json.loads((folder / "summary.json").read_text()) \
         if (folder / "summary.json").is_file() else {}
     class_names = class_names or summary.get("class_names")
@@ -118,10 +119,11 @@ def score_section(
         "Seed-ensemble scores", ["scorer", "direction", "N", "seeds", "unique values",
                                  "largest tie", "min", "median", "max"], rows,
         note=f"dataset fingerprint {next(iter(ensembles.values())).fingerprint}"))
-    accs = summary.get("test_accuracy") or {}
+    metric = "test mAP" if "test_map" in summary else "test accuracy"
+    accs = summary.get("test_map", summary.get("test_accuracy")) or {}
     if accs:
         overview.blocks.append(Table(
-            "Scoring runs", ["seed", "test accuracy"],
+            "Scoring runs", ["seed", metric],
             [[str(k), _fmt(v)] for k, v in accs.items()]))
     overview.blocks += fact_tables(folder, ensembles, seeds)
     for name, s in ensembles.items():

@@ -13,16 +13,23 @@ ordering with the same pacing), ``baseline`` (full data every epoch).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from easyfirst.analysis.fusion import PREDICTIONS, RunPredictions, fuse_runs, load_predictions
+from easyfirst.analysis.fusion import (
+    PREDICTIONS,
+    RunPredictions,
+    accuracy,
+    fuse_runs,
+    load_predictions,
+)
 
 KIND_BY_ORDERING = {"curriculum": "CL", "random": "RCL", "anti": "ACL", "none": "baseline"}
 KINDS = ("CL", "RCL", "ACL", "baseline")
@@ -39,6 +46,24 @@ class Table:
     note: str = ""
 
 
+def _in_metric(make: Callable[..., Any]) -> Callable[..., Any]:
+    """Tables of multi-label runs say mAP where single-label ones say accuracy."""
+
+    @functools.wraps(make)
+    def wrapped(records: Sequence[RunRecord], *args: Any, **kw: Any) -> Any:
+        out = make(records, *args, **kw)
+        if not records or any(r.metric != "map" for r in records):
+            return out
+        table = out[0] if isinstance(out, tuple) else out
+        table.title = table.title.replace("accuracy", "mAP")
+        table.columns = [c.replace("accuracy", "mAP").replace("acc", "mAP")
+                         for c in table.columns]
+        table.note = table.note.replace("accuracy", "mAP")
+        return out
+
+    return wrapped
+
+
 @dataclass
 class RunRecord:
     """One finished training run.
@@ -49,8 +74,9 @@ class RunRecord:
         kind: ``CL``, ``RCL``, ``ACL`` or ``baseline``.
         settings: ``run.json`` (config, curriculum, dataset, scores header).
         metrics: per-epoch rows of ``metrics.json`` (pool_size, losses, accuracies).
-        test_accuracy: of the evaluated checkpoint.
+        test_accuracy: of the evaluated checkpoint (macro mAP for multi-label runs).
         dev_accuracy: of the evaluated checkpoint (from its dev predictions); NaN if no dev.
+        metric: ``accuracy``, or ``map`` for multi-label runs.
     """
 
     name: str
@@ -61,6 +87,7 @@ class RunRecord:
     test_accuracy: float
     dev_accuracy: float
     extra: dict[str, Any] = field(default_factory=dict)
+    metric: str = "accuracy"  # ``map``: multi-label, the two numbers are macro mAP
 
     @property
     def curriculum(self) -> dict[str, Any]:
@@ -116,15 +143,16 @@ def load_run(run_dir: str | Path) -> RunRecord:
     ordering = str((settings.get("curriculum") or {}).get("ordering", "none"))
     with np.load(p / PREDICTIONS, allow_pickle=False) as z:
         dev = (
-            float(np.mean(z["dev_probs"].argmax(1) == z["dev_targets"]))
+            accuracy(z["dev_probs"], z["dev_targets"])
             if "dev_probs" in z.files and len(z["dev_targets"])
             else math.nan
         )
-    test = metrics.get("test_accuracy")
+    test = metrics.get("test_accuracy", metrics.get("test_map"))  # multi-label: macro mAP
     return RunRecord(
         name=p.name, path=p, kind=KIND_BY_ORDERING.get(ordering, ordering), settings=settings,
         metrics=list(metrics.get("metrics", [])),
         test_accuracy=math.nan if test is None else float(test), dev_accuracy=dev,
+        metric="map" if "test_map" in metrics else "accuracy",
     )
 
 
@@ -168,6 +196,7 @@ def _selected_on(records: Sequence[RunRecord]) -> str:
     return "dev" if all(math.isfinite(r.dev_accuracy) for r in records) else "dev (test if no dev)"
 
 
+@_in_metric
 def table_by_ordering_pacing(records: Sequence[RunRecord]) -> Table:
     """Mean ± std test accuracy per run type (rows) and pacing (columns), over a and seeds."""
     curr = [r for r in records if r.kind != "baseline"]
@@ -194,6 +223,7 @@ def table_by_ordering_pacing(records: Sequence[RunRecord]) -> Table:
     )
 
 
+@_in_metric
 def best_vs_baselines(records: Sequence[RunRecord], k: int = 3) -> tuple[Table, dict[str, Any]]:
     """The best run of each type (on dev) against the mean test accuracy of the best k baselines.
 
@@ -255,6 +285,7 @@ def fusion_groups(records: Sequence[RunRecord], *, k: int = 3) -> dict[str, list
     return groups
 
 
+@_in_metric
 def fusion_results(
     records: Sequence[RunRecord], *, k: int = 3, split: str = "test"
 ) -> tuple[Table, list[dict[str, Any]]]:
@@ -281,6 +312,7 @@ def fusion_results(
     ), rows_data
 
 
+@_in_metric
 def runs_table(records: Sequence[RunRecord]) -> Table:
     """Every run: type, pacing, a, b, seed, final pool, dev and test accuracy."""
     rows = []

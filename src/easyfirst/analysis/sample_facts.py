@@ -17,10 +17,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.stats import spearmanr
 
 from easyfirst.analysis.results import Table
 from easyfirst.scores import Scores
+from easyfirst.targets import correctness
 from easyfirst.workflows.outputs import SAMPLES
 
 NUM_BANDS = 4
@@ -69,7 +71,8 @@ def _test_correct(seed_dirs: list[Path], test_ids: np.ndarray) -> dict[str, np.n
         with np.load(path, allow_pickle=False) as z:
             if "test_probs" not in z.files:
                 continue
-            correct = z["test_probs"].argmax(1) == z["test_targets"]
+            correct = (correctness(torch.from_numpy(z["test_logits"]),
+                                   torch.from_numpy(z["test_targets"])) >= 0.5).numpy()
             ids = z["test_ids"]
         if len(ids) != len(test_ids) or any(str(i) not in where for i in ids):
             continue

@@ -338,6 +338,8 @@ def mixup_cross_entropy(
 ) -> Tensor:
     """Mean mixup cross-entropy ``lam*CE(logits, a) + (1-lam)*CE(logits, b)``.
 
+    Softmax CE; for multi-hot targets mix ``easyfirst.targets.per_sample_loss`` (BCE) alike.
+
     Args:
         logits: ``(B, C)``.
         targets_a: ``(B,)`` class ids or ``(B, C)`` probabilities.

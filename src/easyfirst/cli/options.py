@@ -10,6 +10,7 @@ from typing import Any
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.models.registry import check_model_options
+from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
 from easyfirst.training.config import (
     DTYPES,
     EVAL_CHECKPOINTS,
@@ -163,6 +164,9 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="parameter dtype (float64 for exact comparisons)")
+    p.add_argument("--correctness", default=DEFAULT_CORRECTNESS, choices=MULTILABEL_CORRECTNESS,
+                   help="multi-label data: when a sample counts as correct (exact: all labels "
+                   "right; label-mean: fraction of the C decisions; recall; f1)")
     p.add_argument("--eval-checkpoint", default="best", choices=EVAL_CHECKPOINTS,
                    help="checkpoint evaluated on test (and for the CELoss eval pass)")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
@@ -217,6 +221,7 @@ def run_config(
         device=args.device,
         dtype=args.dtype,
         eval_checkpoint=args.eval_checkpoint,
+        correctness=args.correctness,
         precision=args.precision,
         compile=args.compile,
         cuda_graphs=args.cuda_graphs,

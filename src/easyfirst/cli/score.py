@@ -105,10 +105,11 @@ def run(args: argparse.Namespace) -> int:
         f"dataset {bundle.name}: {len(bundle.train)} training samples, "
         f"{bundle.num_classes} classes, fingerprint {bundle.fingerprint}"
     )
-    accs = summary.get("test_accuracy", {})
+    metric = "mAP" if "test_map" in summary else "accuracy"
+    accs = summary.get("test_map", summary.get("test_accuracy", {}))
     if accs:
         print(
-            "test accuracy per seed: "
+            f"test {metric} per seed: "
             + ", ".join(f"{k}: {v:.4f}" for k, v in accs.items() if v is not None)
         )
     for name, scores in results.items():

@@ -20,7 +20,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="a: training progress from which all data is used")
     p.add_argument("--epoch-mode", default="constant", help="constant or pool")
     p.add_argument("--pace-by", default="epoch", help="epoch or step (optimizer steps)")
-    p.add_argument("--balance", default="none", help="none, balanced or stratified")
+    p.add_argument("--balance", default="none",
+                   help="none, balanced (multi-label: rarest labels first), stratified "
+                   "(single-label), or cover (every class in the pool from the first epoch)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{spec.ordering} / {spec.pacing} (b={spec.start_fraction}, a={spec.full_at}) "
               f"on {bundle.name}: pool {pools[0]} -> {pools[-1]} of {len(bundle.train)}")
         if result.test_accuracy is not None:
-            print(f"test accuracy {result.test_accuracy:.4f} (epoch {result.best_epoch + 1}, "
+            metric = "mAP" if result.metric == "map" else "accuracy"
+            print(f"test {metric} {result.test_accuracy:.4f} (epoch {result.best_epoch + 1}, "
                   f"{cfg.eval_checkpoint} on dev)")
         print(f"  -> {args.out}")
     return 0

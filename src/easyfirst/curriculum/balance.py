@@ -8,6 +8,8 @@
   comes earliest in the ordering. Every class must be in the pool.
 * ``stratified``: the class proportions of the full set (largest-remainder rounding, ties
   to the class whose next sample comes earliest), easiest first within each class.
+* ``cover``: the first ``size`` samples, with every class kept present from the first
+  epoch; and ``balanced`` for multi-label (multi-hot) targets: see ``label_balance.py``.
 
 All functions are pure: ``(ordering (N,), targets (N,), size) -> pool indices (size,)``,
 returned in ordering order (easiest first).
@@ -28,9 +30,10 @@ from numbers import Integral
 
 import numpy as np
 
+from easyfirst.curriculum.label_balance import cover_pool, label_balanced_pool
 from easyfirst.curriculum.ordering import check_ordering
 
-BALANCES = ("none", "balanced", "stratified")
+BALANCES = ("none", "balanced", "stratified", "cover")
 
 
 def make_pool(
@@ -46,9 +49,9 @@ def make_pool(
     Args:
         ordering: sample indices, first-to-enter first, shape (N,).
         size: number of samples in the pool, 1..N.
-        balance: ``"none"``, ``"balanced"`` or ``"stratified"``.
-        targets: integer class ids, shape (N,), indexed by sample index; needed unless
-            ``balance="none"``.
+        balance: ``"none"``, ``"balanced"``, ``"stratified"`` or ``"cover"``.
+        targets: integer class ids (N,) or multi-hot rows (N, C), indexed by sample index;
+            needed unless ``balance="none"``.
         num_classes: C; classes are ``0..C-1``. Default: the distinct values of ``targets``.
 
     Returns:
@@ -69,8 +72,15 @@ def make_pool(
             f"Expected targets (N,) for balance={balance!r}; got None. Pass the class ids of "
             "the training samples, or balance='none'."
         )
+    multi = np.ndim(targets) == 2  # multi-hot rows: label_balance.py
+    if balance == "cover":
+        return cover_pool(order, targets, size)
     if balance == "balanced":
-        return balanced_pool(order, targets, size, num_classes=num_classes)
+        return (label_balanced_pool(order, targets, size) if multi else
+                balanced_pool(order, targets, size, num_classes=num_classes))
+    if multi:
+        raise ValueError("balance='stratified' needs single-label targets; got multi-hot (N, C) "
+                         "rows. Use balance='balanced' (label-frequency aware) or 'cover'.")
     return stratified_pool(order, targets, size, num_classes=num_classes)
 
 

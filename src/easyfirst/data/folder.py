@@ -12,9 +12,9 @@ import csv
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.registry import register_dataset
 
 Features = str | Mapping[str, Any]
+Label = str | tuple[str, ...]  # a class name, or a tuple of them (multi-label)
+LABELS_SEP = ";"  # separates the labels of one file in a ``labels`` column
+T = TypeVar("T")
 
 
 def sorted_labels(labels: Iterable[str]) -> list[str]:
@@ -34,10 +37,31 @@ def sorted_labels(labels: Iterable[str]) -> list[str]:
     return sorted(unique)
 
 
+def names_of(label: Label) -> tuple[str, ...]:
+    """The class names of one label: ``("dog",)`` for ``"dog"``, a tuple as it is."""
+    return (label,) if isinstance(label, str) else label
+
+
+def encode_labels(labels: Sequence[Label], class_names: Sequence[str]) -> np.ndarray:
+    """Class ids ``(N,)`` int64 when every label is a name, else multi-hot ``(N, C)`` float32.
+
+    Example:
+        >>> encode_labels([("b",), ("a", "b")], ["a", "b"]).tolist()
+        [[0.0, 1.0], [1.0, 1.0]]
+    """
+    index = {c: i for i, c in enumerate(class_names)}
+    if all(isinstance(y, str) for y in labels):
+        return np.array([index[names_of(y)[0]] for y in labels], dtype=np.int64)
+    out = np.zeros((len(labels), len(class_names)), dtype=np.float32)
+    for row, y in enumerate(labels):
+        out[row, [index[c] for c in names_of(y)]] = 1.0
+    return out
+
+
 def audio_split(
     root: Path,
     files: Sequence[str],
-    labels: Sequence[str],
+    labels: Sequence[Label],
     class_names: Sequence[str],
     spec: FeatureSpec,
     *,
@@ -46,29 +70,30 @@ def audio_split(
     progress: bool,
     chunk_size: int | None = None,
     meta: dict[str, Any] | None = None,
+    ids: Sequence[str] | None = None,
 ) -> ArraySplit:
     """Cache features of ``root/files`` and wrap them as an :class:`ArraySplit`.
 
     Args:
         root: dataset root.
         files: paths relative to ``root`` (POSIX), shape (N,), already sorted; they are the ids.
-        labels: label of each file, shape (N,); every one must be in ``class_names``.
+        labels: label of each file, shape (N,): a class name, or a tuple of class names
+            (multi-label); every one must be in ``class_names``.
         class_names: the C class names; targets are indices into it.
         spec: feature parameters and clip duration.
         name: cache file prefix, e.g. ``"fsdd-train"``.
         cache_dir, progress, chunk_size: see :func:`~easyfirst.audio.cache.build_feature_cache`.
         meta: optional per-sample columns (each of length N).
+        ids: sample ids instead of ``files`` (e.g. AudioSet's YouTube ids).
 
     Returns:
-        Split with inputs ``(N, 1, M, L)`` float32 memmap, targets ``(N,)``, ids = ``files``.
-    """
-    index = {c: i for i, c in enumerate(class_names)}
+        Split: inputs ``(N, 1, M, L)`` float32 memmap, targets by :func:`encode_labels`, ids."""
     feats = cached_audio_features(
         [root / f for f in files], spec, root=root, name=name, cache_dir=cache_dir,
         chunk_size=chunk_size, progress=progress,
     )
-    return ArraySplit(feats, np.array([index[y] for y in labels], dtype=np.int64), list(files),
-                      meta=meta)
+    return ArraySplit(feats, encode_labels(labels, class_names),
+                      list(files if ids is None else ids), meta=meta)
 
 
 def bundle_info(root: Path, spec: FeatureSpec, **facts: Any) -> dict[str, Any]:
@@ -106,6 +131,25 @@ def read_label_table(
         ValueError: missing columns, an empty label or a file listed twice (names the line).
         AudioFileNotFoundError: a listed file does not exist (names the line and file).
     """
+    return _read_table(path, root, file_col, label_col, delimiter, lambda s: s or None,
+                       "empty file or label; fill in or remove the row")
+
+
+def split_labels(cell: str) -> tuple[str, ...]:
+    """The ``;``-separated labels of a cell, stripped, without empty pieces or repeats."""
+    return tuple(dict.fromkeys(p.strip() for p in cell.split(LABELS_SEP) if p.strip()))
+
+
+def read_labels_table(path: Path, root: Path, *, file_col: str = "file",
+                      label_col: str = "labels") -> dict[str, tuple[str, ...]]:
+    """Read a multi-label ``file,labels`` CSV (``;``-separated: ``a.wav,dog; bark``) as
+    ``{relative file: labels}``; errors as :func:`read_label_table` (also a row with none)."""
+    return _read_table(path, root, file_col, label_col, ",", lambda s: split_labels(s) or None,
+                       f"no label; give one or more, '{LABELS_SEP}'-separated, or remove the row")
+
+
+def _read_table(path: Path, root: Path, file_col: str, label_col: str, delimiter: str,
+                parse: Callable[[str], T | None], empty: str) -> dict[str, T]:
     with open(path, newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         cols = reader.fieldnames or []
@@ -113,21 +157,17 @@ def read_label_table(
             sep = "\\t" if delimiter == "\t" else delimiter
             raise ValueError(
                 f"{path}: expected a header with columns '{file_col}{sep}{label_col}', got "
-                f"{cols}; add the header row."
-            )
-        out: dict[str, str] = {}
+                f"{cols}; add the header row.")
+        out: dict[str, T] = {}
         for row in reader:
             line = reader.line_num
             rel = Path((row[file_col] or "").strip()).as_posix()
-            label = (row[label_col] or "").strip()
-            if not label or rel in ("", "."):
-                raise ValueError(
-                    f"{path.name} line {line}: empty file or label; fill in or remove the row."
-                )
+            label = parse((row[label_col] or "").strip())
+            if label is None or rel in ("", "."):
+                raise ValueError(f"{path.name} line {line}: {empty}.")
             if rel in out:
-                raise ValueError(
-                    f"{path.name} line {line}: file '{rel}' is listed twice; remove one row."
-                )
+                raise ValueError(f"{path.name} line {line}: file '{rel}' is listed twice; "
+                                 f"remove one row.")
             if not (root / rel).is_file():
                 raise AudioFileNotFoundError(
                     f"{path.name} line {line}: audio file '{rel}' not found under '{root}'; fix "
@@ -137,18 +177,18 @@ def read_label_table(
     return out
 
 
-def check_known_labels(table: Mapping[str, str], class_names: Sequence[str], source: str) -> None:
-    """Raise a one-line ``ValueError`` naming the first file whose label is not a class."""
+def check_known_labels(table: Mapping[str, Label], class_names: Sequence[str], source: str) -> None:
+    """Raise a one-line ``ValueError`` naming the first file with a label that is not a class."""
     known = set(class_names)
-    for rel, label in table.items():
-        if label not in known:
+    for rel, labels in table.items():
+        for label in [y for y in names_of(labels) if y not in known]:
             raise ValueError(
                 f"{source}: file '{rel}' has label {label!r}, which is not among the training "
                 f"labels ({', '.join(class_names)}); fix the label or add the class to training."
             )
 
 
-def check_disjoint(tables: Mapping[str, Mapping[str, str]]) -> None:
+def check_disjoint(tables: Mapping[str, Iterable[str]]) -> None:
     """Raise a one-line ``ValueError`` if a file sits in two splits (leakage)."""
     seen: dict[str, str] = {}
     for split, table in tables.items():
@@ -192,6 +232,10 @@ def load_folder(
 
     Classes are the labels of ``train.csv`` (sorted; numerically if all are integers).
 
+    Multi-label: if ``train.csv`` has a ``labels`` column (and no ``label``), every CSV needs
+    ``file,labels``, each row one or more ``;``-separated labels (``a.wav,dog; bark``; spaces
+    stripped); classes are the sorted union of train's, targets ``(N, C)`` float32 multi-hot.
+
     Args:
         root: dataset directory.
         features: log-Mel preset name or keyword dict (see ``LOGMEL_PRESETS``).
@@ -217,15 +261,15 @@ def load_folder(
             f"No train.csv in '{root}'; expected root/train.csv (and optional dev.csv, "
             f"test.csv) with columns file,label: pass the dataset folder as root."
         )
-    tables = {
-        split: read_label_table(root / f"{split}.csv", root)
-        for split in ("train", "dev", "test")
-        if (root / f"{split}.csv").is_file()
-    }
-    class_names = sorted_labels(tables["train"].values())
-    for split in ("dev", "test"):
-        if split in tables:
-            check_known_labels(tables[split], class_names, f"{split}.csv")
+    with open(root / "train.csv", newline="") as f:
+        multi = {"labels"} <= set(next(csv.reader(f), [])) - {"label"}
+    read = read_labels_table if multi else read_label_table
+    tables: dict[str, Mapping[str, Label]] = {
+        s: read(root / f"{s}.csv", root) for s in ("train", "dev", "test")
+        if (root / f"{s}.csv").is_file()}
+    class_names = sorted_labels(y for ys in tables["train"].values() for y in names_of(ys))
+    for split in [s for s in tables if s != "train"]:
+        check_known_labels(tables[split], class_names, f"{split}.csv")
     check_disjoint(tables)
     if duration is None:
         duration = longest_duration(root, (f for t in tables.values() for f in t))
@@ -235,12 +279,12 @@ def load_folder(
         files = sorted(table)
         splits[split] = audio_split(
             root, files, [table[f] for f in files], class_names, spec,
-            name=f"folder-{split}", cache_dir=cache_dir, progress=progress, chunk_size=chunk_size,
-        )
+            name=f"folder-{split}", cache_dir=cache_dir, progress=progress, chunk_size=chunk_size)
     train = splits["train"]
     assert train is not None  # train.csv is required above
+    layout = f"train/dev/test.csv (file,{'labels' if multi else 'label'})"
     return DatasetBundle("folder", train, splits["dev"], splits["test"], class_names,
-                         info=bundle_info(root, spec, layout="train/dev/test.csv (file,label)"))
+                         info=bundle_info(root, spec, layout=layout))
 
 
 FSDD_PATTERN = re.compile(r"^(\d)_([^_]+)_(\d+)\.wav$")

@@ -28,6 +28,7 @@ from easyfirst.data.base import DatasetBundle
 from easyfirst.scores import Scores
 from easyfirst.scoring.base import Param, SeedInputs
 from easyfirst.scoring.registry import SCORERS
+from easyfirst.targets import is_multilabel
 from easyfirst.training.config import RunConfig
 
 
@@ -124,7 +125,15 @@ class TrainingScorer:
         *,
         model: Any = None,
     ) -> dict[str, Any]:
-        """Check names and values of ``params`` for this dataset; return them with defaults."""
+        """Check names and values of ``params`` for this dataset; return them with defaults.
+
+        The estimators are single-label: multi-label data is refused in one line."""
+        if is_multilabel(bundle.train.targets):
+            raise ValueError(
+                f"Scorer {self.name!r} is single-label; got the multi-label dataset "
+                f"{bundle.name!r}. Use the training-dynamics scorers (cumacc, fit, celoss, aum, "
+                "forgetting, ...), which are defined for multi-label targets."
+            )
         full = self.check_params(params)
         if self.check is not None:
             self.check(bundle, cfg, model=model, **full)

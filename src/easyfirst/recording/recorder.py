@@ -6,9 +6,15 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.targets import (
+    DEFAULT_CORRECTNESS,
+    check_correctness,
+    outcome_columns,
+    per_sample_loss,
+)
+from easyfirst.targets import correctness as correctness_of
 
 # Per-epoch accumulators, packed into one (N, K) float64 buffer so that ``end_epoch`` needs
 # exactly one all_reduce. float64 holds integer visit counts exactly. _NONFINITE counts the
@@ -40,6 +46,8 @@ class OutcomeRecorder:
         keep_history: also keep the full per-epoch correctness, bit-packed (1 bit per sample
             per epoch).
         max_epochs: capacity of the history (only with ``keep_history``).
+        correctness: multi-label targets: when a sample is correct (``easyfirst.targets``:
+            ``exact``, ``label-mean``, ``recall``, ``f1``); single-label: argmax == label.
 
     Example:
         >>> rec = OutcomeRecorder(4)
@@ -60,6 +68,7 @@ class OutcomeRecorder:
         el2n_epoch: int = 0,
         keep_history: bool = False,
         max_epochs: int = 0,
+        correctness: str = DEFAULT_CORRECTNESS,
     ) -> None:
         if num_samples < 1:
             raise ValueError(f"Expected num_samples >= 1; got {num_samples}.")
@@ -72,6 +81,7 @@ class OutcomeRecorder:
         self.el2n_epoch = el2n_epoch
         self.keep_history = keep_history
         self.max_epochs = max_epochs
+        self.correctness = check_correctness(correctness)
         n, dev = num_samples, self.device
         f64: dict[str, Any] = {"device": dev, "dtype": torch.float64}
         self._acc = torch.zeros(n, _NUM_ACC, **f64)
@@ -112,7 +122,7 @@ class OutcomeRecorder:
         Args:
             indices: (B,) dataset indices of the batch.
             logits: (B, C) model outputs (detached internally); or pass ``correct``.
-            targets: (B,) class ids (needed with ``logits``).
+            targets: (B,) class ids, or (B, C) multi-hot rows (needed with ``logits``).
             correct: (B,) precomputed correctness (bool/0-1), used when ``logits`` is None.
             loss: (B,) precomputed per-sample loss; defaults to cross-entropy of ``logits``.
             weight: (B,) optional 0/1 mask; 0 drops the row (e.g. sampler padding).
@@ -150,22 +160,21 @@ class OutcomeRecorder:
         z = logits.detach().to(self.device)
         if z.dtype not in (torch.float32, torch.float64):  # bf16/fp16 autocast outputs
             z = z.float()
-        y = targets.to(self.device).long().reshape(-1)
-        in_range = (y >= 0) & (y < z.shape[1])
-        self._bad[_BAD_TARGET].add_((~in_range & (w > 0)).sum())  # a view: no setitem
-        y = y.clamp(0, z.shape[1] - 1)
+        if targets.ndim == 2:  # multi-hot (B, C)
+            y = targets.to(self.device, z.dtype)
+        else:
+            y = targets.to(self.device).long().reshape(-1)
+            in_range = (y >= 0) & (y < z.shape[1])
+            self._bad[_BAD_TARGET].add_((~in_range & (w > 0)).sum())  # a view: no setitem
+            y = y.clamp(0, z.shape[1] - 1)
         finite = torch.isfinite(z).all(dim=1)
-        p = z.softmax(dim=1)
-        p_true = p.gather(1, y[:, None]).squeeze(1)
-        z_true = z.gather(1, y[:, None]).squeeze(1)
-        z_other = z.scatter(1, y[:, None], float("-inf")).amax(dim=1)
-        cols[:, _CORRECT] = ((z.argmax(dim=1) == y) & finite).double()  # argmax(NaN) is 0
+        confidence, margin, el2n = outcome_columns(z, y)
+        cols[:, _CORRECT] = correctness_of(z, y, self.correctness).double()  # NaN rows: 0
         cols[:, _NONFINITE] = (~finite).double()
-        cols[:, _PROB] = p_true.double()
-        cols[:, _MARGIN] = (z_true - z_other).double()
-        # ||p - onehot(y)||_2 without materialising the one-hot matrix
-        cols[:, _EL2N] = ((p * p).sum(1) - 2 * p_true + 1).clamp(min=0).sqrt().double()
-        per_loss = loss if loss is not None else F.cross_entropy(z, y, reduction="none")
+        cols[:, _PROB] = confidence.double()
+        cols[:, _MARGIN] = margin.double()
+        cols[:, _EL2N] = el2n.double()
+        per_loss = loss if loss is not None else per_sample_loss(z, y)
         cols[:, _LOSS] = per_loss.detach().to(self.device).reshape(-1).double()
 
     def end_epoch(self) -> None:
@@ -310,17 +319,22 @@ def _check_batch(indices: torch.Tensor, logits: torch.Tensor | None,
                 f"Expected logits of shape (B, C) = ({b}, C) for {b} indices; got "
                 f"{tuple(logits.shape)}. Pass one row of class scores per index."
             )
-        if targets.dtype.is_floating_point or targets.dtype.is_complex:
+        if targets.ndim == 2 and targets.shape != logits.shape:
+            raise ValueError(
+                f"Expected multi-hot targets of the logits' shape {tuple(logits.shape)}; got "
+                f"{tuple(targets.shape)}. Pass one (B, C) 0/1 row per index, or (B,) class ids."
+            )
+        if targets.ndim != 2 and (targets.dtype.is_floating_point or targets.dtype.is_complex):
             raise ValueError(
                 f"Expected integer class-id targets; got dtype {targets.dtype}. Pass class "
-                "indices (torch.long), not probabilities or one-hot rows."
+                "indices (torch.long), not probabilities, or (B, C) multi-hot rows."
             )
     elif correct is None:
         raise ValueError("update() needs logits (with targets) or correct=...; got neither.")
     for name, t in (("targets", targets if logits is not None else None),
                     ("correct", correct if logits is None else None),
                     ("loss", loss), ("weight", weight)):
-        if t is not None and t.numel() != b:
+        if t is not None and (t.numel() if t is not targets else len(t)) != b:
             raise ValueError(
                 f"Expected {name} with one value per index ({b}); got shape {tuple(t.shape)}. "
                 "Pass (B,) tensors for the batch's B samples."

@@ -7,6 +7,7 @@ from typing import Any
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
+from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
 from easyfirst.training.optim import OPTIMIZERS
 from easyfirst.training.precision import PRECISIONS
 from easyfirst.training.schedule import SCHEDULES
@@ -36,6 +37,7 @@ class RunConfig:
         dtype: parameter dtype, ``float32`` or ``float64`` (tests).
         el2n_epoch: epoch at which EL2N is recorded.
         keep_history: keep bit-packed per-epoch correctness.
+        correctness: multi-label data: when a sample counts as correct (``easyfirst.targets``).
         eval_checkpoint: ``best`` (dev accuracy) or ``last``: the checkpoint whose eval pass
             over the training set gives CELoss, and that is evaluated on test.
         augment: names of batch augmentations applied on the device during training.
@@ -64,6 +66,7 @@ class RunConfig:
     dtype: str = "float32"
     el2n_epoch: int = 0
     keep_history: bool = False
+    correctness: str = DEFAULT_CORRECTNESS
     eval_checkpoint: str = "best"
     augment: list[str] = field(default_factory=list)
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -91,7 +94,8 @@ class RunConfig:
         for what, value, valid in (("eval_checkpoint", self.eval_checkpoint, EVAL_CHECKPOINTS),
                                    ("precision", self.precision, PRECISIONS),
                                    ("stack mode", self.stack, STACK_MODES),
-                                   ("dtype", self.dtype, DTYPES)):
+                                   ("dtype", self.dtype, DTYPES),
+                                   ("correctness", self.correctness, MULTILABEL_CORRECTNESS)):
             if value not in valid:
                 raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
         if not 0 <= self.el2n_epoch < self.epochs:

@@ -30,13 +30,13 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.utils.data import DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from easyfirst.audio.augment import Augment, Mixup, MixupResult, build_augmentations
 from easyfirst.data.base import DatasetBundle
 from easyfirst.recording.recorder import OutcomeRecorder
+from easyfirst.targets import correctness, is_multilabel, per_sample_loss, selection_metric
 from easyfirst.training.batches import DeviceBatches
 from easyfirst.training.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from easyfirst.training.config import RunConfig, resolve_auto
@@ -47,7 +47,7 @@ from easyfirst.training.distributed import (
     resolve_device,
     world_size,
 )
-from easyfirst.training.evaluate import accuracy, predict
+from easyfirst.training.evaluate import predict
 from easyfirst.training.graphs import GraphedStep
 from easyfirst.training.members import Members, PlainMember, StackedMembers, State
 from easyfirst.training.optim import build_optimizer
@@ -112,6 +112,7 @@ class Engine:
         self.prec = replace(prec, channels_last=False) if stacked else prec
         self.sampler_factory = samplers
         self.n = len(bundle.train)
+        self.metric = "map" if is_multilabel(bundle.train.targets) else "accuracy"  # on dev/test
 
     def _check(self, world: int) -> None:
         seeds = self.seeds
@@ -145,7 +146,8 @@ class Engine:
                 self._save(epoch)
                 bar.update(1)
                 bar.set_postfix({k: round(v, 4) for k, v in rows[0].items()
-                                 if k in ("train_loss", "train_accuracy", "dev_accuracy")})
+                                 if k in ("train_loss", "train_accuracy", "dev_accuracy",
+                                          "dev_map")})
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(epoch, rows)
             bar.close()
@@ -171,7 +173,8 @@ class Engine:
                                shuffle=True, seed=s) for s in self.seeds]
         self.recorder = OutcomeRecorder(
             self.k * self.n, device=device, el2n_epoch=cfg.el2n_epoch,
-            keep_history=cfg.keep_history, max_epochs=cfg.epochs) if self.record else None
+            keep_history=cfg.keep_history, max_epochs=cfg.epochs,
+            correctness=cfg.correctness) if self.record else None
         self.data = DeviceBatches(bundle.train, device, self.dtype, cfg.preload_max_bytes)
         self.offsets = (torch.arange(self.k, device=device) * self.n)[:, None]  # (K, 1)
         self.positions = torch.arange(self.local_batch, device=device) * d.world_size + d.rank
@@ -194,18 +197,17 @@ class Engine:
         ``rows``: the real rows of the global batch."""
         k, bsz = idx.shape
         x, y = self.data.get(idx.reshape(-1))
-        x, y = x.view(k, bsz, *x.shape[1:]), y.view(k, bsz)  # (K, B, ...)
+        x, y = x.view(k, bsz, *x.shape[1:]), y.view(k, bsz, *y.shape[1:])  # (K, B, ...)
         if self.members.layout is not None:  # DDP: where this rank's rows sit globally
             self.members.layout.set(self.positions[:bsz], rows)
         x, mixed = self._transform(x, y, rows)
         with self.prec.autocast_context(self.device):
             logits = self.members.forward(x)  # (K, B, C)
-        flat, yf = logits.float().flatten(0, 1), y.reshape(-1)
-        per_sample = F.cross_entropy(flat, yf, reduction="none")  # (K * B,)
+        flat, yf = logits.float().flatten(0, 1), y.flatten(0, 1)  # (K*B, C), (K*B[, C])
+        per_sample = per_sample_loss(flat, yf)  # (K * B,)
         if mixed is not None:
             lam = mixed.lam.to(per_sample.dtype)
-            per_sample = lam * per_sample + (1 - lam) * F.cross_entropy(
-                flat, mixed.targets_b.reshape(-1), reduction="none")
+            per_sample = lam * per_sample + (1 - lam) * per_sample_loss(flat, mixed.targets_b)
         wf = w.reshape(-1).to(per_sample.dtype)
         # Members' losses add up: each member's gradient is that of its own mean loss.
         ((per_sample * wf).sum() * scale).backward()
@@ -215,8 +217,8 @@ class Engine:
                                  loss=per_sample, weight=wf)
         with torch.no_grad():
             loss = (per_sample.detach() * wf).view(k, bsz).sum(1).double()
-            self.stats.add_(torch.stack([
-                loss, ((logits.argmax(-1) == y) & w).sum(1).double(), w.sum(1).double()], dim=1))
+            right = correctness(flat, yf, self.cfg.correctness).view(k, bsz) * w
+            self.stats.add_(torch.stack([loss, right.sum(1).double(), w.sum(1).double()], 1))
             self.step_no.add_(1)  # the first step with a non-finite loss, per member
             self.bad_step.copy_(torch.where(loss.isfinite() | self.bad_step.isfinite(),
                                             self.bad_step, self.step_no))
@@ -312,13 +314,13 @@ class Engine:
         dev, test = self.bundle.dev, self.bundle.test
         if dev is not None and len(dev):
             logits = self.members.predict(m, dev, device=self.device, dtype=self.dtype)
-            row["dev_accuracy"] = accuracy(logits, dev.targets)
-            row["dev_loss"] = float(F.cross_entropy(logits, dev.targets))
-            if row["dev_accuracy"] > self.best[m]["dev_accuracy"]:
-                self.best[m] = {"epoch": epoch, "dev_accuracy": row["dev_accuracy"]}
+            row[f"dev_{self.metric}"] = selection_metric(logits, dev.targets)
+            row["dev_loss"] = float(per_sample_loss(logits, dev.targets).mean())
+            if row[f"dev_{self.metric}"] > self.best[m]["dev_accuracy"]:  # the dev metric
+                self.best[m] = {"epoch": epoch, "dev_accuracy": row[f"dev_{self.metric}"]}
                 self.best_state = self.members.snapshot(m, self.best_state)
         if self.track_test and test is not None and len(test):
-            row["test_accuracy"] = accuracy(
+            row[f"test_{self.metric}"] = selection_metric(
                 self.members.predict(m, test, device=self.device, dtype=self.dtype), test.targets)
         self.metrics[m].append(row)
         return row
@@ -357,7 +359,8 @@ class Engine:
                     and self.best[m]["epoch"] >= 0)
         model = self.members.member_model(m, self.best_state if use_best else None)
         chosen = self.best[m]["epoch"] if use_best else cfg.epochs - 1
-        res = RunResult(model=model, metrics=self.metrics[m], best_epoch=chosen, info={
+        res = RunResult(model=model, metrics=self.metrics[m], best_epoch=chosen,
+                        metric=self.metric, info={
             "seeds": self.seeds, "member": m, "stacked": self.stacked,
             "precision": self.prec.to_dict(), "cuda_graph_captured": self.run_step.captured,
             "train_seconds": self.train_seconds})
@@ -370,16 +373,16 @@ class Engine:
             res.dev_logits = logits_of(bundle.dev)
         if bundle.test is not None and len(bundle.test):
             res.test_logits = logits_of(bundle.test)
-            res.test_accuracy = accuracy(res.test_logits, bundle.test.targets)
+            res.test_accuracy = selection_metric(res.test_logits, bundle.test.targets)
         if self.recorder is not None:
             meta = run_meta(replace(cfg, seed=seed), bundle, self.dinfo, eval_epoch=chosen)
             if self.stacked:
                 meta["stacked_seeds"] = self.seeds
             d = self.recorder.dynamics(slice(m * self.n, (m + 1) * self.n), **meta)
             train_logits = logits_of(bundle.train)
-            d.eval_loss = F.cross_entropy(train_logits, bundle.train.targets,
-                                          reduction="none").double()
-            d.eval_correct = train_logits.argmax(1) == bundle.train.targets
+            y = bundle.train.targets
+            d.eval_loss = per_sample_loss(train_logits, y).double()
+            d.eval_correct = correctness(train_logits, y, cfg.correctness) >= 0.5
             d.targets = bundle.train.targets.clone()
             res.dynamics = d
         return res

@@ -1,4 +1,4 @@
-"""Evaluation passes: logits for a whole split (split over the ranks under DDP), accuracy."""
+"""Evaluation passes: logits for a whole split (split over the ranks under DDP)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,3 @@ def predict(
         dist.all_gather(parts, mine.contiguous())
         mine = torch.cat(parts)[:n]
     return mine.cpu()
-
-
-def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    return float((logits.argmax(1) == targets).double().mean())

@@ -31,12 +31,13 @@ class RunResult:
     dynamics: TrainingDynamics | None = None
     dev_logits: torch.Tensor | None = None
     test_logits: torch.Tensor | None = None
-    test_accuracy: float | None = None
+    test_accuracy: float | None = None  # the test ``metric``
     info: dict[str, Any] = field(default_factory=dict)
+    metric: str = "accuracy"  # ``map`` (macro mAP) for multi-label data
 
     def metrics_json(self) -> str:
-        """The ``metrics.json`` text: per-epoch metrics, test accuracy, selected epoch."""
-        return json.dumps({"metrics": self.metrics, "test_accuracy": self.test_accuracy,
+        """The ``metrics.json`` text: per-epoch metrics, the test metric, selected epoch."""
+        return json.dumps({"metrics": self.metrics, f"test_{self.metric}": self.test_accuracy,
                            "best_epoch": self.best_epoch}, indent=1)
 
 

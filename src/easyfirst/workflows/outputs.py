@@ -1,7 +1,8 @@
 """A run folder's files: who owns it (``run.json``), predictions, and the samples' facts.
 
 ``predictions.npz`` (``write_predictions``): per split ``dev``/``test`` with data, the
-``{split}_logits (N, C)``, ``{split}_probs`` (softmax), ``{split}_targets (N,)`` and
+``{split}_logits (N, C)``, ``{split}_probs`` (softmax; sigmoid for multi-label data),
+``{split}_targets (N,)`` (or ``(N, C)`` multi-hot) and
 ``{split}_ids (N,)``; late fusion and the report read it.
 
 ``samples.npz`` (``write_sample_meta``): per split, ``{split}.ids``, ``{split}.targets`` and
@@ -46,7 +47,8 @@ def write_predictions(
         if split is None or logits is None:
             continue
         arrays[f"{name}_logits"] = logits.numpy()
-        arrays[f"{name}_probs"] = torch.softmax(logits, 1).numpy()
+        multi = split.targets.ndim == 2  # multi-label: sigmoids
+        arrays[f"{name}_probs"] = (logits.sigmoid() if multi else logits.softmax(1)).numpy()
         arrays[f"{name}_targets"] = split.targets.numpy()
         arrays[f"{name}_ids"] = np.array(split.ids)
     _write_npz(path, arrays)

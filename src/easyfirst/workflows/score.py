@@ -139,8 +139,9 @@ def _score(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[s
     result = {name: _score_all_seeds(scorer, params[name], bundle, cfg, seeds, out, runs,
                                      models, run_cost, summary, progress=progress)
               for name, scorer in objs.items()}
-    summary["test_accuracy"] = {str(d.meta["seed"]): d.meta.get("test_accuracy")
-                                for d in runs.values()}
+    metric = next((d.meta.get("test_metric", "accuracy") for d in runs.values()), "accuracy")
+    summary[f"test_{metric}"] = {str(d.meta["seed"]): d.meta.get("test_accuracy")
+                                 for d in runs.values()}  # accuracy, or mAP (multi-label)
     # Rows whose logits were NaN/inf (counted as misclassified; 0 for a healthy run).
     summary["nonfinite_logits"] = {str(d.meta["seed"]): int(d.meta.get("nonfinite_logits", 0))
                                    for d in runs.values()}
@@ -214,7 +215,8 @@ def _ordinary_runs(
         """Save a fresh run's files at once (a later crash does not lose it)."""
         if res.dynamics is None:  # pragma: no cover - scoring runs always record
             raise RuntimeError("training returned no dynamics")
-        res.dynamics.meta.update(wall_s=wall, test_accuracy=res.test_accuracy)
+        res.dynamics.meta.update(wall_s=wall, test_accuracy=res.test_accuracy,
+                                 test_metric=res.metric)
         if is_main_process():
             _save_seed(seed_dir(out, seed), bundle, res)
         runs[seed] = res.dynamics
