@@ -53,3 +53,23 @@ def test_report_relates_scores_and_test_accuracy_to_the_fact(tmp_path) -> None:
     want = spearmanr(cum.values, bundle.train.meta["snr_db"]).statistic
     assert f"| cumacc | {want:.3f} |" in text
     assert "| -10 to 0 |" in text
+
+
+def test_facts_some_samples_lack_are_left_out_not_fatal(tmp_path) -> None:
+    """A fact with NaN for some samples (kwsmix: the second word's SNR of one-word samples)."""
+    digits = load_dataset("digits")
+    rng = np.random.default_rng(1)
+    train = _with_fact(digits.train, rng)
+    train.meta["snr_db"][::3] = np.nan
+    bundle = DatasetBundle("digits-nan-fact", train, digits.dev, _with_fact(digits.test, rng),
+                           digits.class_names)
+    score_dataset(bundle, RunConfig(model="mlp", epochs=2, device="cpu"), seeds=[0],
+                  scorers=["cumacc"], out_dir=tmp_path, progress=False)
+    text = write_report(tmp_path)[1].read_text()
+    ok = np.isfinite(train.meta["snr_db"])
+    cum = Scores.load(tmp_path / "scores" / "cumacc.csv")
+    want = spearmanr(cum.values[ok], train.meta["snr_db"][ok]).statistic
+    assert f"| cumacc | {want:.3f} |" in text
+    counts = [int(line.split("|")[2]) for line in text.splitlines()
+              if line.startswith("| ") and " to " in line.split("|")[1]][:4]
+    assert sum(counts) == int(ok.sum())  # the training bands hold the samples with a value

@@ -55,6 +55,11 @@ def band_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
 
 
+def _bands(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``band_index``, -1 where the value is NaN (a fact a sample does not have)."""
+    return np.where(np.isfinite(values), band_index(np.nan_to_num(values), edges), -1)
+
+
 def _easiness(s: Scores) -> np.ndarray:
     v = np.asarray(s.values, dtype=np.float64)
     return v if s.higher_is_easier else -v
@@ -92,20 +97,25 @@ def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path
         arrays = {k: z[k] for k in z.files}
     n = len(next(iter(ensembles.values())).values)
     facts = {k.split(".", 2)[2]: v.astype(np.float64) for k, v in arrays.items()
-             if k.startswith("train.meta.") and len(v) == n and len(np.unique(v)) > 1}
+             if k.startswith("train.meta.") and len(v) == n
+             and len(np.unique(v[np.isfinite(v.astype(np.float64))])) > 1}
     if not facts:
         return []
     tables = [Table(
         "Spearman of each score with the known per-sample facts", ["scorer", *facts],
-        [[name, *(f"{spearmanr(_easiness(s), v).statistic:.3f}" for v in facts.values())]
+        [[name, *(f"{spearmanr(_easiness(s)[ok], v[ok]).statistic:.3f}"
+                  for v in facts.values() for ok in [np.isfinite(v)])]
          for name, s in ensembles.items()],
         note="seed-ensemble scores as easiness (sign flipped where lower is easier); "
-        "positive: samples with a higher value score as easier.")]
+        "positive: samples with a higher value score as easier; samples without a value "
+        "(NaN) are left out.")]
+    # multi-label: the share of test samples whose predicted labels have F1 >= 0.5
+    what = "F1 >= 0.5 share" if arrays["train.targets"].ndim == 2 else "accuracy"
     for col, train_v in facts.items():
-        edges = nice_edges(train_v)
-        band = band_index(train_v, edges)
+        edges = nice_edges(train_v[np.isfinite(train_v)])
+        band = _bands(train_v, edges)
         labels = band_labels(edges)
-        counts = np.bincount(band, minlength=len(labels))
+        counts = np.bincount(band[band >= 0], minlength=len(labels))
         tables.append(Table(
             f"Mean score per {col} band (training split)",
             [col, "samples", *ensembles],
@@ -118,11 +128,11 @@ def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path
         correct = _test_correct(seed_dirs, arrays["test.ids"])
         if not correct:
             continue
-        test_band = band_index(arrays[test_key].astype(np.float64), edges)
-        test_counts = np.bincount(test_band, minlength=len(labels))
+        test_band = _bands(arrays[test_key].astype(np.float64), edges)
+        test_counts = np.bincount(test_band[test_band >= 0], minlength=len(labels))
         mean_all = np.mean(list(correct.values()), axis=0)
         tables.append(Table(
-            f"Test accuracy of the scoring runs per {col} band",
+            f"Test {what} of the scoring runs per {col} band",
             [col, "test samples", *correct, "mean"],
             [[lab, str(test_counts[b]),
               *(f"{c[test_band == b].mean():.3f}" if test_counts[b] else "-"
