@@ -95,6 +95,9 @@ def test_curriculum_multilabel_and_fusion(bundle, tmp_path, balance):
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["test_map"] == pytest.approx(res.test_accuracy) and res.metric == "map"
         assert metrics["metrics"][0]["pool_size"] < 400 and "dev_map" in metrics["metrics"][0]
+        tm = metrics["test_metrics"]
+        assert tm["map"] == pytest.approx(res.test_accuracy) and len(tm["per_class_ap"]) == C
+        assert tm["d_prime"] > 1.0 and 0.5 < tm["mean_auc"] <= 1
         runs.append(load_predictions(out))
     fused = fuse_runs(runs)
     mean_sigmoid = (runs[0].probs + runs[1].probs) / 2

@@ -22,7 +22,7 @@ from scipy.stats import spearmanr
 
 from easyfirst.analysis.results import Table
 from easyfirst.scores import Scores
-from easyfirst.targets import correctness
+from easyfirst.targets import DEFAULT_CORRECTNESS, correctness
 from easyfirst.workflows.outputs import SAMPLES
 
 NUM_BANDS = 4
@@ -109,8 +109,9 @@ def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path
         note="seed-ensemble scores as easiness (sign flipped where lower is easier); "
         "positive: samples with a higher value score as easier; samples without a value "
         "(NaN) are left out.")]
-    # multi-label: the share of test samples whose predicted labels have F1 >= 0.5
-    what = "F1 >= 0.5 share" if arrays["train.targets"].ndim == 2 else "accuracy"
+    # multi-label: the share of test samples correct by the default rule (>= 0.5)
+    what = (f"share with {DEFAULT_CORRECTNESS} >= 0.5" if arrays["train.targets"].ndim == 2
+            else "accuracy")
     for col, train_v in facts.items():
         edges = nice_edges(train_v[np.isfinite(train_v)])
         band = _bands(train_v, edges)

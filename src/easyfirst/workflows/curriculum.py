@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from easyfirst.atomic import atomic_write_text
 from easyfirst.curriculum.balance import BALANCES
 from easyfirst.curriculum.ordering import ORDERINGS, make_ordering
 from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
@@ -31,7 +30,7 @@ from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, is_main_process
 from easyfirst.training.loop import RunResult, train
 from easyfirst.training.runs import check_model
-from easyfirst.workflows.outputs import claim_out_dir, write_predictions
+from easyfirst.workflows.outputs import claim_out_dir, write_metrics, write_predictions
 
 FINISHED = "metrics.json"  # with predictions.npz: a finished run
 
@@ -147,4 +146,4 @@ def write_run_outputs(out: Path, bundle: DatasetBundle, result: RunResult) -> No
     run complete)."""
     save_checkpoint(result.model.state_dict(), out / "model.pt")
     write_predictions(out / "predictions.npz", bundle, result.dev_logits, result.test_logits)
-    atomic_write_text(out / FINISHED, result.metrics_json())
+    write_metrics(out / FINISHED, bundle, result)

@@ -24,6 +24,8 @@ import torch
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import LOCK
+from easyfirst.targets import test_metrics
+from easyfirst.training.runs import RunResult
 
 SAMPLES = "samples.npz"
 
@@ -52,6 +54,16 @@ def write_predictions(
         arrays[f"{name}_targets"] = split.targets.numpy()
         arrays[f"{name}_ids"] = np.array(split.ids)
     _write_npz(path, arrays)
+
+
+def write_metrics(path: Path, bundle: DatasetBundle, res: RunResult) -> None:
+    """``metrics.json``: the run's per-epoch rows and test metric, plus ``test_metrics``
+    (``easyfirst.targets.test_metrics``: accuracy; multi-label mAP, mean AUC, d-prime and
+    per-class AP)."""
+    data = json.loads(res.metrics_json())
+    if res.test_logits is not None and bundle.test is not None:
+        data["test_metrics"] = test_metrics(res.test_logits, bundle.test.targets)
+    atomic_write_text(path, json.dumps(data, indent=1))
 
 
 def write_sample_meta(path: Path, bundle: DatasetBundle) -> None:

@@ -49,6 +49,7 @@ from easyfirst.workflows.outputs import (
     SAMPLES,
     claim_out_dir,
     read_json,
+    write_metrics,
     write_predictions,
     write_sample_meta,
 )
@@ -265,6 +266,6 @@ def _saved_run(path: Path, bundle: DatasetBundle, cfg: RunConfig) -> TrainingDyn
 def _save_seed(sdir: Path, bundle: DatasetBundle, res: RunResult) -> None:
     """metrics.json, predictions.npz, then dynamics.pt: the last marks the seed done."""
     assert res.dynamics is not None  # checked by the caller
-    atomic_write_text(sdir / "metrics.json", res.metrics_json())
+    write_metrics(sdir / "metrics.json", bundle, res)
     write_predictions(sdir / "predictions.npz", bundle, res.dev_logits, res.test_logits)
     res.dynamics.save(sdir / "dynamics.pt")
