@@ -33,6 +33,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
 
 MULTILABEL_CORRECTNESS = ("exact", "label-mean", "recall", "f1")
 DEFAULT_CORRECTNESS = "recall"  # benchmarks/multilabel_correctness.py: best CumAcc on kwsmix
@@ -134,21 +135,17 @@ def mean_average_precision(logits: torch.Tensor, targets: torch.Tensor) -> float
 def d_prime(auc: float) -> float:
     """AudioSet's d-prime of a ROC AUC: ``sqrt(2) * Phi^-1(auc)``."""
     auc = min(max(auc, 1e-12), 1 - 1e-12)
-    return math.sqrt(2.0) * math.sqrt(2.0) * torch.erfinv(torch.tensor(2 * auc - 1.0)).item()
+    # Phi^-1(p) = sqrt(2) * erfinv(2p - 1), so d' = 2 * erfinv(2 * auc - 1)
+    return 2.0 * torch.erfinv(torch.tensor(2 * auc - 1.0, dtype=torch.float64)).item()
 
 
 def roc_auc(scores: torch.Tensor, positive: torch.Tensor) -> float:
     """Mann-Whitney AUC of one class (ties count one half); NaN without both kinds."""
-    pos, s = positive.bool(), scores.double()
+    pos = positive.bool().numpy()
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     if not n_pos or not n_neg:
         return math.nan
-    ranks = torch.empty_like(s)
-    order = torch.argsort(s)
-    ranks[order] = torch.arange(1, len(s) + 1, dtype=torch.float64)
-    for v in torch.unique(s[order][1:][s[order][1:] == s[order][:-1]]):  # average tied ranks
-        tie = s == v
-        ranks[tie] = ranks[tie].mean()
+    ranks = rankdata(scores.double().numpy())  # ties: the mean of their ranks
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
