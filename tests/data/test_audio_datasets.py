@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
+from wav_files import write_wav  # noqa: E402  (tests/data helper)
 
 from easyfirst.audio import cache as cache_module
 from easyfirst.audio.io import AudioError, load_audio
@@ -22,11 +22,7 @@ torch.set_num_threads(1)
 
 
 def _wav(path: Path, seconds: float = 0.2, sr: int = 16000, seed: int = 0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    t = np.arange(round(seconds * sr)) / sr
-    x = 0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(len(t))
-    sf.write(path, x.astype(np.float32), sr)
+    write_wav(path, seconds, sr, seed)
 
 
 def _csv(path: Path, rows: list[tuple[str, str]], sep: str = ",", header: str = "file,label"

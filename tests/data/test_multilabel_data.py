@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
+from wav_files import write_wav  # noqa: E402  (tests/data helper)
 
 from easyfirst.data import load_dataset
 from easyfirst.data.audioset import Segment, clip_stems, in_dev
@@ -23,11 +23,7 @@ torch.set_num_threads(1)
 
 
 def _wav(path: Path, seconds: float = 0.3, sr: int = 16000, seed: int = 0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    t = np.arange(round(seconds * sr)) / sr
-    x = 0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(len(t))
-    sf.write(path, x.astype(np.float32), sr)
+    write_wav(path, seconds, sr, seed)
 
 
 def _split(n: int = 4, c: int = 3) -> ArraySplit:
