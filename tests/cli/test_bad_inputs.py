@@ -35,6 +35,7 @@ from easyfirst.locks import LOCK
 from easyfirst.models.registry import build_model, check_model_options
 from easyfirst.recording import OutcomeRecorder
 from easyfirst.scores import Scores, ScoresFileError
+from easyfirst.workflows.outputs import read_json
 
 FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "1", "--device", "cpu",
         "--no-progress"]
@@ -344,6 +345,8 @@ API: list[Api] = [
         ValueError, r"Unknown model option 'width' for 'mlp'; expected one of: dropout, hidden"),
     Api("model-option-fixed", lambda e: check_model_options("mlp", {"input_shape": (1,)}),
         ValueError, r"'input_shape' is set by easyfirst"),
+    Api("run-file-not-json", lambda e: read_json(e["files"] / "binary.csv", what="the summary"),
+        ValueError, r"Expected the summary \('.*binary\.csv'\) to be JSON; it is not .*Restore"),
     Api("int-list-repeats", lambda e: parse_int_list("1,2,1", "--seeds"), ValueError,
         r"Expected distinct --seeds; got '1,2,1', which repeats 1"),
 ]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from easyfirst.targets import mean_average_precision
+from easyfirst.targets import selection_metric
 
 PREDICTIONS = "predictions.npz"
 
@@ -58,14 +58,14 @@ def accuracy(probs: np.ndarray, targets: np.ndarray) -> float:
     class); for (M, C) multi-hot targets the macro mAP of the scores (the headline metric of
     multi-label data, ``easyfirst.targets``)."""
     probs, targets = np.asarray(probs), np.asarray(targets)
-    if targets.ndim == 2 and targets.shape == probs.shape:
-        return mean_average_precision(torch.from_numpy(probs), torch.from_numpy(targets))
-    if probs.ndim != 2 or targets.shape != (probs.shape[0],):
+    if probs.ndim != 2 or targets.shape not in ((probs.shape[0],), probs.shape):
         raise ValueError(
             f"Expected probs (M, C) and targets (M,) or (M, C); got {probs.shape} and "
             f"{targets.shape}."
         )
-    return float(np.mean(probs.argmax(axis=1) == targets)) if targets.size else float("nan")
+    if not targets.size:
+        return float("nan")
+    return selection_metric(torch.from_numpy(probs), torch.from_numpy(targets))
 
 
 def fuse(probs: Sequence[np.ndarray]) -> np.ndarray:

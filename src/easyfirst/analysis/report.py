@@ -48,6 +48,7 @@ from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.pacing import PacingFunction
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
+from easyfirst.workflows.outputs import read_json
 
 REPRODUCE_FILE = "reproduce.json"
 FILES_DIR = "report_files"
@@ -101,7 +102,7 @@ def score_section(
             break
     targets = dyn.targets.numpy() if dyn is not None and dyn.targets is not None else None
     targets = None if targets is not None and targets.ndim == 2 else targets  # per class: 1-D
-    summary = json.loads((folder / "summary.json").read_text()) \
+    summary = read_json(folder / "summary.json", what="the scores summary") \
         if (folder / "summary.json").is_file() else {}
     class_names = class_names or summary.get("class_names")
 
@@ -251,7 +252,7 @@ def collect_sections(
     root: Path, files: Path, *, target: float = 0.9, best_k: int = 3
 ) -> tuple[str, list[Section]]:
     """Title and sections for ``root``; raises ``ValueError`` when there is nothing to show."""
-    plan = json.loads((root / REPRODUCE_FILE).read_text()) \
+    plan = read_json(root / REPRODUCE_FILE, what="the reproduce plan") \
         if (root / REPRODUCE_FILE).is_file() else None
     class_names = (plan or {}).get("class_names")
     sections: list[Section] = []

@@ -14,7 +14,6 @@ ordering with the same pacing), ``baseline`` (full data every epoch).
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from easyfirst.analysis.fusion import (
     fuse_runs,
     load_predictions,
 )
+from easyfirst.workflows.outputs import read_json
 
 KIND_BY_ORDERING = {"curriculum": "CL", "random": "RCL", "anti": "ACL", "none": "baseline"}
 KINDS = ("CL", "RCL", "ACL", "baseline")
@@ -138,8 +138,9 @@ def load_run(run_dir: str | Path) -> RunRecord:
             f"{str(p)!r} is not a finished run: expected metrics.json and predictions.npz; "
             "finish it first (easyfirst train ... --resume)."
         )
-    settings = json.loads((p / "run.json").read_text()) if (p / "run.json").is_file() else {}
-    metrics = json.loads((p / "metrics.json").read_text())
+    settings = read_json(p / "run.json", what="a run's settings") \
+        if (p / "run.json").is_file() else {}
+    metrics = read_json(p / "metrics.json", what="a run's metrics")
     ordering = str((settings.get("curriculum") or {}).get("ordering", "none"))
     with np.load(p / PREDICTIONS, allow_pickle=False) as z:
         dev = (
@@ -165,7 +166,7 @@ def run_folders(root: str | Path, *, max_depth: int = 2) -> list[Path]:
         nxt: list[Path] = []
         for d in level:
             if (d / "run.json").is_file() and \
-                    "curriculum" in json.loads((d / "run.json").read_text()):
+                    "curriculum" in read_json(d / "run.json", what="a run's settings"):
                 found.append(d)
             elif d.is_dir():
                 nxt += sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith("."))

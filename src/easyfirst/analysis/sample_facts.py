@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 from easyfirst.analysis.results import Table
 from easyfirst.scores import Scores
 from easyfirst.targets import DEFAULT_CORRECTNESS, correctness
-from easyfirst.workflows.outputs import SAMPLES
+from easyfirst.workflows.outputs import SAMPLES, read_json
 
 NUM_BANDS = 4
 
@@ -65,7 +65,8 @@ def _easiness(s: Scores) -> np.ndarray:
     return v if s.higher_is_easier else -v
 
 
-def _test_correct(seed_dirs: list[Path], test_ids: np.ndarray) -> dict[str, np.ndarray]:
+def _test_correct(seed_dirs: list[Path], test_ids: np.ndarray, rule: str
+                  ) -> dict[str, np.ndarray]:
     """Per seed with ``predictions.npz``: test correctness (N_test,) aligned to ``test_ids``."""
     out: dict[str, np.ndarray] = {}
     where = {str(i): k for k, i in enumerate(test_ids)}
@@ -77,7 +78,7 @@ def _test_correct(seed_dirs: list[Path], test_ids: np.ndarray) -> dict[str, np.n
             if "test_probs" not in z.files:
                 continue
             correct = (correctness(torch.from_numpy(z["test_logits"]),
-                                   torch.from_numpy(z["test_targets"])) >= 0.5).numpy()
+                                   torch.from_numpy(z["test_targets"]), rule) >= 0.5).numpy()
             ids = z["test_ids"]
         if len(ids) != len(test_ids) or any(str(i) not in where for i in ids):
             continue
@@ -109,8 +110,11 @@ def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path
         note="seed-ensemble scores as easiness (sign flipped where lower is easier); "
         "positive: samples with a higher value score as easier; samples without a value "
         "(NaN) are left out.")]
-    # multi-label: the share of test samples correct by the default rule (>= 0.5)
-    what = (f"share with {DEFAULT_CORRECTNESS} >= 0.5" if arrays["train.targets"].ndim == 2
+    # multi-label: the share of test samples correct (>= 0.5) by the runs' rule
+    run = folder / "run.json"  # the runs' own rule (settings.correctness)
+    rule = (read_json(run, what="the runs' settings").get("settings", {}) if run.is_file()
+            else {}).get("correctness", DEFAULT_CORRECTNESS)
+    what = (f"share with {rule} >= 0.5" if arrays["train.targets"].ndim == 2
             else "accuracy")
     for col, train_v in facts.items():
         edges = nice_edges(train_v[np.isfinite(train_v)])
@@ -126,7 +130,7 @@ def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path
         test_key = f"test.meta.{col}"
         if test_key not in arrays:
             continue
-        correct = _test_correct(seed_dirs, arrays["test.ids"])
+        correct = _test_correct(seed_dirs, arrays["test.ids"], rule)
         if not correct:
             continue
         test_band = _bands(arrays[test_key].astype(np.float64), edges)

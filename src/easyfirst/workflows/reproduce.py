@@ -67,7 +67,7 @@ from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.runs import check_model
 from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
-from easyfirst.workflows.outputs import claim_out_dir
+from easyfirst.workflows.outputs import claim_out_dir, read_json
 from easyfirst.workflows.score import score_dataset
 
 FORMAT = "easyfirst.workflows.reproduce"
@@ -307,7 +307,7 @@ def _check_finished_run(run_dir: Path, plan: Plan) -> None:
     """A finished CL/ACL run must have been ordered by scores of this plan's scoring seeds."""
     if not (is_finished(run_dir) and (run_dir / "run.json").is_file()):
         return
-    scores = json.loads((run_dir / "run.json").read_text()).get("scores") or {}
+    scores = read_json(run_dir / "run.json", what="a run's settings").get("scores") or {}
     seeds = scores.get("seeds")
     if seeds is not None and sorted(seeds) != sorted(plan.score_seeds):
         raise ValueError(
