@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from easyfirst.scores import Scores, ScoresFileError
+from easyfirst.scores import Scores, ScoresFileError, distinct_values
 
 
 def _scores(**meta) -> Scores:
@@ -198,3 +198,41 @@ def test_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]
+
+
+def _tie_rule(s: Scores) -> np.ndarray:
+    """The tie rules as one sort: by key, then by index ("dataset-order") or by position in
+    the seeded permutation ("random"), as ``easy_to_hard`` always ordered them."""
+    n = s.num_samples
+    perm = np.random.default_rng(int(s.meta["tie_seed"])).permutation(n)
+    position = np.arange(n) if s.meta["tie_break"] == "dataset-order" else np.argsort(perm)
+    return np.lexsort((position, -s.values if s.higher_is_easier else s.values))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 70_000])
+def test_orders_follow_the_tie_rule_at_every_size(n):
+    rng = np.random.default_rng(n)
+    for values in (
+        rng.random(n),  # no ties
+        np.round(rng.random(n) * 5) / 5,  # a few values
+        rng.integers(0, max(1, n // 2), n).astype(float),  # many tied values (> 2^16 at 70 k)
+        np.where(rng.random(n) < 0.5, -0.0, 0.0),  # -0.0 ties 0.0
+        np.zeros(n),
+    ):
+        for rule in ("random", "dataset-order"):
+            for higher in (True, False):
+                s = Scores(values, higher_is_easier=higher, meta={"tie_break": rule,
+                                                                  "tie_seed": 3})
+                order = s.easy_to_hard()
+                assert order.dtype == np.int64
+                np.testing.assert_array_equal(order, _tie_rule(s))
+
+
+def test_distinct_values_match_np_unique():
+    rng = np.random.default_rng(0)
+    v = np.r_[np.round(rng.random(1000) * 7) / 7, np.nan, np.inf, 0.1 + 0.2, 0.3]
+    uniq, counts = distinct_values(v)
+    ref = np.unique(np.round(v[np.isfinite(v)], 12), return_counts=True)
+    np.testing.assert_array_equal(uniq, ref[0])
+    np.testing.assert_array_equal(counts, ref[1])
+    assert [a.size for a in distinct_values(np.array([np.nan]))] == [0, 0]

@@ -1,16 +1,13 @@
-"""``Scores``: per-sample difficulty values, their orderings, and their file format.
+"""``Scores``: per-sample difficulty values and their orderings.
 
-File format (``.csv``): a first line ``# {json header}`` then ``index,score,rank`` rows, where
-``rank`` is the position in the easy-to-hard order (0 = easiest) under the tie rule recorded
-in the header. Files are written atomically and validated on read.
+Files (``save``/``load``): ``easyfirst.score_files``, a CSV (a first line ``# {json header}``
+then ``index,score,rank`` rows, where ``rank`` is the position in the easy-to-hard order,
+0 = easiest, under the tie rule recorded in the header) or, by suffix, an ``.npz`` with the
+same header and checks (the fast one at large N).
 """
 
 from __future__ import annotations
 
-import csv
-import errno
-import io
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -22,24 +19,59 @@ import numpy as np
 
 from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write_text
+from easyfirst.score_files import (
+    FORMAT,
+    VERSION,
+    ScoresFileError,
+    read_score_file,
+    write_score_file,
+)
 
-FORMAT = "easyfirst.scores"
-VERSION = 1
+__all__ = [  # ScoresFileError and atomic_write_text: re-exported, callers import them here
+    "FORMAT", "TIE_RULES", "VERSION", "Scores", "ScoresFileError", "atomic_write_text",
+    "distinct_values",
+]
+
 TIE_RULES = ("random", "dataset-order")
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
 def distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct finite values and their counts, equal to 12 decimals.
+    """Distinct finite values and their counts, equal to 12 decimals (sorted, as np.unique).
 
     Seed means of equal counts can differ in the last bit (0.1 + 0.2 != 0.3), so values are
     compared after rounding.
     """
     v = np.asarray(values, dtype=np.float64)
-    return np.unique(np.round(v[np.isfinite(v)], 12), return_counts=True)
+    v = np.sort(np.round(v[np.isfinite(v)], 12))
+    starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]]) if v.size else np.arange(0)
+    return v[starts], np.diff(np.r_[starts, v.size])
 
 
-class ScoresFileError(ValueError):
-    """A score file that cannot be used as it is; the message says what to do."""
+def _tie_groups(key: np.ndarray) -> np.ndarray | None:
+    """(N,) rank of each key among the distinct keys (equal keys, equal ranks; uint16 where
+    they fit), or ``None`` when all keys differ."""
+    s = np.sort(key)
+    new = np.r_[True, s[1:] != s[:-1]]
+    distinct = int(new.sum())
+    if distinct == key.size:
+        return None
+    if distinct <= 1 << 16:  # a binary search in a table that fits the cache
+        return np.searchsorted(s[new], key).astype(np.uint16)
+    groups = np.empty(key.size, dtype=np.int64)
+    groups[np.argsort(key)] = np.cumsum(new) - 1  # any order of equal keys: same ranks
+    return groups
+
+
+def _stable_argsort(groups: np.ndarray) -> np.ndarray:
+    """``np.argsort(groups, kind="stable")`` for ``groups`` in [0, N), faster: numpy's radix
+    sort for uint16, else one sort of (group, index) packed into int64."""
+    n = groups.size
+    if groups.dtype == np.uint16 or n > 1 << 31:
+        return np.argsort(groups, kind="stable")
+    packed = groups * n + np.arange(n)
+    packed.sort()
+    return packed % n
 
 
 @dataclass
@@ -108,11 +140,17 @@ class Scores:
                 f"{nan} of {self.num_samples} scores are NaN (samples never seen in training?); "
                 "expected finite scores. Rescore with every sample in the training split."
             )
+        # The order of perm[np.argsort(key[perm], kind="stable")] (perm = arange for
+        # "dataset-order"), without a stable sort of floats: 1-3x faster at N = 2 M
+        # (benchmarks/scale.py); the seeded permutation is most of what "random" costs.
         key = -self.values if self.higher_is_easier else self.values
+        groups = _tie_groups(key)
+        if groups is None:  # no ties: every rule gives this order
+            return np.argsort(key)
         if self.meta["tie_break"] == "dataset-order":
-            return np.argsort(key, kind="stable")
+            return _stable_argsort(groups)
         perm = np.random.default_rng(int(self.meta["tie_seed"])).permutation(self.num_samples)
-        return perm[np.argsort(key[perm], kind="stable")]
+        return perm[_stable_argsort(groups[perm])]
 
     def hard_to_easy(self) -> np.ndarray:
         return self.easy_to_hard()[::-1].copy()
@@ -137,7 +175,8 @@ class Scores:
             "max": float(v.max()) if v.size else math.nan,
             "mean": float(v.mean()) if v.size else math.nan,
             "std": float(v.std()) if v.size else math.nan,
-            "quantiles": {str(q): float(np.quantile(v, q)) for q in (0.1, 0.25, 0.5, 0.75, 0.9)}
+            "quantiles": dict(zip(map(str, QUANTILES), np.quantile(v, QUANTILES).tolist(),
+                                  strict=True))
             if v.size
             else {},
             "num_nan": int(self.num_samples - v.size),
@@ -164,14 +203,10 @@ class Scores:
         return h
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the CSV atomically (a temp file in the same folder, then ``os.replace``)."""
+        """Write the file atomically (a temp file in the same folder, then ``os.replace``):
+        ``.npz`` by suffix, else CSV (``easyfirst.score_files``)."""
         ranks = self.ranks() if not np.isnan(self.values).any() else None
-        buf = io.StringIO()
-        buf.write("# " + json.dumps(self.header(), sort_keys=True) + "\n")
-        buf.write("index,score,rank\n")
-        for i, v in enumerate(self.values.tolist()):
-            buf.write(f"{i},{v!r},{'' if ranks is None else ranks[i]}\n")
-        return _write(Path(path), buf.getvalue())
+        return write_score_file(path, self.header(), self.values, ranks)
 
     @classmethod
     def load(
@@ -182,156 +217,19 @@ class Scores:
         expect_num_samples: int | None = None,
         allow_nan: bool = False,
     ) -> Scores:
-        """Read and validate a score CSV written by ``save``.
+        """Read and validate a score file written by ``save`` (CSV, or ``.npz`` by suffix).
 
         ``allow_nan=True`` also reads NaN scores (samples a scorer never saw, e.g. C-score
         subsets that never held a sample out); by default every score must be finite.
 
         Raises:
-            ScoresFileError: not a text file, wrong format/version, N or index mismatch, bad or
-                non-finite numbers, or a dataset fingerprint other than ``expect_fingerprint``.
+            ScoresFileError: not a score file, wrong format/version, N or index mismatch, bad
+                or non-finite numbers, ranks that are not a permutation, or a dataset
+                fingerprint other than ``expect_fingerprint``.
         """
-        p = Path(path)
-        header, body = _read_file(p)
-        n = _header_count(p, header)
-        if expect_num_samples is not None and n != expect_num_samples:
-            raise ScoresFileError(
-                f"{str(p)!r} has scores for {n} samples but the dataset's training split has "
-                f"{expect_num_samples}. Score this dataset first (easyfirst score)."
-            )
-        fp = header.get("dataset_fingerprint")
-        if expect_fingerprint is not None and fp is None:
-            raise ScoresFileError(
-                f"{str(p)!r} records no dataset fingerprint; expected {expect_fingerprint}. "
-                "Import it with read_aucurriculum(path, dataset_fingerprint=...) or score this "
-                "dataset (easyfirst score)."
-            )
-        if expect_fingerprint is not None and fp != expect_fingerprint:
-            raise ScoresFileError(
-                f"{str(p)!r} was computed on dataset fingerprint {fp}, not on this dataset "
-                f"({expect_fingerprint}). Score this dataset first (easyfirst score)."
-            )
-        direction = header.get("direction")
-        if direction not in ("higher_is_easier", "lower_is_easier"):
-            raise ScoresFileError(
-                f"{str(p)!r}: expected direction higher_is_easier or lower_is_easier; got "
-                f"{direction!r}."
-            )
-        if len(body) != n:
-            raise ScoresFileError(
-                f"{str(p)!r}: header says N={n} but the file has {len(body)} rows; the file is "
-                "truncated or edited. Rewrite it."
-            )
-        values = _parse_rows(p, body, n)
-        _check_finite(p, values, allow_nan=allow_nan)
+        header, values = read_score_file(
+            path, expect_fingerprint=expect_fingerprint, expect_num_samples=expect_num_samples,
+            allow_nan=allow_nan,
+        )
         meta = {k: v for k, v in header.items() if k not in ("format", "version", "N", "direction")}
-        return cls(values, higher_is_easier=direction == "higher_is_easier", meta=meta)
-
-
-def _write(path: Path, text: str) -> Path:
-    """``atomic_write_text``; a full disk names the file (the previous version is kept)."""
-    try:
-        return atomic_write_text(path, text)
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC:
-            raise
-        raise OSError(
-            errno.ENOSPC, f"disk full while writing {str(path)!r} (the previous file, if any, "
-            "is unchanged); free some space or write elsewhere", str(path)
-        ) from exc
-
-
-AUCURRICULUM_HINT = (
-    " It looks like an aucurriculum score file: convert it with easyfirst.aucurriculum."
-    "read_aucurriculum(path, dataset_fingerprint=easyfirst.load_dataset(NAME).fingerprint)"
-    ".save(NEW_CSV)."
-)
-
-
-def _read_file(p: Path) -> tuple[dict[str, Any], list[list[str]]]:
-    """The header and the rows after it (the column names first)."""
-    if not p.is_file():
-        what = "is a folder, not a file" if p.is_dir() else "does not exist"
-        raise ScoresFileError(f"Score file {str(p)!r} {what}; check the path.")
-    try:
-        with open(p, encoding="utf-8") as fh:
-            first = fh.readline()
-            if not first.startswith("# {"):
-                hint = AUCURRICULUM_HINT if "ranks" in first or "mean" in first else ""
-                raise ScoresFileError(
-                    f"{str(p)!r}: expected a first line '# {{json header}}'; got "
-                    f"{first.strip()[:60]!r}.{hint}"
-                )
-            rows = list(csv.reader(fh))
-    except UnicodeDecodeError as exc:
-        raise ScoresFileError(
-            f"{str(p)!r} is not a text score file (byte {exc.object[exc.start]:#04x} at "
-            f"offset {exc.start} is not UTF-8); expected a CSV written by easyfirst score. "
-            "Check the path."
-        ) from None
-    try:
-        header = json.loads(first[2:])
-    except json.JSONDecodeError as exc:
-        raise ScoresFileError(f"{str(p)!r}: header is not valid JSON ({exc}).") from exc
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        got = header.get("format") if isinstance(header, dict) else header
-        raise ScoresFileError(f"{str(p)!r}: expected format {FORMAT!r}; got {got!r}.")
-    version = header.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ScoresFileError(
-            f"{str(p)!r}: expected an integer header version (1); got {version!r}. The "
-            "header was edited; rewrite the file (easyfirst score)."
-        )
-    if version > VERSION:
-        raise ScoresFileError(
-            f"{str(p)!r}: file version {version} is newer than supported ({VERSION}); "
-            "upgrade easyfirst."
-        )
-    if not rows or rows[0] != ["index", "score", "rank"]:
-        raise ScoresFileError(
-            f"{str(p)!r}: expected columns index,score,rank; got {rows[0] if rows else []}."
-        )
-    return header, rows[1:]
-
-
-def _header_count(p: Path, header: dict[str, Any]) -> int:
-    n = header.get("N")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ScoresFileError(
-            f"{str(p)!r}: expected the header's N to be the number of samples (>= 1); got "
-            f"{n!r}. The header was edited; rewrite the file (easyfirst score)."
-        )
-    return n
-
-
-def _parse_rows(p: Path, body: list[list[str]], n: int) -> np.ndarray:
-    values = np.empty(n, dtype=np.float64)
-    seen = np.zeros(n, dtype=bool)
-    for lineno, row in enumerate(body, start=3):
-        try:
-            i, v = int(row[0]), float(row[1])
-        except (ValueError, IndexError):
-            raise ScoresFileError(
-                f"{str(p)!r} line {lineno}: expected 'index,score,rank'; got {row!r}."
-            ) from None
-        if not 0 <= i < n or seen[i]:
-            raise ScoresFileError(
-                f"{str(p)!r} line {lineno}: index {i} is out of range [0, {n}) or repeated."
-            )
-        seen[i] = True
-        values[i] = v
-    return values
-
-
-def _check_finite(p: Path, values: np.ndarray, *, allow_nan: bool) -> None:
-    nan, inf = np.isnan(values), np.isinf(values)
-    bad = inf if allow_nan else nan | inf
-    if not bad.any():
-        return
-    kinds = " or ".join(k for k, m in (("NaN", nan & bad), ("infinite", inf)) if m.any())
-    why = ("Rescore with every sample in the training split" if not inf.any() else
-           "Rescore (a diverged run? try a lower --lr)")
-    raise ScoresFileError(
-        f"{str(p)!r}: {int(bad.sum())} of {values.size} scores are {kinds} (first: index "
-        f"{int(np.flatnonzero(bad)[0])}); expected finite scores. {why}."
-    )
+        return cls(values, higher_is_easier=header["direction"] == "higher_is_easier", meta=meta)

@@ -15,6 +15,8 @@ from typing import Literal, overload
 import numpy as np
 import torch
 
+from easyfirst.score_files import is_permutation
+
 ORDERINGS = ("curriculum", "anti", "random", "none")
 
 
@@ -38,7 +40,7 @@ def check_ordering(ordering: np.ndarray, num_samples: int | None = None) -> np.n
             f"Expected an ordering of length {n} (the dataset size); got {len(order)}. "
             "Score the same dataset split you train on."
         )
-    if n and (order.min() < 0 or order.max() >= n or len(np.unique(order)) != n):
+    if not is_permutation(order, n):
         raise ValueError(
             f"Expected the ordering to be a permutation of 0..{n - 1}; got out-of-range or "
             "repeated indices. Pass each sample index exactly once, easiest first."

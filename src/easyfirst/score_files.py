@@ -1,0 +1,324 @@
+"""Score files: a CSV (text) and an ``.npz`` (binary) format, one set of checks for both.
+
+Both hold the same JSON header (format, version, N, direction, meta), N scores in sample order
+and their easy-to-hard ranks (none when a score is NaN). The suffix picks the format:
+
+- ``.npz``: arrays ``header`` (the JSON text), ``values`` (float64) and ``rank`` (int64, empty
+  without ranks); the fast one at large N (no text to format or parse: see
+  ``benchmarks/scale.py``).
+- anything else: CSV, a first line ``# {json header}`` then ``index,score,rank`` rows.
+
+Writes are atomic (``easyfirst.atomic``); reads validate everything and name the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from easyfirst.atomic import atomic_write
+from easyfirst.score_csv import Rows, format_rows, parse_rows
+
+FORMAT = "easyfirst.scores"
+VERSION = 1
+NPZ_ARRAYS = ["header", "rank", "values"]
+ZIP = b"PK\x03\x04"  # how an .npz starts
+AUCURRICULUM_HINT = (
+    " It looks like an aucurriculum score file: convert it with easyfirst.aucurriculum."
+    "read_aucurriculum(path, dataset_fingerprint=easyfirst.load_dataset(NAME).fingerprint)"
+    ".save(NEW_CSV)."
+)
+
+Body = tuple[np.ndarray, np.ndarray | None]  # scores and ranks, in sample order
+
+
+class ScoresFileError(ValueError):
+    """A score file that cannot be used as it is; the message says what to do."""
+
+
+def is_permutation(a: np.ndarray, n: int) -> bool:
+    """Whether integer ``a`` holds each of ``0..n-1`` exactly once (O(N), no sort)."""
+    if a.size != n or (n and (a.min() < 0 or a.max() >= n)):
+        return False
+    seen = np.zeros(n, dtype=bool)
+    seen[a] = True
+    return bool(seen.all())
+
+
+def is_npz(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() == ".npz"
+
+
+def write_score_file(
+    path: str | os.PathLike[str], header: dict[str, Any], values: np.ndarray,
+    ranks: np.ndarray | None,
+) -> Path:
+    """Write ``header``, ``values`` and ``ranks`` atomically, as ``.npz`` or CSV by suffix."""
+    p, text = Path(path), json.dumps(header, sort_keys=True)
+
+    def npz(fh: IO[bytes]) -> None:
+        rank = np.empty(0, np.int64) if ranks is None else ranks
+        np.savez(fh, header=np.array(text), values=values, rank=rank)
+
+    def csv_rows(fh: IO[bytes]) -> None:
+        fh.write(f"# {text}\nindex,score,rank\n".encode())
+        for chunk in format_rows(values, ranks):
+            fh.write(chunk)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            (npz if is_npz(p) else csv_rows)(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    try:
+        return atomic_write(p, write)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise OSError(
+            errno.ENOSPC, f"disk full while writing {str(p)!r} (the previous file, if any, "
+            "is unchanged); free some space or write elsewhere", str(p)
+        ) from exc
+
+
+def read_score_file(
+    path: str | os.PathLike[str],
+    *,
+    expect_fingerprint: str | None = None,
+    expect_num_samples: int | None = None,
+    allow_nan: bool = False,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The validated header and (N,) scores of a file ``write_score_file`` wrote.
+
+    Raises:
+        ScoresFileError: not a score file, wrong format/version, N or index mismatch, bad or
+            non-finite numbers, ranks that are not a permutation, or a dataset fingerprint
+            other than ``expect_fingerprint``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        what = "is a folder, not a file" if p.is_dir() else "does not exist"
+        raise ScoresFileError(f"Score file {str(p)!r} {what}; check the path.")
+    text, body = (_open_npz if is_npz(p) else _open_csv)(p)
+    header = _parse_header(p, text)
+    n = _header_count(p, header)
+    _check_dataset(p, header, n, expect_fingerprint, expect_num_samples)
+    values, ranks = body(n)
+    _check_finite(p, values, allow_nan=allow_nan)
+    _check_ranks(p, ranks, n)
+    return header, values
+
+
+# -- the checks both formats share ---------------------------------------------------------
+def _parse_header(p: Path, text: str) -> dict[str, Any]:
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScoresFileError(
+            f"{str(p)!r}: header is not valid JSON ({exc}); expected the header Scores.save "
+            "writes. Rewrite the file (easyfirst score)."
+        ) from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        got = header.get("format") if isinstance(header, dict) else header
+        raise ScoresFileError(
+            f"{str(p)!r}: expected format {FORMAT!r}; got {got!r}. Check the path (is it an "
+            "easyfirst score file?)."
+        )
+    version = header.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ScoresFileError(
+            f"{str(p)!r}: expected an integer header version (1); got {version!r}. The "
+            "header was edited; rewrite the file (easyfirst score)."
+        )
+    if version > VERSION:
+        raise ScoresFileError(
+            f"{str(p)!r}: file version {version} is newer than supported ({VERSION}); "
+            "upgrade easyfirst."
+        )
+    return header
+
+
+def _header_count(p: Path, header: dict[str, Any]) -> int:
+    n = header.get("N")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ScoresFileError(
+            f"{str(p)!r}: expected the header's N to be the number of samples (>= 1); got "
+            f"{n!r}. The header was edited; rewrite the file (easyfirst score)."
+        )
+    return n
+
+
+def _check_dataset(
+    p: Path, header: dict[str, Any], n: int, fingerprint: str | None, num_samples: int | None
+) -> None:
+    if num_samples is not None and n != num_samples:
+        raise ScoresFileError(
+            f"{str(p)!r} has scores for {n} samples but the dataset's training split has "
+            f"{num_samples}. Score this dataset first (easyfirst score)."
+        )
+    fp = header.get("dataset_fingerprint")
+    if fingerprint is not None and fp is None:
+        raise ScoresFileError(
+            f"{str(p)!r} records no dataset fingerprint; expected {fingerprint}. "
+            "Import it with read_aucurriculum(path, dataset_fingerprint=...) or score this "
+            "dataset (easyfirst score)."
+        )
+    if fingerprint is not None and fp != fingerprint:
+        raise ScoresFileError(
+            f"{str(p)!r} was computed on dataset fingerprint {fp}, not on this dataset "
+            f"({fingerprint}). Score this dataset first (easyfirst score)."
+        )
+    direction = header.get("direction")
+    if direction not in ("higher_is_easier", "lower_is_easier"):
+        raise ScoresFileError(
+            f"{str(p)!r}: expected direction higher_is_easier or lower_is_easier; got "
+            f"{direction!r}. The header was edited; rewrite the file (easyfirst score)."
+        )
+
+
+def _check_count(p: Path, n: int, got: int, what: str) -> None:
+    if got != n:
+        raise ScoresFileError(
+            f"{str(p)!r}: header says N={n} but the file has {got} {what}; the file is "
+            "truncated or edited. Rewrite it."
+        )
+
+
+def _check_finite(p: Path, values: np.ndarray, *, allow_nan: bool) -> None:
+    nan, inf = np.isnan(values), np.isinf(values)
+    bad = inf if allow_nan else nan | inf
+    if not bad.any():
+        return
+    kinds = " or ".join(k for k, m in (("NaN", nan & bad), ("infinite", inf)) if m.any())
+    why = ("Rescore with every sample in the training split" if not inf.any() else
+           "Rescore (a diverged run? try a lower --lr)")
+    raise ScoresFileError(
+        f"{str(p)!r}: {int(bad.sum())} of {values.size} scores are {kinds} (first: index "
+        f"{int(np.flatnonzero(bad)[0])}); expected finite scores. {why}."
+    )
+
+
+def _check_ranks(p: Path, ranks: np.ndarray | None, n: int) -> None:
+    if ranks is None or is_permutation(ranks, n):
+        return
+    valid = (ranks >= 0) & (ranks < n)
+    bad = int((~valid).sum()) + int(valid.sum()) - int(np.count_nonzero(
+        np.bincount(ranks[valid], minlength=n)))
+    raise ScoresFileError(
+        f"{str(p)!r}: expected the ranks to be empty or a permutation of 0..{n - 1} (each "
+        f"sample's easy-to-hard position); got {bad} of {n} empty, out of range or repeated. "
+        "The file was edited; rewrite it (Scores.save)."
+    )
+
+
+# -- .npz -----------------------------------------------------------------------------------
+def _open_npz(p: Path) -> tuple[str, Callable[[int], Body]]:
+    try:
+        z = np.load(p, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError("one .npy array, not an .npz archive")
+        with z:
+            names = sorted(z.files)
+            arrays = {k: z[k] for k in names if k in NPZ_ARRAYS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ScoresFileError(
+            f"{str(p)!r} is not a readable .npz score file ({type(exc).__name__}: "
+            f"{str(exc)[:80]}); expected one written by Scores.save(PATH.npz). Check the path, "
+            "or rewrite the file."
+        ) from None
+    header, values, rank = (arrays.get(k) for k in ("header", "values", "rank"))
+    if names != NPZ_ARRAYS or header is None or header.ndim or header.dtype.kind != "U":
+        raise ScoresFileError(
+            f"{str(p)!r}: expected the arrays {', '.join(NPZ_ARRAYS)} (header a JSON string); "
+            f"got {', '.join(names) or 'none'}. Rewrite the file (Scores.save(PATH.npz))."
+        )
+
+    def body(n: int) -> Body:
+        assert values is not None and rank is not None
+        for name, a, kinds in (("values", values, "f"), ("rank", rank, "iu")):
+            if a.ndim != 1 or a.dtype.kind not in kinds:
+                raise ScoresFileError(
+                    f"{str(p)!r}: expected array {name!r} of shape (N,) and kind "
+                    f"{'float' if kinds == 'f' else 'integer'}; got {a.dtype} {a.shape}. "
+                    "Rewrite the file (Scores.save(PATH.npz))."
+                )
+        _check_count(p, n, values.size, "scores")
+        if rank.size:
+            _check_count(p, n, rank.size, "ranks")
+        return values.astype(np.float64, copy=False), rank.astype(np.int64) if rank.size else None
+
+    return str(header[()]), body
+
+
+# -- CSV ------------------------------------------------------------------------------------
+def _open_csv(p: Path) -> tuple[str, Callable[[int], Body]]:
+    data = p.read_bytes()
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            npz = " (it looks like an .npz score file: name it *.npz)" if data[:4] == ZIP else ""
+            raise ScoresFileError(
+                f"{str(p)!r} is not a text score file (byte {exc.object[exc.start]:#04x} at "
+                f"offset {exc.start} is not UTF-8); expected a CSV written by easyfirst score. "
+                f"Check the path{npz}."
+            ) from None
+    first, _, rest = data.partition(b"\n")
+    line = first.decode("utf-8")
+    if not line.startswith("# {"):
+        hint = AUCURRICULUM_HINT if "ranks" in line or "mean" in line else ""
+        raise ScoresFileError(
+            f"{str(p)!r}: expected a first line '# {{json header}}'; got "
+            f"{line.strip()[:60]!r}.{hint}"
+        )
+    names, _, rows = rest.partition(b"\n")
+    columns = next(csv.reader([names.decode("utf-8").rstrip("\r")]), [])
+    if columns != ["index", "score", "rank"]:
+        raise ScoresFileError(
+            f"{str(p)!r}: expected columns index,score,rank; got {columns}. Rewrite the file "
+            "(easyfirst score)."
+        )
+    return line[2:], lambda n: _csv_body(p, rows, n)
+
+
+def _csv_body(p: Path, body: bytes, n: int) -> Body:
+    rows = parse_rows(body)
+    if rows is None or rows[0].size != n or not is_permutation(rows[0], n):
+        rows = _parse_rows_one_by_one(p, body.decode("utf-8"), n)
+    index, values, ranks = rows
+    if not np.array_equal(index, np.arange(n)):
+        values[index], ranks[index] = values.copy(), ranks.copy()
+    return values, None if (ranks < 0).all() else ranks
+
+
+def _parse_rows_one_by_one(p: Path, text: str, n: int) -> Rows:
+    """What ``parse_rows`` leaves out (quoted cells, CRLF, ...), and what is wrong where."""
+    body = list(csv.reader(io.StringIO(text, newline=None)))
+    _check_count(p, n, len(body), "rows")
+    index, values, ranks = np.empty(n, np.int64), np.empty(n), np.full(n, -1, np.int64)
+    seen = np.zeros(n, dtype=bool)
+    for lineno, row in enumerate(body, start=3):
+        try:
+            i, v = int(row[0]), float(row[1])
+            r = int(row[2]) if len(row) > 2 and row[2] else -1
+        except (ValueError, IndexError):
+            raise ScoresFileError(
+                f"{str(p)!r} line {lineno}: expected 'index,score,rank'; got {row!r}."
+            ) from None
+        if not 0 <= i < n or seen[i]:
+            raise ScoresFileError(
+                f"{str(p)!r} line {lineno}: index {i} is out of range [0, {n}) or repeated."
+            )
+        seen[i] = True
+        index[lineno - 3], values[lineno - 3], ranks[lineno - 3] = i, v, r
+    return index, values, ranks
