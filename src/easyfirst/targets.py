@@ -81,6 +81,16 @@ def correctness(logits: torch.Tensor, targets: torch.Tensor, rule: str = DEFAULT
     return value * finite
 
 
+def top_prediction(logits: torch.Tensor, targets: torch.Tensor
+                   ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Single-label: ``(predicted class (N,) int64, its softmax probability (N,) float32)``;
+    multi-label: ``(None, None)``."""
+    if is_multilabel(targets):
+        return None, None
+    conf, pred = logits.softmax(dim=1).max(dim=1)
+    return pred.long(), conf.float()
+
+
 def outcome_columns(logits: torch.Tensor, targets: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per sample ``(confidence, margin, el2n)`` (module notes), each ``(B,)``."""

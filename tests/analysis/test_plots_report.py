@@ -26,7 +26,7 @@ def _dynamics(seed):
     g = torch.Generator().manual_seed(seed)
     targets = torch.arange(N) % C
     signal = torch.linspace(3, -1, N)  # sample 0 easiest
-    rec = OutcomeRecorder(N)
+    rec = OutcomeRecorder(N, outcomes="all")
     for _ in range(E):
         logits = torch.randn(N, C, generator=g)
         logits[torch.arange(N), targets] += signal + torch.randn(N, generator=g)

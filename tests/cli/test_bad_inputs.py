@@ -182,6 +182,9 @@ CLI: list[Cli] = [
     Cli("seeds-reversed-range", _score("--seeds", "3-1", *NEW), r"got '3-1', which names none"),
     Cli("seeds-empty", _score("--seeds", ",", *NEW), r"got ',', which names none"),
     Cli("scorer-empty", _score("--scorer", "", *NEW), r"Expected --scorer like cumacc,fit"),
+    Cli("outcomes-core-for-aum", _score("--scorer", "cumacc,aum", "--outcomes", "core", *NEW),
+        r"Scorer 'aum' needs the recorder's 'margins' outcomes; got --outcomes core\. Use "
+        r"--outcomes all"),
     # curriculum settings
     Cli("ordering-unknown", _train("--ordering", "anit", *NEW),
         r"Unknown ordering 'anit'\. Available: curriculum, anti"),
@@ -338,6 +341,12 @@ API: list[Api] = [
         r"Expected targets in \[0, C\) for logits of C classes; got 1 outside it"),
     Api("recorder-target-negative", lambda e: _recorder_targets(-1), ValueError,
         r"Expected targets in \[0, C\)"),
+    Api("recorder-outcome", lambda e: OutcomeRecorder(2, outcomes="margin"), ValueError,
+        r"Unknown outcome 'margin'; expected 'all', 'core' or names among probs, margins, el2n"),
+    Api("recorder-graded-after-binary", lambda e: [
+        (r := OutcomeRecorder(2)).update(IDX, correct=torch.tensor([1, 0])),
+        r.update(IDX, correct=torch.tensor([0.5, 1.0]))], ValueError,
+        r"Expected the same kind of correctness in every update; got graded"),
     Api("dataset-option", lambda e: load_dataset("digits", bogus=1), ValueError,
         r"Unknown dataset option 'bogus' for 'digits'; expected one of: dev_fraction"),
     Api("model-option", lambda e: build_model("mlp", input_shape=(64,), num_classes=10,

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from easyfirst.recording import OutcomeRecorder, TrainingDynamics
 from easyfirst.scoring import functional as F
 
 
-def _simulate(n: int = 40, c: int = 4, epochs: int = 7, batch: int = 6, seed: int = 0):
+def _simulate(n: int = 40, c: int = 4, epochs: int = 7, batch: int = 6, seed: int = 0,
+              outcomes: str = "all"):
     """Random logits per (epoch, sample); returns the recorder and the per-epoch arrays."""
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(epochs, n, c, generator=g, dtype=torch.float64) * 2
     targets = torch.randint(0, c, (n,), generator=g)
-    rec = OutcomeRecorder(n, keep_history=True, max_epochs=epochs, el2n_epoch=2)
+    rec = OutcomeRecorder(n, keep_history=True, max_epochs=epochs, el2n_epoch=2,
+                          outcomes=outcomes)
     for e in range(epochs):
         perm = torch.randperm(n, generator=g)
         for s in range(0, n, batch):
@@ -57,16 +64,19 @@ def test_matches_reference_definitions():
     np.testing.assert_allclose(F.celoss(d, source="last").numpy(), ce_last, rtol=1e-5)
 
 
-def test_padding_duplicates_never_exceed_one():
+def test_repeated_visits_count_once_per_epoch():
     rec = OutcomeRecorder(3)
     # sample 0 visited twice (DistributedSampler padding), correct both times
     rec.update(torch.tensor([0, 1, 2, 0]), None, correct=torch.tensor([1, 0, 1, 1]))
     rec.end_epoch()
+    # sample 0 twice, correct once: at least half its visits, so a correct epoch
     rec.update(torch.tensor([0, 0, 1, 2]), None, correct=torch.tensor([1, 0, 1, 1]))
     rec.end_epoch()
-    cum = rec.dynamics().cumacc()
-    assert cum.max() <= 1.0
-    np.testing.assert_allclose(cum.numpy(), [(1 + 0.5) / 2, 0.5, 1.0])
+    np.testing.assert_allclose(rec.dynamics().cumacc().numpy(), [1.0, 0.5, 1.0])
+    graded = OutcomeRecorder(1)  # float correctness: the epoch adds its mean
+    graded.update(torch.tensor([0, 0]), None, correct=torch.tensor([1.0, 0.0]))
+    graded.end_epoch()
+    assert graded.dynamics().cumacc().tolist() == [0.5]
 
 
 def test_out_of_range_index_raises_at_epoch_end():
@@ -77,15 +87,16 @@ def test_out_of_range_index_raises_at_epoch_end():
 
 
 def test_state_dict_resume_is_exact():
-    full, logits, y = _simulate(epochs=6)
-    part = OutcomeRecorder(40, keep_history=True, max_epochs=6, el2n_epoch=2)
+    full, logits, y = _simulate(epochs=6, outcomes="all")
+    part = OutcomeRecorder(40, keep_history=True, max_epochs=6, el2n_epoch=2, outcomes="all")
     g = torch.Generator().manual_seed(0)
     torch.randn(6, 40, 4, generator=g)  # consume the same stream as _simulate
     torch.randint(0, 4, (40,), generator=g)
     for e in range(6):
         if e == 3:
             state = part.state_dict()
-            part = OutcomeRecorder(40, keep_history=True, max_epochs=6, el2n_epoch=2)
+            part = OutcomeRecorder(40, keep_history=True, max_epochs=6, el2n_epoch=2,
+                                   outcomes="all")
             part.load_state_dict(state)
         perm = torch.randperm(40, generator=g)
         for s in range(0, 40, 6):
@@ -138,21 +149,23 @@ def test_update_needs_logits_or_correct():
 
 
 def test_nonfinite_logits_count_as_incorrect_and_are_counted():
-    rec = OutcomeRecorder(4)
+    rec = OutcomeRecorder(4, members=2)
     z = torch.tensor([[float("nan"), 0.0], [1.0, float("inf")], [2.0, 0.0], [0.0, 1.0]])
     y = torch.tensor([0, 1, 0, 1])  # argmax picks the target in every row
     rec.update(torch.arange(4), z, y)
     rec.end_epoch()
     rec.update(torch.tensor([0, 2]), z[[0, 2]], y[[0, 2]])
     rec.end_epoch()
-    d = rec.dynamics(seed=1)
-    assert d.cumacc().tolist() == [0.0, 0.0, 1.0, 1.0]
-    assert d.meta == {"seed": 1, "nonfinite_logits": 3}  # cumulative over the run
-    assert rec.dynamics(slice(1, 4)).meta["nonfinite_logits"] == 1  # a stacked member's rows
-    assert isinstance(d.meta["nonfinite_logits"], int)
+    first, second = rec.dynamics(slice(0, 2), seed=1), rec.dynamics(slice(2, 4))
+    assert first.cumacc().tolist() == [0.0, 0.0] and second.cumacc().tolist() == [1.0, 1.0]
+    assert first.meta == {"seed": 1, "nonfinite_logits": 3, "outcomes": []}  # the whole run
+    assert second.meta["nonfinite_logits"] == 0
+    assert isinstance(first.meta["nonfinite_logits"], int)
+    with pytest.raises(ValueError, match=r"Expected rows of one member, slice\(m \* 2"):
+        rec.dynamics(slice(1, 3))
 
 
-def test_nonfinite_count_survives_resume_and_old_states():
+def test_nonfinite_count_survives_resume_and_old_states_are_refused():
     rec = OutcomeRecorder(2)
     rec.update(torch.tensor([0, 1]), torch.tensor([[float("nan"), 0.0], [0.0, 1.0]]),
                torch.tensor([0, 1]))
@@ -163,13 +176,12 @@ def test_nonfinite_count_survives_resume_and_old_states():
     back.load_state_dict(state)
     back.end_epoch()
     assert back.dynamics().meta["nonfinite_logits"] == 2
-    old = {k: v for k, v in state.items() if k != "nonfinite"}
-    old["acc"] = state["acc"][:, :6]  # a checkpoint of before the nonfinite column
-    legacy = OutcomeRecorder(2)
-    legacy.load_state_dict(old)
-    legacy.end_epoch()
-    assert legacy.dynamics().meta["nonfinite_logits"] == 0
-    assert legacy.dynamics().epochs_seen.tolist() == [1, 2]
+    assert back.dynamics().epochs_seen.tolist() == [1, 2]
+    old = {k: v for k, v in state.items() if k != "layout"}  # a checkpoint of an older layout
+    with pytest.raises(ValueError, match="earlier layout. Restart the run"):
+        OutcomeRecorder(2).load_state_dict(old)
+    with pytest.raises(ValueError, match=r"outcomes margins, probs; got core only"):
+        OutcomeRecorder(2, outcomes="probs,margins").load_state_dict(state)
 
 
 @pytest.mark.parametrize("bad", [3, -1])
@@ -219,7 +231,7 @@ def test_distributed_end_epoch_packs_counts_in_one_all_reduce(monkeypatch):
     z = torch.tensor([[float("nan"), 0.0], [0.0, 1.0], [1.0, 0.0]])
     rec.update(torch.tensor([0, 1, 2]), z, torch.tensor([0, 1, 1]))
     rec.end_epoch()
-    assert calls == [3 * 7 + 2]  # the (N, 7) accumulators and the two error counts
+    assert calls == [3 * 3 + 3]  # visits, hits, loss per sample; two error counts, nonfinite
     d = rec.dynamics()
     assert d.cumacc().tolist() == [0.0, 1.0, 0.0] and d.meta["nonfinite_logits"] == 1
     rec.update(torch.tensor([0, 5]), z[:2], torch.tensor([0, 2]))
@@ -229,7 +241,7 @@ def test_distributed_end_epoch_packs_counts_in_one_all_reduce(monkeypatch):
 
 
 def test_dropped_rows_with_nan_logits_leave_no_trace():
-    rec = OutcomeRecorder(2)
+    rec = OutcomeRecorder(2, outcomes="all")
     z = torch.tensor([[2.0, 0.0], [float("nan"), 0.0]])
     rec.update(torch.tensor([0, 0]), z, torch.tensor([0, 0]), weight=torch.tensor([1.0, 0.0]))
     rec.end_epoch()
@@ -237,3 +249,122 @@ def test_dropped_rows_with_nan_logits_leave_no_trace():
     assert d.cumacc()[0] == 1.0
     assert torch.isfinite(d.prob_sum[0]) and torch.isfinite(d.margin_sum[0])
     assert d.meta["nonfinite_logits"] == 0
+
+
+@pytest.mark.parametrize(("kwargs", "graded", "expected"), [
+    ({"max_epochs": 50}, False, 10), ({}, False, 14), ({"max_epochs": 50}, True, 16),
+    ({}, True, 19), ({"max_epochs": 50, "outcomes": "all"}, False, 34),
+    ({"max_epochs": 16, "keep_history": True}, False, 12),
+])
+def test_bytes_per_sample_follow_the_layout(kwargs, graded, expected):
+    rec = OutcomeRecorder(1000, **kwargs)
+    correct = torch.tensor([0.5]) if graded else torch.tensor([1])
+    rec.update(torch.tensor([0]), None, correct=correct)  # the first update fixes the form
+    state = [v for v in vars(rec).values()
+             if isinstance(v, torch.Tensor) and v.ndim and len(v) > 999]
+    assert rec.bytes_per_sample == expected
+    assert sum(t.numel() * t.element_size() for t in state) / 1000 == pytest.approx(expected,
+                                                                                   abs=0.05)
+
+
+def test_core_record_equals_the_full_one_and_names_what_it_lacks():
+    full, _, _ = _simulate(outcomes="all")
+    core, _, _ = _simulate(outcomes="core")
+    short = OutcomeRecorder(40, max_epochs=7, el2n_epoch=2, keep_history=True)
+    a, b = full.dynamics(), core.dynamics()
+    for name in ("epochs_seen", "correct_sum", "correct_now", "learned_since", "forgetting",
+                 "last_loss", "history"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    for fn in (F.cumacc, F.fit, F.forgetting):
+        torch.testing.assert_close(fn(a), fn(b), equal_nan=True)
+    assert short.counter == torch.uint8 and core.counter == torch.uint8
+    assert b.prob_sum is None and b.meta["outcomes"] == []
+    assert a.meta["outcomes"] == ["el2n", "margins", "probs"]
+    with pytest.raises(ValueError, match=r"Expected a record with the 'margins' outcomes; got "
+                       r"one with the core outcomes only\. Record with OutcomeRecorder"):
+        F.aum(b)
+
+
+def test_one_and_two_byte_counters_agree():
+    g = torch.Generator().manual_seed(3)
+    recs = [OutcomeRecorder(30, max_epochs=9), OutcomeRecorder(30)]
+    assert [r.counter for r in recs] == [torch.uint8, torch.int16]
+    for _ in range(9):
+        idx, ok = torch.randperm(30, generator=g), torch.rand(30, generator=g) < 0.6
+        for r in recs:
+            r.update(idx, None, correct=ok)
+            r.end_epoch()
+    a, b = (r.dynamics() for r in recs)
+    for name in ("epochs_seen", "correct_sum", "learned_since", "forgetting"):
+        assert torch.equal(getattr(a, name), getattr(b, name))
+
+
+def test_variability_of_a_constant_probability_is_zero():
+    rec = OutcomeRecorder(2, outcomes="probs")
+    z = torch.tensor([[3.0, 0.1, -1.0], [0.2, 0.1, 0.0]])
+    for _ in range(40):
+        rec.update(torch.arange(2), z, torch.tensor([0, 1]))
+        rec.end_epoch()
+    d = rec.dynamics()
+    assert F.variability(d).max() < 1e-6  # Welford: no cancellation in float32
+    torch.testing.assert_close(F.confidence(d), z.softmax(1)[[0, 1], [0, 1]].double())
+
+
+def test_epoch_limit_of_one_byte_counters():
+    rec = OutcomeRecorder(1, max_epochs=255)
+    for _ in range(255):
+        rec.update(torch.tensor([0]), None, correct=torch.tensor([1]))
+        rec.end_epoch()
+    assert rec.dynamics().cumacc().tolist() == [1.0] and F.fit(rec.dynamics()).tolist() == [0.0]
+    with pytest.raises(ValueError, match="counts up to 255 epochs; got epoch 256"):
+        rec.end_epoch()
+
+
+def _shard_stream(n: int = 24, c: int = 3, epochs: int = 4, batch: int = 4):
+    """Per epoch: batches of (indices, logits, targets, weight) of one global order, the
+    last batch padded with two weight-0 repeats (DistributedSampler's padding)."""
+    g = torch.Generator().manual_seed(5)
+    y = torch.randint(0, c, (n,), generator=g)
+    out = []
+    for _ in range(epochs):
+        order = torch.cat([torch.randperm(n, generator=g), torch.tensor([0, 1])])
+        w = torch.cat([torch.ones(n), torch.zeros(2)])
+        z = torch.randn(n + 2, c, generator=g, dtype=torch.float64)
+        out.append([(order[s:s + batch], z[s:s + batch], y[order[s:s + batch]], w[s:s + batch])
+                    for s in range(0, n + 2, batch)])
+    return n, out
+
+
+def _fill(rec: OutcomeRecorder, epochs, rank: int = 0, world: int = 1) -> None:
+    for batches in epochs:
+        for idx, z, y, w in batches:  # rank r takes positions r, r + W, ... of each batch
+            rec.update(idx[rank::world], z[rank::world], y[rank::world], weight=w[rank::world])
+        rec.end_epoch()
+
+
+def _recorder_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        n, epochs = _shard_stream()
+        rec = OutcomeRecorder(n, outcomes="all", el2n_epoch=1, max_epochs=4, keep_history=True)
+        _fill(rec, epochs, rank, world)
+        torch.save(rec.dynamics().to_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_processes_record_what_one_process_records():
+    n, epochs = _shard_stream()
+    one = OutcomeRecorder(n, outcomes="all", el2n_epoch=1, max_epochs=4, keep_history=True)
+    _fill(one, epochs)
+    want = one.dynamics().to_dict()
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.spawn(_recorder_worker, args=(2, os.path.join(tmp, "init"), tmp), nprocs=2, join=True)
+        got = [torch.load(os.path.join(tmp, f"rank{r}.pt"), weights_only=True) for r in (0, 1)]
+    for rank_dyn in got:
+        assert rank_dyn.keys() == want.keys()
+        for k, v in want.items():
+            if isinstance(v, torch.Tensor):  # float32 sums: one add per sample per epoch
+                torch.testing.assert_close(rank_dyn[k], v, rtol=1e-6, atol=1e-7,
+                                           equal_nan=True, msg=k)

@@ -25,7 +25,7 @@ def _record(order_seed: int, *, skip_last: bool = False):
     y = torch.randint(0, C, (N,), generator=g)
     rate = torch.linspace(-1.0, 2.0, N, dtype=torch.float64)
     noise = torch.randn(E, N, C, generator=g, dtype=torch.float64) * 0.1
-    rec = OutcomeRecorder(N, el2n_epoch=1)
+    rec = OutcomeRecorder(N, el2n_epoch=1, outcomes="all")
     order_gen = torch.Generator().manual_seed(order_seed)
     for e in range(E):
         logits = noise[e].clone()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.data.batches import PLACEMENTS
 from easyfirst.models.registry import check_model_options
 from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
 from easyfirst.training.config import (
@@ -167,11 +168,18 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
     p.add_argument("--correctness", default=DEFAULT_CORRECTNESS, choices=MULTILABEL_CORRECTNESS,
                    help="multi-label data: when a sample counts as correct (exact: all labels "
                    "right; label-mean: fraction of the C decisions; recall; f1)")
+    p.add_argument("--outcomes", default="all", choices=("all", "core"),
+                   help="what the recorder keeps per sample: all (every dynamics scorer, the "
+                   "data map) or core (CumAcc, FIT, forgetting, CELoss: 10-19 bytes per sample)")
     p.add_argument("--eval-checkpoint", default="best", choices=EVAL_CHECKPOINTS,
                    help="checkpoint evaluated on test (and for the CELoss eval pass)")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="auto: bf16 autocast + channels_last on CUDA, fp32 on CPU")
     p.add_argument("--compile", action="store_true", help="torch.compile the forward")
+    p.add_argument("--data-placement", default="auto", choices=PLACEMENTS,
+                   help="training inputs: auto (on the device when they fit in 2 GiB, else "
+                   "streamed from the feature cache file), resident, or stream (read in "
+                   "contiguous chunks, chunk-shuffled order)")
     p.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
                    help="run every CUDA training step eagerly (default: replay full steps as a "
                    "CUDA graph)")
@@ -222,8 +230,10 @@ def run_config(
         dtype=args.dtype,
         eval_checkpoint=args.eval_checkpoint,
         correctness=args.correctness,
+        outcomes=args.outcomes,
         precision=args.precision,
         compile=args.compile,
+        data_placement=args.data_placement,
         cuda_graphs=args.cuda_graphs,
         stack=args.stack,
         dataset_options=dataset_options(args),

@@ -25,18 +25,24 @@ class TrainingDynamics:
     Attributes:
         num_epochs: E, epochs recorded.
         epochs_seen: epochs in which the sample was visited.
-        correct_sum: sum over epochs of the fraction of the sample's visits that were correct.
+        correct_sum: epochs correct (at least half of that epoch's visits; graded multi-label
+            correctness: the sum of the epochs' mean correctness).
         correct_now: correct in the last epoch it was seen.
-        first_learned: first epoch (0-based) it was correct; -1 if never.
+        first_learned: first epoch (0-based) it was correct, -1 if never (records of easyfirst
+            before the 16-byte recorder; forgetting needs only ``learned_since``).
         learned_since: first epoch of the final unbroken run of correct epochs; -1 if it ended
             incorrect or was never learned.
         forgetting: correct-to-incorrect transitions between consecutive visits (Toneva 2019).
+        last_loss: per-sample cross-entropy in the last epoch it was seen (training mode).
         prob_sum, prob_sqsum: sums over epochs of the true-class probability and its square.
         margin_sum: sum over epochs of the true logit minus the largest other logit (AUM).
-        last_loss: per-sample cross-entropy in the last epoch it was seen (training mode).
         el2n: ||softmax - onehot||_2 at epoch ``el2n_epoch``.
+            These four are None where the recorder did not keep them (``meta["outcomes"]``:
+            ``probs``, ``margins``, ``el2n``; ``OutcomeRecorder(outcomes="all")``).
         eval_loss, eval_correct: optional eval-mode pass over the training set with a chosen
             checkpoint (``meta["eval_checkpoint"]`` says which).
+        eval_predicted, eval_confidence: that pass's predicted class and its softmax
+            probability (single-label runs; ``easyfirst report``'s likely label issues).
         targets: optional class ids (N,).
         history: optional bit-packed per-epoch correctness, bit ``e % 8`` of byte ``e // 8``.
         meta: run metadata (seed, epochs, model, optimizer, dataset fingerprint, version...);
@@ -48,17 +54,19 @@ class TrainingDynamics:
     epochs_seen: torch.Tensor
     correct_sum: torch.Tensor
     correct_now: torch.Tensor
-    first_learned: torch.Tensor
     learned_since: torch.Tensor
     forgetting: torch.Tensor
-    prob_sum: torch.Tensor
-    prob_sqsum: torch.Tensor
-    margin_sum: torch.Tensor
     last_loss: torch.Tensor
-    el2n: torch.Tensor
     el2n_epoch: int = 0
+    first_learned: torch.Tensor | None = None
+    prob_sum: torch.Tensor | None = None
+    prob_sqsum: torch.Tensor | None = None
+    margin_sum: torch.Tensor | None = None
+    el2n: torch.Tensor | None = None
     eval_loss: torch.Tensor | None = None
     eval_correct: torch.Tensor | None = None
+    eval_predicted: torch.Tensor | None = None
+    eval_confidence: torch.Tensor | None = None
     targets: torch.Tensor | None = None
     history: torch.Tensor | None = None
     meta: dict[str, Any] = field(default_factory=dict)

@@ -14,6 +14,16 @@ def _unseen_to_nan(d: TrainingDynamics, values: torch.Tensor) -> torch.Tensor:
     return torch.where(d.epochs_seen > 0, values.double(), float("nan"))
 
 
+def _recorded(d: TrainingDynamics, value: torch.Tensor | None, outcome: str) -> torch.Tensor:
+    """``value``, or one line saying how to record it when the recorder did not keep it."""
+    if value is None:
+        raise ValueError(
+            f"Expected a record with the {outcome!r} outcomes; got one with "
+            f"{', '.join(d.meta.get('outcomes', [])) or 'the core outcomes'} only. Record with "
+            "OutcomeRecorder(..., outcomes='all') (CLI: --outcomes all, the default).")
+    return value
+
+
 def cumacc(d: TrainingDynamics) -> torch.Tensor:
     """Fraction of epochs in which the sample was classified correctly (higher = easier)."""
     return _unseen_to_nan(d, d.cumacc())
@@ -54,28 +64,28 @@ def forgetting(d: TrainingDynamics) -> torch.Tensor:
     Never-learned samples get E, more than any learned sample can have (Toneva et al. 2019
     rank them as the most forgettable).
     """
-    never = d.first_learned < 0
+    never = (d.learned_since < 0) & (d.forgetting == 0)  # learned once = correct now, or forgot
     return _unseen_to_nan(d, torch.where(never, float(d.num_epochs), d.forgetting.double()))
 
 
 def confidence(d: TrainingDynamics) -> torch.Tensor:
     """Data-map confidence: mean over epochs of the true-class probability (higher = easier)."""
-    return _unseen_to_nan(d, d.prob_sum / d.epochs_seen.clamp(min=1))
+    return _unseen_to_nan(d, _recorded(d, d.prob_sum, "probs") / d.epochs_seen.clamp(min=1))
 
 
 def variability(d: TrainingDynamics) -> torch.Tensor:
     """Data-map variability: std over epochs of the true-class probability (population std)."""
     n = d.epochs_seen.clamp(min=1).double()
-    mean = d.prob_sum / n
-    var = (d.prob_sqsum / n - mean**2).clamp(min=0)
+    mean = _recorded(d, d.prob_sum, "probs") / n
+    var = (_recorded(d, d.prob_sqsum, "probs") / n - mean**2).clamp(min=0)
     return _unseen_to_nan(d, var.sqrt())
 
 
 def aum(d: TrainingDynamics) -> torch.Tensor:
     """Area under the margin: mean of true logit minus largest other logit (higher = easier)."""
-    return _unseen_to_nan(d, d.margin_sum / d.epochs_seen.clamp(min=1))
+    return _unseen_to_nan(d, _recorded(d, d.margin_sum, "margins") / d.epochs_seen.clamp(min=1))
 
 
 def el2n(d: TrainingDynamics) -> torch.Tensor:
     """EL2N at ``d.el2n_epoch``: ||softmax - onehot||_2 (lower = easier)."""
-    return d.el2n.double()
+    return _recorded(d, d.el2n, "el2n").double()

@@ -34,6 +34,7 @@ class DynamicsScorer:
         fn: ``fn(dynamics) -> (N,) tensor``.
         higher_is_easier: direction of the score.
         description: one line for ``easyfirst scorers``.
+        outcomes: the optional recorder outcomes it reads (``easyfirst.recording.OUTCOMES``).
     """
 
     name: str
@@ -43,6 +44,7 @@ class DynamicsScorer:
     params: tuple[Param, ...] = ()
     summary_keys: tuple[str, ...] = ()
     test_params: Mapping[str, Any] = field(default_factory=dict)
+    outcomes: tuple[str, ...] = ()
 
     def __call__(self, dynamics: TrainingDynamics) -> Scores:
         values = self.fn(dynamics).double().cpu().numpy()
@@ -65,6 +67,10 @@ class DynamicsScorer:
                 f"Scorer {self.name!r} takes no parameters (it is derived from the training "
                 f"runs); got {', '.join(params)}."
             )
+        if self.outcomes and getattr(cfg, "outcomes", "all") == "core":
+            raise ValueError(f"Scorer {self.name!r} needs the recorder's {self.outcomes[0]!r} "
+                             "outcomes; got --outcomes core. Use --outcomes all (the default) "
+                             "or drop the scorer.")
         return {}
 
     def uses_runs(self, params: Mapping[str, Any]) -> bool:
@@ -83,7 +89,7 @@ SCORERS: Registry[Scorer] = Registry("scorer")
 
 
 def register_scorer(
-    name: str, *, higher_is_easier: bool, description: str
+    name: str, *, higher_is_easier: bool, description: str, outcomes: tuple[str, ...] = ()
 ) -> Callable[[Callable[[TrainingDynamics], torch.Tensor]],
               Callable[[TrainingDynamics], torch.Tensor]]:
     """Register ``fn(dynamics) -> (N,) tensor`` as the dynamics scorer ``name``."""
@@ -91,7 +97,7 @@ def register_scorer(
     def decorator(fn: Callable[[TrainingDynamics], torch.Tensor]
                   ) -> Callable[[TrainingDynamics], torch.Tensor]:
         SCORERS.register(name, kind="dynamics")(
-            DynamicsScorer(name, fn, higher_is_easier, description))
+            DynamicsScorer(name, fn, higher_is_easier, description, outcomes=outcomes))
         return fn
 
     return decorator
@@ -101,15 +107,19 @@ def get_scorer(name: str) -> Scorer:
     return SCORERS.get(name)
 
 
-for _name, _fn, _higher, _text in [
-    ("cumacc", F.cumacc, True, "fraction of epochs classified correctly (Rampp et al. 2024)"),
-    ("fit", F.fit, False, "first epoch from which the sample stays correct; never learned = E"),
-    ("celoss", F.celoss, False, "per-sample cross-entropy of the chosen checkpoint (eval pass)"),
+for _name, _fn, _higher, _text, _needs in [
+    ("cumacc", F.cumacc, True, "fraction of epochs classified correctly (Rampp et al. 2024)", ()),
+    ("fit", F.fit, False, "first epoch from which the sample stays correct; never learned = E",
+     ()),
+    ("celoss", F.celoss, False, "per-sample cross-entropy of the chosen checkpoint (eval pass)",
+     ()),
     ("forgetting", F.forgetting, False,
-     "forgetting events (Toneva et al. 2019); never learned = E"),
-    ("confidence", F.confidence, True, "data-map confidence (Swayamdipta et al. 2020)"),
-    ("variability", F.variability, False, "data-map variability (Swayamdipta et al. 2020)"),
-    ("aum", F.aum, True, "area under the margin (Pleiss et al. 2020)"),
-    ("el2n", F.el2n, False, "EL2N at a chosen early epoch (Paul et al. 2021)"),
+     "forgetting events (Toneva et al. 2019); never learned = E", ()),
+    ("confidence", F.confidence, True, "data-map confidence (Swayamdipta et al. 2020)",
+     ("probs",)),
+    ("variability", F.variability, False, "data-map variability (Swayamdipta et al. 2020)",
+     ("probs",)),
+    ("aum", F.aum, True, "area under the margin (Pleiss et al. 2020)", ("margins",)),
+    ("el2n", F.el2n, False, "EL2N at a chosen early epoch (Paul et al. 2021)", ("el2n",)),
 ]:
-    register_scorer(_name, higher_is_easier=_higher, description=_text)(_fn)
+    register_scorer(_name, higher_is_easier=_higher, description=_text, outcomes=_needs)(_fn)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.data.batches import PLACEMENTS
 from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
 from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
 from easyfirst.training.optim import OPTIMIZERS
@@ -38,10 +39,14 @@ class RunConfig:
         el2n_epoch: epoch at which EL2N is recorded.
         keep_history: keep bit-packed per-epoch correctness.
         correctness: multi-label data: when a sample counts as correct (``easyfirst.targets``).
+        outcomes: what the recorder keeps: ``all`` (every dynamics scorer) or ``core`` (CumAcc,
+            FIT, forgetting, last loss: 16 B per sample; ``OutcomeRecorder``'s layout).
         eval_checkpoint: ``best`` (dev accuracy) or ``last``: the checkpoint whose eval pass
             over the training set gives CELoss, and that is evaluated on test.
         augment: names of batch augmentations applied on the device during training.
         preload_max_bytes: keep the training inputs on the device when they fit in this.
+        data_placement: ``auto`` (resident when they fit, else streamed from a feature cache
+            file), ``resident`` or ``stream`` (chunk-shuffled order; ``data/batches.py``).
         precision: ``auto`` (bf16 autocast + channels_last on CUDA, fp32 on CPU), ``fp32``
             or ``bf16``.
         compile: wrap the forward in ``torch.compile``.
@@ -67,11 +72,13 @@ class RunConfig:
     el2n_epoch: int = 0
     keep_history: bool = False
     correctness: str = DEFAULT_CORRECTNESS
+    outcomes: str = "all"
     eval_checkpoint: str = "best"
     augment: list[str] = field(default_factory=list)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     model_options: dict[str, Any] = field(default_factory=dict)
     preload_max_bytes: int = 2 << 30
+    data_placement: str = "auto"
     precision: str = "auto"
     compile: bool = False
     cuda_graphs: bool = True
@@ -95,7 +102,9 @@ class RunConfig:
                                    ("precision", self.precision, PRECISIONS),
                                    ("stack mode", self.stack, STACK_MODES),
                                    ("dtype", self.dtype, DTYPES),
-                                   ("correctness", self.correctness, MULTILABEL_CORRECTNESS)):
+                                   ("data placement", self.data_placement, PLACEMENTS),
+                                   ("correctness", self.correctness, MULTILABEL_CORRECTNESS),
+                                   ("outcomes", self.outcomes, ("all", "core"))):
             if value not in valid:
                 raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
         if not 0 <= self.el2n_epoch < self.epochs:
@@ -115,7 +124,8 @@ class RunConfig:
 # How and where runs go, not what they compute: stacked members equal plain runs (within
 # float rounding), resident and streamed data give the same batches, graphs and compile
 # replay the same steps.
-HOW_FIELDS = ("seed", "device", "compile", "cuda_graphs", "stack", "preload_max_bytes")
+HOW_FIELDS = ("seed", "device", "compile", "cuda_graphs", "stack", "preload_max_bytes",
+              "outcomes", "data_placement")
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:

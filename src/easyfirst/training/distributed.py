@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+_LOCAL: list[bool] = []  # one entry per local_runs() block entered
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -24,16 +26,26 @@ class DistInfo:
         return self.world_size > 1
 
 
+class local_runs:
+    """``with local_runs():`` each run is single-process, even under torchrun (seed-parallel)."""
+
+    def __enter__(self) -> None:
+        _LOCAL.append(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _LOCAL.pop()
+
+
 def world_size() -> int:
     """Processes of this run: the process group's size, else torchrun's ``WORLD_SIZE``."""
-    if dist.is_available() and dist.is_initialized():
+    if dist.is_available() and dist.is_initialized() and not _LOCAL:
         return int(dist.get_world_size())
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return 1 if _LOCAL else int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def init_distributed(device: torch.device) -> DistInfo:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); a no-op otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = 1 if _LOCAL else int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
     if not dist.is_initialized():
@@ -58,15 +70,14 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"Device {name!r} was requested but CUDA is not available here; use --device cpu."
-        )
+        raise RuntimeError(f"Device {name!r} was requested but CUDA is not available here; "
+                           "use --device cpu.")
     return dev
 
 
 def is_main_process() -> bool:
-    """True on rank 0 (before the process group exists: torchrun's ``RANK``) and outside
-    torch.distributed: the process that writes files."""
-    if dist.is_available() and dist.is_initialized():
+    """True on rank 0 (before the process group exists: torchrun's ``RANK``), outside
+    torch.distributed and in ``local_runs()``: the process that writes files."""
+    if dist.is_available() and dist.is_initialized() and not _LOCAL:
         return dist.get_rank() == 0
-    return os.environ.get("RANK", "0") == "0"
+    return bool(_LOCAL) or os.environ.get("RANK", "0") == "0"

@@ -5,11 +5,12 @@ A run trains K members (K = 1 for a plain run) on the training split. Per batch 
 queues device work (gather, augment, forward, loss, backward, optimizer step,
 ``OutcomeRecorder.update``, epoch statistics), replayed as one CUDA graph where it can
 (``training/graphs.py``); it waits once per epoch. Each member keeps its own initialisation
-(``torch.manual_seed(seed)``), data order (``DistributedSampler(shuffle=True, seed=seed)`` or
-the sampler given), augmentation stream (seeded by seed and epoch), dev-selected checkpoint
-and ``TrainingDynamics``. Under torch.distributed (plain runs only) the sampler shards the
-data, its padding is masked from loss and recorder, and the loss is scaled so that every
-global batch gives one process's gradient.
+(``torch.manual_seed(seed)``), data order (``DistributedSampler(shuffle=True, seed=seed)``,
+chunk-shuffled when streamed: ``data/batches.py``; or the sampler given), augmentation stream
+(seeded by seed and epoch), dev-selected checkpoint and ``TrainingDynamics``. Under
+torch.distributed (plain runs only) the sampler shards the data, its padding is masked from
+loss and recorder, and the loss is scaled so that every global batch gives one process's
+gradient.
 
 Checkpoint (``checkpoint.pt``, rank 0, after every epoch)::
 
@@ -30,14 +31,20 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler, Sampler
+from torch.utils.data import Sampler
 from tqdm.auto import tqdm
 
 from easyfirst.audio.augment import Augment, Mixup, MixupResult, build_augmentations
 from easyfirst.data.base import DatasetBundle
+from easyfirst.data.batches import place_batches
 from easyfirst.recording.recorder import OutcomeRecorder
-from easyfirst.targets import correctness, is_multilabel, per_sample_loss, selection_metric
-from easyfirst.training.batches import DeviceBatches
+from easyfirst.targets import (
+    correctness,
+    is_multilabel,
+    per_sample_loss,
+    selection_metric,
+    top_prediction,
+)
 from easyfirst.training.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from easyfirst.training.config import RunConfig, resolve_auto
 from easyfirst.training.distributed import (
@@ -168,14 +175,15 @@ class Engine:
                                    momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                    device=device)
         d = self.dinfo
+        self.data = place_batches(bundle.train, device, self.dtype, announce=d.is_main,
+                                  max_bytes=cfg.preload_max_bytes, batch_size=cfg.batch_size,
+                                  placement=cfg.data_placement)
         self.samplers = list(self.sampler_factory(d)) if self.sampler_factory else [
-            DistributedSampler(bundle.train, num_replicas=d.world_size, rank=d.rank,
-                               shuffle=True, seed=s) for s in self.seeds]
+            self.data.sampler(s, d.world_size, d.rank) for s in self.seeds]
         self.recorder = OutcomeRecorder(
-            self.k * self.n, device=device, el2n_epoch=cfg.el2n_epoch,
-            keep_history=cfg.keep_history, max_epochs=cfg.epochs,
-            correctness=cfg.correctness) if self.record else None
-        self.data = DeviceBatches(bundle.train, device, self.dtype, cfg.preload_max_bytes)
+            self.k * self.n, device=device, el2n_epoch=cfg.el2n_epoch, members=self.k,
+            keep_history=cfg.keep_history, max_epochs=cfg.epochs, outcomes=cfg.outcomes,
+            correctness=cfg.correctness, sync=d.enabled) if self.record else None
         self.offsets = (torch.arange(self.k, device=device) * self.n)[:, None]  # (K, 1)
         self.positions = torch.arange(self.local_batch, device=device) * d.world_size + d.rank
         graphable = (self.augment is None and self.mixup is None and not d.enabled
@@ -281,13 +289,15 @@ class Engine:
         self.bad_step.fill_(math.inf)
         t0 = time.perf_counter()
         steps = math.ceil(length / self.local_batch)
-        for j, s0 in enumerate(range(0, length, self.local_batch)):
-            set_lr(self.opt, cfg.lr * lr_factor(cfg.schedule, (epoch + j / steps) / cfg.epochs))
-            global_real = min(cfg.batch_size, real - j * cfg.batch_size)
-            # DDP averages gradients over ranks: scale so the result is the global mean.
-            self.run_step(order[:, s0:s0 + self.local_batch],
-                          real_pos[:, s0:s0 + self.local_batch],
-                          scale=d.world_size / global_real, rows=global_real)
+        with self.data.epoch(order, self.local_batch, chunked=self.sampler_factory is None):
+            for j, s0 in enumerate(range(0, length, self.local_batch)):
+                set_lr(self.opt, cfg.lr * lr_factor(cfg.schedule, (epoch + j / steps)
+                                                    / cfg.epochs))
+                global_real = min(cfg.batch_size, real - j * cfg.batch_size)
+                # DDP averages gradients over ranks: scale so the result is the global mean.
+                self.run_step(order[:, s0:s0 + self.local_batch],
+                              real_pos[:, s0:s0 + self.local_batch],
+                              scale=d.world_size / global_real, rows=global_real)
         if self.recorder is not None:
             self.recorder.end_epoch()
         if d.enabled:
@@ -383,6 +393,7 @@ class Engine:
             y = bundle.train.targets
             d.eval_loss = per_sample_loss(train_logits, y).double()
             d.eval_correct = correctness(train_logits, y, cfg.correctness) >= 0.5
+            d.eval_predicted, d.eval_confidence = top_prediction(train_logits, y)
             d.targets = bundle.train.targets.clone()
             res.dynamics = d
         return res
