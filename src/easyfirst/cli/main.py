@@ -100,8 +100,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("EASYFIRST_DEBUG"):
             raise
-        print(f"easyfirst: error: {error_line(exc)}", file=sys.stderr)
+        sys.stderr.write(f"easyfirst: error: {error_line(exc)}\n")  # one write: ranks interleave
         return 2
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Under torchrun: leave the process group before exiting, so that no gloo/NCCL thread
+    outlives the interpreter (an exit with one running aborts the process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

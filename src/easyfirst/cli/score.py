@@ -39,6 +39,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="comma-separated scorer names (easyfirst scorers), e.g. cumacc,fit,aum,cvloss",
     )
     p.add_argument("--seeds", default="0", help="seeds, e.g. 0,1,2,3,4 or 0-4")
+    p.add_argument(
+        "--seed-parallel", action="store_true",
+        help="under torchrun --nproc_per_node=K: one seed per process (seed i on rank i mod K), "
+             "the same files as a sequential run",
+    )
     p.add_argument("--el2n-epoch", type=int, default=0, help="epoch (0-based) for EL2N")
     p.add_argument(
         "--keep-history", action="store_true", help="also keep per-epoch correctness (bit-packed)"
@@ -98,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
         scorer_params=params,
+        seed_parallel=args.seed_parallel,
     )
     if not is_main_process():
         return 0

@@ -19,17 +19,29 @@ Output layout of ``score_dataset(..., out_dir=OUT)``::
 
 A per-seed file of a scorer that does not use the runs is reused when it exists with the same
 parameters (an interrupted run continues where it stopped).
+
+Seed-parallel (``seed_parallel=True`` under ``torchrun --nproc_per_node=K``): rank r trains
+``seeds[r::K]`` one by one, unstacked and single-process (``local_runs``), and writes those
+seeds' files, every scorer's per-seed scores included; then every rank reads all seeds' files
+and rank 0 writes the ensembles and summary as a sequential run does. A gloo group serves two
+gathers: after rank 0 claims the folder, after the ranks' seeds; an error on any rank is
+raised on all.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.distributed as dist
 from torch import nn
 
 from easyfirst.atomic import atomic_write_text
@@ -41,10 +53,10 @@ from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores, ScoresFileError
 from easyfirst.scoring import Scorer, SeedInputs, ensemble, get_scorer
 from easyfirst.training.config import RunConfig, identity, resolve_auto
-from easyfirst.training.distributed import is_main_process
+from easyfirst.training.distributed import is_main_process, local_runs, world_size
 from easyfirst.training.loop import CHECKPOINT, RunResult, train
 from easyfirst.training.runs import check_model
-from easyfirst.training.stacking import plan_stacking, train_stacked
+from easyfirst.training.stacking import StackPlan, plan_stacking, train_stacked
 from easyfirst.workflows.outputs import (
     SAMPLES,
     claim_out_dir,
@@ -56,6 +68,9 @@ from easyfirst.workflows.outputs import (
 
 SHARED = "the ordinary per-seed training runs"
 SUMMARY = "summary.json"
+# Seed-parallel ranks wait for each other's trainings; a dead rank fails the gather at once
+# (torchrun stops its peers), so this bounds only a rank that hangs.
+GATHER_TIMEOUT = timedelta(days=7)
 
 
 def seed_dir(out_dir: Path, seed: int) -> Path:
@@ -73,6 +88,7 @@ def score_dataset(
     overwrite: bool = False,
     progress: bool = True,
     scorer_params: Mapping[str, Mapping[str, Any]] | None = None,
+    seed_parallel: bool = False,
 ) -> tuple[dict[str, Scores], dict[str, Any]]:
     """Score ``bundle.train`` with every scorer over ``seeds``; write per-seed and ensemble files.
 
@@ -88,12 +104,15 @@ def score_dataset(
         progress: show progress bars.
         scorer_params: per scorer name, its parameters (e.g. ``{"cvloss": {"folds": 5}}``);
             checked against the scorer before any training.
+        seed_parallel: under torchrun, train one seed per process (module notes); the
+            files equal a sequential run's.
 
     Returns:
         The ensemble ``Scores`` per scorer name and the summary written to summary.json
         (``summary["scorers"][name]["cost"]`` = wall seconds and number of trainings of that
         scorer over all seeds; ``summary["cost"]`` = this call's ordinary per-seed runs).
-        Under torch.distributed every rank trains; rank 0 writes the files.
+        Under torch.distributed every rank trains (each seed data-parallel, or its own
+        seeds with ``seed_parallel``) and returns them; rank 0 writes the shared files.
 
     Nothing is written before the scorers' parameters and the model are checked; the folder
     is locked (``easyfirst.locks``) from the check of ``run.json`` to the last write.
@@ -112,33 +131,105 @@ def score_dataset(
     params = {n: s.validate(bundle, cfg, dict((scorer_params or {}).get(n, {})))
               for n, s in objs.items()}
     check_model(cfg, bundle)
-    with folder_lock(out, enabled=is_main_process()):
-        if is_main_process():
-            claim_out_dir(out, {"dataset_fingerprint": bundle.fingerprint,
-                                "settings": cfg.identity()}, what="scores", resume=resume,
-                          overwrite=overwrite, orphan="seeds", finished=[SUMMARY])
-            write_sample_meta(out / SAMPLES, bundle)
-        return _score(bundle, cfg, list(seeds), objs, params, out, resume=resume,
-                      progress=progress)
+    group = _seed_group(list(seeds)) if seed_parallel else None
+    with ExitStack() as held:
+
+        def claim() -> None:
+            if is_main_process():  # the lock is held from here to the last write
+                held.enter_context(folder_lock(out))
+                claim_out_dir(out, {"dataset_fingerprint": bundle.fingerprint,
+                                    "settings": cfg.identity()}, what="scores", resume=resume,
+                              overwrite=overwrite, orphan="seeds", finished=[SUMMARY])
+                write_sample_meta(out / SAMPLES, bundle)
+
+        if group is None:
+            claim()
+            return _score(bundle, cfg, list(seeds), objs, params, out, resume=resume,
+                          progress=progress)
+        _every_rank(claim, group)
+        return _seed_parallel(bundle, cfg, list(seeds), objs, params, out, group,
+                              resume=resume, progress=progress)
+
+
+def _seed_group(seeds: list[int]) -> Any:
+    """The gloo group of a seed-parallel run's processes (torchrun's), after its checks."""
+    world = world_size()
+    if world <= 1:
+        raise ValueError("Expected --seed-parallel to run under torchrun (WORLD_SIZE > 1); got "
+                         "one process. Launch it with torchrun --nproc_per_node=K, or drop "
+                         "--seed-parallel.")
+    if len(seeds) < world:
+        raise ValueError(f"Expected at least one seed per process ({world}) with --seed-parallel;"
+                         f" got {len(seeds)} ({','.join(map(str, seeds))}). Pass --seeds "
+                         f"0-{world - 1} or more, or start fewer processes.")
+    if torch.cuda.is_available():  # --device cuda: this rank's GPU (auto picks it anyway)
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if dist.is_initialized():
+        return dist.new_group(backend="gloo", timeout=GATHER_TIMEOUT)
+    dist.init_process_group("gloo", timeout=GATHER_TIMEOUT)
+    return dist.group.WORLD
+
+
+def _every_rank(step: Callable[[], Any], group: Any) -> list[Any]:
+    """``step()`` on this rank, then every rank's result on each rank; an error of any rank
+    is raised on all of them (one line), so no rank waits on one that failed."""
+    error: Exception | None = None
+    try:
+        mine: tuple[Any, str | None] = (step(), None)
+    except Exception as exc:
+        error = exc
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        mine = (None, lines[0] if lines else type(exc).__name__)
+    every: list[Any] = [None] * dist.get_world_size(group)
+    dist.all_gather_object(every, mine, group=group)
+    if error is not None:
+        raise error
+    for rank, (_, line) in enumerate(every):
+        if line is not None:
+            raise RuntimeError(f"Seed-parallel rank {rank} failed, so this rank stopped too: "
+                               f"{line}")
+    return [result for result, _ in every]
+
+
+def _seed_parallel(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int],
+                   objs: dict[str, Scorer], params: dict[str, dict[str, Any]], out: Path,
+                   group: Any, *, resume: bool, progress: bool
+                   ) -> tuple[dict[str, Scores], dict[str, Any]]:
+    """Seed i on rank i mod K (its runs and per-seed scores), then ``_score`` from the files."""
+    mine = seeds[dist.get_rank(group)::dist.get_world_size(group)]
+
+    def share() -> dict[str, Any]:
+        costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
+        with local_runs():
+            runs, models = _ordinary_runs(bundle, cfg, mine, objs, params, out, resume=resume,
+                                           progress=progress, costs=costs, stack=False)
+            for name, scorer in objs.items():
+                _per_seed(scorer, params[name], bundle, cfg, mine, out, runs, models,
+                          progress=progress)
+        return costs
+
+    every = _every_rank(share, group)
+    done = {**every[0], **{k: sum(c[k] for c in every) for k in ("trainings", "wall_s")}}
+    return _score(bundle, cfg, seeds, objs, params, out, resume=resume, progress=progress,
+                  done=done)
 
 
 def _score(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[str, Scorer],
-           params: dict[str, dict[str, Any]], out: Path, *, resume: bool, progress: bool
-           ) -> tuple[dict[str, Scores], dict[str, Any]]:
-    """The scoring runs and every scorer, in a claimed folder (``score_dataset``)."""
+           params: dict[str, dict[str, Any]], out: Path, *, resume: bool, progress: bool,
+           done: dict[str, Any] | None = None) -> tuple[dict[str, Scores], dict[str, Any]]:
+    """The scoring runs and every scorer, in a claimed folder (``score_dataset``). ``done``:
+    the costs of seed-parallel ranks that just wrote every seed's files (read, not redone)."""
     costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
-    runs: dict[int, TrainingDynamics] = {}
-    models: dict[int, nn.Module] = {}
-    if any(s.uses_runs(params[n]) for n, s in objs.items()):
-        keep = any(s.uses_run_model(params[n]) for n, s in objs.items())
-        runs, models = _ordinary_runs(bundle, cfg, seeds, out, resume=resume,
-                                      progress=progress, costs=costs, keep_model=keep)
+    runs, models = _ordinary_runs(bundle, cfg, seeds, objs, params, out, resume=resume,
+                                  progress=progress, costs=costs)
+    costs = done or costs
     run_cost = {"wall_s": sum(float(d.meta.get("wall_s", 0.0)) for d in runs.values()),
                 "trainings": len(runs), "shared": SHARED}
     summary: dict[str, Any] = {"dataset": bundle.name, "class_names": bundle.class_names,
                                "seeds": seeds, "cost": costs, "scorers": {}}
     result = {name: _score_all_seeds(scorer, params[name], bundle, cfg, seeds, out, runs,
-                                     models, run_cost, summary, progress=progress)
+                                     models, run_cost, summary, progress=progress,
+                                     fresh=done is not None)
               for name, scorer in objs.items()}
     metric = next((d.meta.get("test_metric", "accuracy") for d in runs.values()), "accuracy")
     summary[f"test_{metric}"] = {str(d.meta["seed"]): d.meta.get("test_accuracy")
@@ -157,24 +248,17 @@ def _score(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[s
 def _score_all_seeds(scorer: Scorer, params: dict[str, Any], bundle: DatasetBundle,
                      cfg: RunConfig, seeds: Sequence[int], out: Path,
                      runs: dict[int, TrainingDynamics], models: dict[int, nn.Module],
-                     run_cost: dict[str, Any], summary: dict[str, Any], *, progress: bool
-                     ) -> Scores:
+                     run_cost: dict[str, Any], summary: dict[str, Any], *, progress: bool,
+                     fresh: bool) -> Scores:
     """One scorer over all seeds: per-seed files, the ensemble file, its summary entry."""
     t0 = time.perf_counter()
-    uses_runs, uses_model = scorer.uses_runs(params), scorer.uses_run_model(params)
-    per_seed = []
-    for seed in seeds:
-        inputs = SeedInputs(bundle, cfg, seed, dynamics=runs.get(seed) if uses_runs else None,
-                            model=models.get(seed) if uses_model else None, progress=progress)
-        per_seed.append(_seed_scores(scorer, inputs, params, out, reuse=not uses_runs))
+    per_seed = _per_seed(scorer, params, bundle, cfg, seeds, out, runs, models,
+                         progress=progress, fresh=fresh)
     cost: dict[str, Any] = sum_costs(per_seed)
-    if uses_runs:
+    if scorer.uses_runs(params):
         cost = {"wall_s": cost["wall_s"] + run_cost["wall_s"] + time.perf_counter() - t0,
                 "trainings": cost["trainings"] + run_cost["trainings"], "shared": SHARED}
     name = scorer.name
-    if is_main_process():
-        for seed, s in zip(seeds, per_seed, strict=True):
-            s.save(seed_dir(out, seed) / "scores" / f"{name}.csv")
     ens = ensemble(per_seed, names=[f"seeds/seed_{s}/scores/{name}.csv" for s in seeds])
     ens.meta["cost"] = cost
     if is_main_process():
@@ -184,6 +268,25 @@ def _score_all_seeds(scorer: Scorer, params: dict[str, Any], bundle: DatasetBund
     entry.update({k: per_seed[0].meta[k] for k in scorer.summary_keys if k in per_seed[0].meta})
     summary["scorers"][name] = entry
     return ens
+
+
+def _per_seed(scorer: Scorer, params: dict[str, Any], bundle: DatasetBundle, cfg: RunConfig,
+              seeds: Sequence[int], out: Path, runs: dict[int, TrainingDynamics],
+              models: dict[int, nn.Module], *, progress: bool, fresh: bool = False
+              ) -> list[Scores]:
+    """One scorer's scores of each seed, saved in the seed's folder. ``fresh``: this call's
+    seed-parallel ranks just wrote them, so they are read whatever the scorer."""
+    uses_runs, uses_model = scorer.uses_runs(params), scorer.uses_run_model(params)
+    per_seed = []
+    for seed in seeds:
+        inputs = SeedInputs(bundle, cfg, seed, dynamics=runs.get(seed) if uses_runs else None,
+                            model=models.get(seed) if uses_model else None, progress=progress)
+        per_seed.append(_seed_scores(scorer, inputs, params, out,
+                                     reuse=fresh or not uses_runs))
+    if is_main_process():
+        for seed, s in zip(seeds, per_seed, strict=True):
+            s.save(seed_dir(out, seed) / "scores" / f"{scorer.name}.csv")
+    return per_seed
 
 
 def _seed_scores(scorer: Scorer, inputs: SeedInputs, params: dict[str, Any], out: Path, *,
@@ -202,12 +305,18 @@ def _seed_scores(scorer: Scorer, inputs: SeedInputs, params: dict[str, Any], out
 
 
 def _ordinary_runs(
-    bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], out: Path, *, resume: bool,
-    progress: bool, costs: dict[str, Any], keep_model: bool,
+    bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[str, Scorer],
+    params: dict[str, dict[str, Any]], out: Path, *, resume: bool, progress: bool,
+    costs: dict[str, Any], stack: bool = True,
 ) -> tuple[dict[int, TrainingDynamics], dict[int, nn.Module]]:
-    """Each seed's ordinary run (stacked where the plan says so), or its saved files."""
+    """Each seed's ordinary run (stacked where the plan says so and ``stack``), or its saved
+    files, and the models where a scorer probes them; none when no scorer uses the runs."""
+    if not any(s.uses_runs(params[n]) for n, s in objs.items()):
+        return {}, {}
+    keep_model = any(s.uses_run_model(params[n]) for n, s in objs.items())
     pending = [s for s in seeds if not (seed_dir(out, s) / "dynamics.pt").is_file()]
-    plan = plan_stacking(bundle, cfg, pending, mode=cfg.stack)
+    plan = (plan_stacking(bundle, cfg, pending, mode=cfg.stack) if stack else
+            StackPlan(False, "seed-parallel: each process trains its seeds one at a time"))
     costs["stacking"] = {"stacked": plan.stack, "reason": plan.reason}
     runs: dict[int, TrainingDynamics] = {}
     models: dict[int, nn.Module] = {}
