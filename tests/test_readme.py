@@ -1,17 +1,19 @@
-"""The README's own-training-loop example runs as written."""
+"""The README's examples (own training loop, the paper's quick start) run as written."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import numpy as np
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _example() -> str:
+def _example(name: str = "own-loop") -> str:
     text = README.read_text()
-    m = re.search(r"<!-- example: own-loop -->\s*```python\n(.*?)```", text, re.S)
-    assert m, "README.md lost its own-loop example block"
+    m = re.search(rf"<!-- example: {name} -->\s*```python\n(.*?)```", text, re.S)
+    assert m, f"README.md lost its {name} example block"
     return m.group(1)
 
 
@@ -23,6 +25,17 @@ def test_readme_own_loop_example_runs():
     assert 0.0 <= scores.values.min() <= scores.values.max() <= 1.0
     # the separable task is learned: most samples end up easy
     assert scores.values.mean() > 0.5
+
+
+def test_readme_quickstart_example_runs():
+    namespace: dict = {}
+    exec(compile(_example("quickstart"), "README.md", "exec"), namespace)
+    scores, rankings = namespace["scores"], namespace["rankings"]
+    assert scores.shape == (512,) and 0.0 <= scores.min() <= scores.max() <= 1.0
+    np.testing.assert_array_equal(rankings["curriculum"], np.argsort(-scores, kind="stable"))
+    np.testing.assert_array_equal(rankings["anti"], np.argsort(scores, kind="stable"))
+    y = namespace["y"].numpy()
+    assert (namespace["fused"].argmax(1) == y).mean() > 0.9  # the separable task is learned
 
 
 def test_readme_commands_match_ci():
