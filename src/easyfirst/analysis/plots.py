@@ -113,6 +113,13 @@ def data_map(
         correct: (N,) bool, e.g. ``TrainingDynamics.eval_correct``.
         path: PNG to write.
     """
+    return _data_map(confidence, variability, correct, path, title=title, mark=[])[0]
+
+
+def _data_map(confidence: np.ndarray, variability: np.ndarray, correct: np.ndarray,
+              path: str | Path, *, title: str, mark: Sequence[int]) -> tuple[Path, np.ndarray]:
+    """``data_map`` with the ``mark`` samples ringed, and their ``(len(mark), 2)`` pixel
+    positions ``(x, y)`` in the PNG, from its top-left corner."""
     conf, var = np.asarray(confidence, float), np.asarray(variability, float)
     ok = np.asarray(correct, bool)
     fig = _figure(6.0, 4.8)
@@ -120,24 +127,64 @@ def data_map(
     for mask, colour, label in ((ok, "#228833", "correct"), (~ok, "#cc3311", "incorrect")):
         ax.scatter(var[mask], conf[mask], s=6, alpha=0.5, color=colour,
                    label=f"{label} ({int(mask.sum())})", linewidths=0)
+    idx = np.asarray(mark, dtype=np.int64)
+    if idx.size:
+        ax.scatter(var[idx], conf[idx], s=40, facecolors="none", edgecolors="black",
+                   linewidths=0.9, label=f"in the sample tables ({idx.size})")
     ax.set_xlabel("variability (std of true-class probability)")
     ax.set_ylabel("confidence (mean true-class probability)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(left=0)
     ax.legend(loc="lower right", fontsize=8, markerscale=2)
     ax.set_title(title, fontsize=11)
-    return _save(fig, path)
+    out = _save(fig, path)  # the layout is final once drawn: positions after saving
+    xy = ax.transData.transform(np.column_stack([var[idx], conf[idx]]).reshape(-1, 2))
+    return out, np.column_stack([xy[:, 0], fig.bbox.height - xy[:, 1]])
 
 
 def data_map_from_dynamics(d: TrainingDynamics, path: str | Path, *, title: str = "") -> Path:
     """``data_map`` of one run's dynamics, coloured by ``eval_correct`` (else last epoch)."""
+    return marked_data_map(d, path, [], title=title)[0]
+
+
+def marked_data_map(d: TrainingDynamics, path: str | Path, mark: Sequence[int], *,
+                    title: str = "") -> tuple[Path, np.ndarray]:
+    """``data_map_from_dynamics`` with samples ``mark`` ringed; also their pixel positions
+    ``(len(mark), 2)`` as ``(x, y)`` from the PNG's top-left corner (for HTML links)."""
     from easyfirst.scoring import functional as F
 
     correct = d.eval_correct if d.eval_correct is not None else d.correct_now
-    return data_map(F.confidence(d).numpy(), F.variability(d).numpy(),
-                    np.asarray(correct.numpy(), bool), path,
-                    title=title or f"Data map (seed {d.meta.get('seed', '?')}, "
-                    f"{d.num_epochs} epochs)")
+    return _data_map(F.confidence(d).numpy(), F.variability(d).numpy(),
+                     np.asarray(correct.numpy(), bool), path, mark=mark,
+                     title=title or f"Data map (seed {d.meta.get('seed', '?')}, "
+                     f"{d.num_epochs} epochs)")
+
+
+def thumbnail(array: np.ndarray, path: str | Path, *, spectrogram: bool) -> Path:
+    """A small PNG of one sample: a log-Mel ``(1, M, L)`` (low frequencies at the bottom,
+    magma) or an image ``(C, H, W)``, scaled to its own range and, when its shorter side is
+    under 64 pixels, enlarged by whole pixels to at least 64. One channel is stored as 64
+    levels of a palette (a few KB)."""
+    from matplotlib import colormaps
+    from PIL import Image as PILImage
+
+    a = np.asarray(array, dtype=np.float64)
+    a = a.reshape(a.shape[-2:]) if a.ndim == 2 or a.shape[0] == 1 else np.moveaxis(a, 0, -1)
+    lo, hi = np.nanmin(a), np.nanmax(a)
+    a = np.nan_to_num((a - lo) / (hi - lo) if hi > lo else a * 0)
+    a = a[::-1] if spectrogram else a
+    factor = max(1, math.ceil(64 / min(a.shape[:2])))
+    a = np.repeat(np.repeat(a, factor, axis=0), factor, axis=1)
+    if a.ndim == 3:
+        img = PILImage.fromarray(np.round(a[..., :3] * 255).astype(np.uint8))
+    else:
+        img = PILImage.fromarray(np.round(a * 63).astype(np.uint8))  # L, then a palette
+        lut = colormaps["magma" if spectrogram else "gray"](np.linspace(0, 1, 64))[:, :3]
+        img.putpalette(np.round(lut * 255).astype(np.uint8).ravel().tolist())
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    img.save(p, format="png", optimize=True)
+    return p
 
 
 def agreement_heatmap(

@@ -6,13 +6,15 @@ an ``easyfirst reproduce`` output (``reproduce.json``, ``score/``, ``runs/``). T
 shows what is there:
 
 * scores: summary per scorer, histograms per class, agreement (Spearman and Kendall), seed
-  robustness with the seeds needed for a target correlation, ties per ensemble size, and a
-  data map of the first seed;
+  robustness with the seeds needed for a target correlation, ties per ensemble size, a
+  data map of the first seed, and per scorer the hardest and easiest samples and the likely
+  label issues to look at and listen to (``gallery``; its points on the data map link there);
 * training runs: the run table, pacing curves, learning curves with pool size, and (with
   several run types) the paper's tables and late fusion.
 
 Files: ``OUT/report.html`` (PNGs embedded as base64 data URIs), ``OUT/report.md`` and
-``OUT/report_files/*.png`` (the Markdown links these), with ``OUT`` = the folder by default.
+``OUT/report_files/*.png`` (the Markdown links these), with ``OUT`` = the folder by default;
+the samples' thumbnails and clips are in ``OUT/report_samples/``, linked by both.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import html
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from easyfirst.analysis import plots
+from easyfirst.analysis import blocks, gallery, plots
 from easyfirst.analysis.agreement import agreement
+from easyfirst.analysis.blocks import Image, Section
 from easyfirst.analysis.formats import format_html, format_markdown
 from easyfirst.analysis.results import (
     RunRecord,
@@ -52,18 +54,6 @@ from easyfirst.workflows.outputs import read_json
 
 REPRODUCE_FILE = "reproduce.json"
 FILES_DIR = "report_files"
-
-
-@dataclass
-class Image:
-    path: Path
-    caption: str
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Table | Image | str] = field(default_factory=list)
 
 
 # -- what a folder holds --------------------------------------------------------------------
@@ -95,11 +85,9 @@ def score_section(
     ensembles = {p.stem: Scores.load(p, allow_nan=True)
                  for p in sorted((folder / "scores").glob("*.csv"))}
     seeds = _seed_dirs(folder)
-    dyn: TrainingDynamics | None = None
-    for sd in seeds:
-        if (sd / "dynamics.pt").is_file():
-            dyn = TrainingDynamics.load(sd / "dynamics.pt")
-            break
+    dyns = [TrainingDynamics.load(sd / "dynamics.pt") for sd in seeds
+            if (sd / "dynamics.pt").is_file()]
+    dyn = dyns[0] if dyns else None
     targets = dyn.targets.numpy() if dyn is not None and dyn.targets is not None else None
     targets = None if targets is not None and targets.ndim == 2 else targets  # per class: 1-D
     summary = read_json(folder / "summary.json", what="the scores summary") \
@@ -135,12 +123,18 @@ def score_section(
     out = [overview]
     out += _agreement_sections(ensembles, files, tag)
     out += _robustness_sections(ensembles, seeds, files, tag, target)
+    samples, links = gallery.sample_tables(folder, files.parent, ensembles, dyns,
+                                           class_names=class_names, tag=tag)
     if dyn is not None:
         sec = Section("Data map")
-        sec.blocks.append(Image(plots.data_map_from_dynamics(dyn, files / f"{tag}datamap.png"),
-                                "Confidence against variability of the true-class probability "
-                                "(Swayamdipta et al. 2020), coloured by eval-pass correctness"))
+        sec.blocks.append(gallery.linked_data_map(dyn, files / f"{tag}datamap.png", links,
+                                                  "Confidence against variability of the "
+                                                  "true-class probability (Swayamdipta et al. "
+                                                  "2020), coloured by eval-pass correctness")
+                          if dyn.prob_sum is not None else "The runs recorded the core outcomes "
+                          "only (--outcomes core), so there is no data map.")
         out.append(sec)
+    out.append(Section("Samples to look at and listen to", list(samples)))
     return out
 
 
@@ -311,7 +305,7 @@ tr:nth-child(even) td{background:#fafafa}
 .caption{font-weight:600;margin:.8em 0 .2em}.note{color:#666;font-size:.8em;margin-top:0}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{color:#555;font-size:.85em}
-"""
+""" + blocks.CSS
 
 
 def render_html(title: str, sections: Sequence[Section]) -> str:
@@ -323,9 +317,11 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
             if isinstance(b, Table):
                 parts.append(format_html(b))
             elif isinstance(b, Image):
-                parts.append(f"<figure><img src='{_data_uri(b.path)}' alt='"
-                             f"{html.escape(b.caption)}'><figcaption>{html.escape(b.caption)}"
-                             "</figcaption></figure>")
+                img = f"<img src='{_data_uri(b.path)}' alt='{html.escape(b.caption)}'>"
+                parts.append(f"<figure>{blocks.linked_html(img, b)}<figcaption>"
+                             f"{html.escape(b.caption)}</figcaption></figure>")
+            elif isinstance(b, blocks.Gallery):
+                parts.append(blocks.gallery_html(b))
             else:
                 parts.append(f"<p>{html.escape(b)}</p>")
     parts.append("</body></html>")
@@ -341,6 +337,8 @@ def render_markdown(title: str, sections: Sequence[Section], out_dir: Path) -> s
                 parts.append(format_markdown(b))
             elif isinstance(b, Image):
                 parts.append(f"![{b.caption}]({b.path.relative_to(out_dir).as_posix()})")
+            elif isinstance(b, blocks.Gallery):
+                parts.append(blocks.gallery_markdown(b))
             else:
                 parts.append(b)
     return "\n\n".join(parts) + "\n"

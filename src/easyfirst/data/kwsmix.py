@@ -26,6 +26,7 @@ without B), ``word_a``, ``word_b`` (class ids; -1 without B). Ids are ``FILE_A+F
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import numpy as np
 from easyfirst.audio.cache import FeatureSpec, build_feature_cache, content_signature
 from easyfirst.audio.io import load_audio
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.data.clips import register_clips
 from easyfirst.data.folder import Features, bundle_info, sorted_labels
 from easyfirst.data.registry import register_dataset
 from easyfirst.data.synthkws import (
@@ -80,16 +82,48 @@ def plan_split(files: list[str], labels: list[str], split: str, *, seed: int,
     b = np.full(n, -1, dtype=np.int64)
     snr_a, snr_b, offset = np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
     for k, a in enumerate(perm):
-        key = f"{seed}|{files[a]}"
-        snr_a[a] = sample_snr(f"kwsmix-a|{files[a]}", seed=seed, snr_db=snr_db)
-        if _unit(f"kwsmix-single|{key}") < single_fraction:
+        levels = word_levels(files[a], seed=seed, snr_db=snr_db)
+        snr_a[a] = levels[0]
+        if _unit(f"kwsmix-single|{seed}|{files[a]}") < single_fraction:
             continue
         partners = (perm[(k + j) % n] for j in range(1, n))
         b[a] = next((p for p in partners if labels[p] != labels[a]), -1)
         if b[a] >= 0:
-            snr_b[a] = sample_snr(f"kwsmix-b|{files[a]}", seed=seed, snr_db=snr_db)
-            offset[a] = OFFSET_S[0] + _unit(f"kwsmix-offset|{key}") * (OFFSET_S[1] - OFFSET_S[0])
+            snr_b[a], offset[a] = levels[1:]
     return {"a": np.arange(n), "b": b, "snr_a": snr_a, "snr_b": snr_b, "offset_s": offset}
+
+
+def word_levels(file_a: str, *, seed: int, snr_db: tuple[float, float]
+                ) -> tuple[float, float, float]:
+    """``(snr_a_db, snr_b_db, offset_s)`` of the sample whose word A is ``file_a`` (the last
+    two apply when it has a word B)."""
+    return (sample_snr(f"kwsmix-a|{file_a}", seed=seed, snr_db=snr_db),
+            sample_snr(f"kwsmix-b|{file_a}", seed=seed, snr_db=snr_db),
+            OFFSET_S[0] + _unit(f"kwsmix-offset|{seed}|{file_a}") * (OFFSET_S[1] - OFFSET_S[0]))
+
+
+def mixture(root: Path, file_a: str, file_b: str | None, levels: tuple[float, float, float],
+            *, seed: int, sample_rate: int) -> np.ndarray:
+    """One sample, ``(T,)`` float32: word A (and B) at ``word_levels`` in its own noise."""
+    snr_a, snr_b, offset_s = levels
+    words = [(load_audio(root / file_a, sample_rate=sample_rate), 0, snr_a)]
+    if file_b is not None:
+        words.append((load_audio(root / file_b, sample_rate=sample_rate),
+                      round(offset_s * sample_rate), snr_b))
+    sample_id = file_a if file_b is None else f"{file_a}+{file_b}"
+    rng = np.random.default_rng(_hash_int(f"kwsmix-noise|{seed}|{sample_id}"))
+    return mix_words(words, NOISE_RMS * coloured_noise(round(DURATION * sample_rate), rng))
+
+
+@register_clips("kwsmix")
+def kwsmix_clip(info: Mapping[str, Any], sample_id: str) -> np.ndarray:
+    """The mixture of ``sample_id`` (``FILE_A`` or ``FILE_A+FILE_B``; a clip reader)."""
+    file_a, _, file_b = sample_id.partition("+")
+    lo, hi = (float(v) for v in info["snr_db"])
+    seed = int(info["seed"])
+    return mixture(Path(info["source"]), file_a, file_b or None,
+                   word_levels(file_a, seed=seed, snr_db=(lo, hi)), seed=seed,
+                   sample_rate=int(info["sample_rate"]))
 
 
 def mix_words(words: list[tuple[np.ndarray, int, float]], noise: np.ndarray) -> np.ndarray:
@@ -111,15 +145,11 @@ def _build_split(root: Path, part: list[dict[str, str]], split: str, index: dict
     plan = plan_split(files, labels, split, **opts)
     a, b = plan["a"], plan["b"]
     ids = [files[i] if j < 0 else f"{files[i]}+{files[j]}" for i, j in zip(a, b, strict=True)]
-    rate, seed = spec.sample_rate, opts["seed"]
 
     def load(i: int) -> np.ndarray:
-        words = [(load_audio(root / files[a[i]], sample_rate=rate), 0, plan["snr_a"][i])]
-        if b[i] >= 0:
-            words.append((load_audio(root / files[b[i]], sample_rate=rate),
-                          round(plan["offset_s"][i] * rate), plan["snr_b"][i]))
-        rng = np.random.default_rng(_hash_int(f"kwsmix-noise|{seed}|{ids[i]}"))
-        return mix_words(words, NOISE_RMS * coloured_noise(spec.num_samples, rng))
+        levels = (plan["snr_a"][i], plan["snr_b"][i], plan["offset_s"][i])
+        return mixture(root, files[a[i]], files[b[i]] if b[i] >= 0 else None, levels,
+                       seed=opts["seed"], sample_rate=spec.sample_rate)
 
     sources = {"files": content_signature([root / f for f in files], root), **opts,
                "version": KWSMIX_VERSION, "offset_s": OFFSET_S, "noise_rms": NOISE_RMS}

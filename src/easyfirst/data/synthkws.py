@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from easyfirst.audio.cache import FeatureSpec, build_feature_cache, content_signature
 from easyfirst.audio.io import load_audio
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.data.clips import register_clips
 from easyfirst.data.folder import Features, bundle_info, sorted_labels
 from easyfirst.data.registry import register_dataset
 
@@ -75,6 +78,24 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
     power = float(np.mean(part.astype(np.float64) ** 2)) or 1e-10
     gain = np.sqrt(power / 10.0 ** (snr_db / 10.0))
     return (speech + gain * noise).astype(np.float32)
+
+
+def noisy_clip(root: Path, sample_id: str, *, seed: int, snr: float, sample_rate: int
+               ) -> np.ndarray:
+    """One sample: the clip ``root/sample_id`` with its own noise at ``snr`` dB, ``(T,)``."""
+    speech = load_audio(root / sample_id, sample_rate=sample_rate)
+    rng = np.random.default_rng(_hash_int(f"noise|{seed}|{sample_id}"))
+    return mix_at_snr(speech, coloured_noise(len(speech), rng), snr)
+
+
+@register_clips("synthkws")
+def synthkws_clip(info: Mapping[str, Any], sample_id: str) -> np.ndarray:
+    """The mixture the features of ``sample_id`` were computed from (a clip reader)."""
+    lo, hi = (float(v) for v in info["snr_db"])
+    seed = int(info["seed"])
+    return noisy_clip(Path(info["source"]), sample_id, seed=seed,
+                      snr=sample_snr(sample_id, seed=seed, snr_db=(lo, hi)),
+                      sample_rate=int(info["sample_rate"]))
 
 
 def _read_metadata(root: Path) -> list[dict[str, str]]:
@@ -143,9 +164,8 @@ def load_synthkws(
         snrs = np.array([sample_snr(i, seed=seed, snr_db=(lo, hi)) for i in ids])
 
         def load(i: int, ids: list[str] = ids, snrs: np.ndarray = snrs) -> np.ndarray:
-            speech = load_audio(root / ids[i], sample_rate=spec.sample_rate)
-            rng = np.random.default_rng(_hash_int(f"noise|{seed}|{ids[i]}"))
-            return mix_at_snr(speech, coloured_noise(len(speech), rng), float(snrs[i]))
+            return noisy_clip(root, ids[i], seed=seed, snr=float(snrs[i]),
+                              sample_rate=spec.sample_rate)
 
         sources = {"files": content_signature([root / i for i in ids], root), "seed": seed,
                    "snr_db": [lo, hi], "noise_version": NOISE_VERSION}

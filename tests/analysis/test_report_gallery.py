@@ -1,0 +1,216 @@
+"""The report's samples to look at and listen to: tables, files, data-map links, a browser."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from easyfirst.analysis import plots
+from easyfirst.analysis.gallery import label_issues
+from easyfirst.analysis.report import write_report
+from easyfirst.analysis.sample_media import CLIP_FORMAT
+from easyfirst.cli.main import main
+from easyfirst.data.synthkws import SYNTHKWS_DIR
+from easyfirst.recording.dynamics import TrainingDynamics
+
+ISSUE = 3  # the training row made a likely label issue
+CLIP = CLIP_FORMAT[2]  # .mp3 where libsndfile writes MP3, else .wav
+
+
+def _synthkws_subset(root: Path, sizes: dict[str, int]) -> Path:
+    """A synthkws root listing every k-th clip of each split (all ten words); its word
+    folders link to the shipped ones."""
+    with open(SYNTHKWS_DIR / "metadata.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    keep = [rows[0]]
+    for split, n in sizes.items():
+        part = [r for r in rows[1:] if r[-1] == split]
+        keep += part[:: len(part) // n][:n]
+    root.mkdir()
+    for word in {Path(r[0]).parts[0] for r in keep[1:]}:
+        (root / word).symlink_to(SYNTHKWS_DIR / word, target_is_directory=True)
+    with open(root / "metadata.csv", "w", newline="") as f:
+        csv.writer(f).writerows(keep)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-seed synthkws score run on 40 clips, with sample ISSUE made a label issue."""
+    base = tmp_path_factory.mktemp("gallery")
+    root = _synthkws_subset(base / "clips", {"train": 40, "dev": 10, "test": 10})
+    out = base / "run"
+    assert main(["score", "--dataset", "synthkws", "--root", str(root), "--seeds", "0,1",
+                 "--epochs", "2", "--batch-size", "16", "--scorer", "cumacc,aum",
+                 "--device", "cpu", "--no-progress", "--out", str(out)]) == 0
+    for sd in (out / "seeds").iterdir():  # never right in training, confidently another class
+        d = TrainingDynamics.load(sd / "dynamics.pt")
+        assert d.eval_predicted is not None and d.eval_confidence is not None
+        assert d.targets is not None
+        d.correct_sum[ISSUE] = 0
+        d.eval_predicted[ISSUE] = (d.targets[ISSUE] + 1) % 10
+        d.eval_confidence[ISSUE] = 0.97
+        d.save(sd / "dynamics.pt")
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(run: Path) -> Path:
+    write_report(run)
+    return run
+
+
+def _tables(md: str) -> dict[str, list[list[str]]]:
+    """Markdown tables by title: rows of cells."""
+    out: dict[str, list[list[str]]] = {}
+    for title, body in re.findall(r"\*\*(.+?)\*\*\n\n((?:\|.*\n?)+)", md):
+        out[title] = [[c.strip() for c in line.strip().strip("|").split(" | ")]
+                      for line in body.strip().splitlines()[2:]]
+    return out
+
+
+def test_hardest_easiest_and_label_issues_with_their_files(report: Path) -> None:
+    md = (report / "report.md").read_text()
+    tables = _tables(md)
+    names = json.loads((report / "summary.json").read_text())["class_names"]
+    for scorer in ("cumacc", "aum"):
+        hard, easy = (tables[f"{scorer}: the 5 {w} training samples"] for w in ("hardest",
+                                                                                "easiest"))
+        assert len(hard) == len(easy) == 5
+        for row in hard + easy:
+            assert re.fullmatch(r"!\[.+\]\(report_samples/\d+\.png\)", row[0])
+            assert re.fullmatch(rf"\[listen\]\(report_samples/\d+\{CLIP}\)", row[1])
+            assert row[3] in names and row[2].endswith(".flac")
+        assert max(float(r[4]) for r in hard) <= min(float(r[4]) for r in easy)  # higher: easier
+    issues = next(rows for title, rows in tables.items() if title.startswith("Likely label"))
+    given = np.load(report / "samples.npz")["train.targets"][ISSUE]
+    row = next(r for r in issues if r[0].endswith(f"/{ISSUE}.png)"))
+    assert row[3:7] == [names[given], names[(given + 1) % 10], "0.970", "0.000"]
+    assert [float(r[5]) for r in issues] == sorted((float(r[5]) for r in issues), reverse=True)
+    assert "Rule: CumAcc (mean over the seeds) <= 0.2" in md
+    files = sorted((report / "report_samples").iterdir())
+    linked = set(re.findall(r"\((report_samples/[^)]+)\)", md))
+    assert {f"report_samples/{f.name}" for f in files} == linked  # every file linked, no others
+    png, clips = ([p.stat().st_size for p in files if p.suffix == s] for s in (".png", CLIP))
+    assert len(png) == len(clips) == len(files) / 2 and max(png) < 30_000 and max(clips) < 40_000
+    said = re.search(r"report_samples/: (\d+) thumbnails \(PNG\), (\d+) KB; (\d+) clips "
+                     r"\([^)]*\), (\d+) KB\.", md)
+    assert said and [int(g) for g in said.groups()] == [
+        len(png), round(sum(png) / 1024), len(clips), round(sum(clips) / 1024)]
+
+
+def test_data_map_points_link_to_their_rows(report: Path) -> None:
+    page = (report / "report.html").read_text()
+    hrefs = re.findall(r"<a href='#(sample-\d+)'><circle", page)
+    anchors = re.findall(r"<tr id='(sample-\d+)'>", page)
+    assert hrefs and sorted(hrefs) == sorted(anchors) and len(set(anchors)) == len(anchors)
+    assert f"sample-{ISSUE}" in anchors
+
+
+def test_data_map_positions_are_the_ringed_points(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    conf, var = rng.random(200), rng.random(200) * 0.4
+    png, xy = plots._data_map(conf, var, conf > 0.5, tmp_path / "m.png", title="", mark=[7, 42])
+    grey = np.asarray(PILImage.open(png).convert("L"), dtype=float)
+    for x, y in np.round(xy).astype(int):  # a black ring within 6 pixels of each position
+        assert grey[y - 6:y + 7, x - 6:x + 7].min() < 60 and grey[y, x] > 60
+
+
+def test_rule_and_the_lines_that_say_why(report: Path, tmp_path: Path) -> None:
+    def dyn(cumacc: list[float], pred: list[int], conf: list[float]) -> TrainingDynamics:
+        n = len(cumacc)
+        z = torch.zeros(n, dtype=torch.long)
+        return TrainingDynamics(10, torch.full((n,), 10), torch.tensor(cumacc) * 10, z, z, z,
+                                torch.zeros(n), eval_predicted=torch.tensor(pred),
+                                eval_confidence=torch.tensor(conf))
+
+    targets = np.array([0, 0, 0, 0, 0])
+    a = dyn([0, 0, 0.5, 0.1, 0], [2, 2, 1, 0, 1], [0.9, 0.95, 0.99, 0.99, 0.99])
+    b = dyn([0, 0, 0.5, 0.1, 0], [2, 1, 1, 0, 1], [0.85, 0.9, 0.99, 0.99, 0.98])
+    found = label_issues([a, b], targets)
+    assert not isinstance(found, str)
+    idx, cls, mean, _ = found
+    assert idx.tolist() == [4, 0] and cls.tolist() == [1, 2]  # 1: the seeds disagree
+    np.testing.assert_allclose(mean, [0.985, 0.875])
+    assert "lack the eval pass" in str(label_issues([TrainingDynamics(
+        1, *(torch.zeros(5, dtype=torch.long),) * 5, torch.zeros(5))], targets))
+    assert "multi-label" in str(label_issues([a], np.zeros((5, 10))))
+    root = Path(json.loads((report / "run.json").read_text())["settings"]["dataset_options"]
+                ["root"])
+    root.rename(root.with_name("moved"))  # the data is gone: tables, no media, one line why
+    try:
+        _, md_path = write_report(report, tmp_path / "rep")
+    finally:
+        root.with_name("moved").rename(root)
+    md = md_path.read_text()
+    assert "cumacc: the 5 hardest training samples" in md and "report_samples/" not in md
+    assert re.search(r"No thumbnails or players: loading dataset 'synthkws' again failed \(.+\)",
+                     md)
+
+
+CHECK = """<script>
+window.addEventListener("load", () => {
+  const audios = [...document.querySelectorAll("audio")];
+  const ready = a => a.readyState >= 1 || a.error;
+  const wait = a => ready(a) ? 0 : new Promise(r => {
+    a.addEventListener("loadedmetadata", r); a.addEventListener("error", r); });
+  const write = () => {
+    const out = document.createElement("pre");
+    out.id = "easyfirst-check";
+    out.textContent = JSON.stringify({
+      height: document.documentElement.scrollHeight,
+      images: [...document.images].map(i => [i.src.slice(0, 80), i.complete && i.naturalWidth > 0]),
+      audio: audios.map(a => [a.getAttribute("src"), a.readyState >= 1 && !a.error, a.duration]),
+      links: [...document.querySelectorAll("svg a")].map(a => {  // on top, and a real row
+        const c = a.querySelector("circle");
+        c.scrollIntoView({block: "center"});
+        const r = c.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        return !!(hit && hit.closest("a") && document.getElementById(
+          hit.closest("a").getAttribute("href").slice(1)));
+      })});
+    document.body.appendChild(out);
+  };
+  Promise.race([Promise.all(audios.map(wait)), new Promise(r => setTimeout(r, 4000))]).then(write);
+});
+</script>"""
+
+
+def _chromium(tmp_path: Path, *args: str) -> str:
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.skip("chromium is not on PATH: .ci/run installs Debian's chromium when it runs as "
+                    "root; elsewhere install it (apt-get install chromium) for this test")
+    done = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+                           *args], capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def test_the_report_in_a_browser(report: Path, tmp_path: Path) -> None:
+    page = (report / "report.html").read_text()
+    check = report / "report_check.html"  # beside the report: the same relative paths
+    check.write_text(page.replace("</body>", CHECK + "</body>"))
+    dom = _chromium(tmp_path, "--dump-dom", check.as_uri())
+    found = re.search(r"<pre id=\"easyfirst-check\">(.*?)</pre>", dom, re.S)
+    assert found, dom[-2000:]
+    state = json.loads(html.unescape(found.group(1)))
+    assert len(state["images"]) == page.count("<img ") and all(ok for _, ok in state["images"])
+    assert state["audio"] and len(state["audio"]) == page.count("<audio ")
+    assert all(ok and dur > 0 for _, ok, dur in state["audio"]), state["audio"]
+    assert state["links"] and all(state["links"])
+    shot = tmp_path / "report.png"  # the whole page: a window as tall as it
+    _chromium(tmp_path, f"--screenshot={shot}", f"--window-size=1300,{min(state['height'], 16000)}",
+              "--hide-scrollbars", (report / "report.html").as_uri())
+    assert shot.stat().st_size > 50_000
+    print(f"screenshot: {shot}")
