@@ -13,9 +13,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "easyfirst"
 LAYERS = {
     "registry": 1, "atomic": 1, "locks": 1, "_version": 1, "targets": 2,
     "data": 2, "audio": 2, "models": 2, "pacing": 2, "recording": 2, "scores": 2,
+    "score_files": 2, "score_csv": 2,
     "aucurriculum": 2,
     "scoring": 3, "curriculum": 3,
-    "training": 4,
+    "training": 4, "quickstart": 4,  # the source document's API over layers 2-3
     "estimators": 5,
     "analysis": 6, "workflows": 6,
     "cli": 7, "integrations": 7, "__init__": 7,  # the package root re-exports everything
