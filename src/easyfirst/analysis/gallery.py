@@ -27,7 +27,7 @@ from easyfirst.analysis.blocks import Gallery, Image, Link, Row
 from easyfirst.analysis.sample_media import SampleMedia
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
-from easyfirst.workflows.outputs import SAMPLES
+from easyfirst.workflows.outputs import SAMPLES, read_sample_meta
 
 K = 5
 MAX_CUMACC, MIN_CONFIDENCE = 0.2, 0.8
@@ -81,12 +81,9 @@ class SampleTables:
     def __init__(self, folder: Path, out_dir: Path, class_names: Sequence[str] | None,
                  targets: np.ndarray | None, tag: str) -> None:
         self.media = SampleMedia.open(folder, out_dir, tag=tag)
-        ids = None
-        if (folder / SAMPLES).is_file():
-            with np.load(folder / SAMPLES, allow_pickle=False) as z:
-                ids = z["train.ids"] if "train.ids" in z.files else None
-                targets = z["train.targets"] if "train.targets" in z.files else targets
-        self.ids, self.targets, self.tag = ids, targets, tag
+        arrays = read_sample_meta(folder)
+        self.ids, self.tag = arrays.get("train.ids"), tag
+        self.targets = arrays.get("train.targets", targets)
         self.names = list(class_names or [])
         self.shown: dict[int, tuple[str, str]] = {}  # index -> (href, title) of its anchor
 

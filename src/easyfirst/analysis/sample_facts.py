@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 from easyfirst.analysis.results import Table
 from easyfirst.scores import Scores
 from easyfirst.targets import DEFAULT_CORRECTNESS, correctness
-from easyfirst.workflows.outputs import SAMPLES, read_json
+from easyfirst.workflows.outputs import read_json, read_sample_meta
 
 NUM_BANDS = 4
 
@@ -91,11 +91,9 @@ def _test_correct(seed_dirs: list[Path], test_ids: np.ndarray, rule: str
 def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path]
                 ) -> list[Table]:
     """The tables for every numeric train meta column of ``folder/samples.npz`` (may be [])."""
-    path = folder / SAMPLES
-    if not path.is_file() or not ensembles:
+    arrays = read_sample_meta(folder)
+    if not arrays or not ensembles:
         return []
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
     n = len(next(iter(ensembles.values())).values)
     facts = {k.split(".", 2)[2]: v.astype(np.float64) for k, v in arrays.items()
              if k.startswith("train.meta.") and len(v) == n

@@ -82,6 +82,15 @@ def write_sample_meta(path: Path, bundle: DatasetBundle) -> None:
     _write_npz(path, arrays)
 
 
+def read_sample_meta(folder: Path) -> dict[str, np.ndarray]:
+    """The arrays of ``folder/samples.npz`` by name (``train.ids``, ...); {} without one."""
+    path = folder / SAMPLES
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def _differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
     """Names of what differs, settings field by field (``dataset`` for the fingerprint)."""
     out: list[str] = []
