@@ -9,8 +9,9 @@ the signal the features were computed from (before it was cut or padded to the d
 
 The sets whose ids are file paths under ``source`` (``FILE_SETS``) read the file
 (:func:`file_clip`); synthkws and kwsmix register readers that rebuild their noisy mixtures
-with the functions their loaders use. A dataset without a reader (the image sets, audioset,
-whose ids are YouTube ids) has no clips to play.
+with the functions their loaders use; ``hf`` reads the file or the arrow row (``data/hf.py``).
+A dataset without a reader (the image sets, audioset, whose ids are YouTube ids) has no clips
+to play.
 """
 
 from __future__ import annotations

@@ -32,11 +32,11 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
-from tqdm.auto import tqdm
 
 from easyfirst.audio.augment import Augment, Mixup, MixupResult, build_augmentations
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import place_batches
+from easyfirst.monitor.job import EpochWatch
 from easyfirst.recording.recorder import OutcomeRecorder
 from easyfirst.targets import (
     correctness,
@@ -144,20 +144,19 @@ class Engine:
         with torch.random.fork_rng(devices=cuda), self.prec.backends():
             self._build()
             start = self._restore()
-            bar = tqdm(total=self.cfg.epochs, initial=start, unit="epoch", leave=False,
-                       desc=f"{self.cfg.model} seed{'s' if self.k > 1 else ''} "
-                            f"{','.join(map(str, self.seeds))}{' (stacked)' * self.stacked}",
-                       disable=not (self.progress and self.dinfo.is_main))
+            folders = self.member_dirs or ([self.ckpt_path.parent] if self.ckpt_path else [])
+            watch = EpochWatch(
+                folders, self.seeds, self.cfg.model, epochs=self.cfg.epochs, start=start,
+                desc=f"{self.cfg.model} seed{'s' if self.k > 1 else ''} "
+                     f"{','.join(map(str, self.seeds))}{' (stacked)' * self.stacked}",
+                show=self.progress and self.dinfo.is_main, log=self.dinfo.is_main)
             for epoch in range(start, self.cfg.epochs):
                 rows = self._epoch(epoch)
                 self._save(epoch)
-                bar.update(1)
-                bar.set_postfix({k: round(v, 4) for k, v in rows[0].items()
-                                 if k in ("train_loss", "train_accuracy", "dev_accuracy",
-                                          "dev_map")})
+                watch.epoch_done(rows)
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(epoch, rows)
-            bar.close()
+            watch.close()
             for m, folder in enumerate(self.member_dirs):
                 save_checkpoint(self._member_checkpoint(m), folder / CHECKPOINT)
         return [self._result(m) for m in range(self.k)]
