@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "easyfirst"
 LAYERS = {
     "registry": 1, "atomic": 1, "locks": 1, "_version": 1, "targets": 2,
     "data": 2, "audio": 2, "models": 2, "pacing": 2, "recording": 2, "scores": 2,
+    "monitor": 2,
     "score_files": 2, "score_csv": 2,
     "aucurriculum": 2,
     "scoring": 3, "curriculum": 3,

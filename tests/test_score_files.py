@@ -182,8 +182,8 @@ def test_a_failed_write_keeps_the_existing_file(tmp_path, monkeypatch, fmt):
         (lambda t: t.replace("\n1,1.0,0", "\n1,1.0,"), r"expected the ranks to be empty or a "
          r"permutation of 0\.\.4 .* got 1 of 5 empty"),
         (lambda t: t.replace("\n4,0.5,", "\n9,0.5,"), r"line 7: index 9 is out of range \[0, 5\)"),
-        (lambda t: t.replace("index,score,rank", "index,score"), r"expected columns "
-         r"index,score,rank; got \['index', 'score'\]"),
+        (lambda t: t.replace("index,score,rank", "index,score"), r"expected the columns "
+         r"index,score\[,rank,id,label\] on line 2; got 'index,score'\. Rename the columns"),
         (lambda t: t.replace("\n0,0.5,", "\n0,0.5\x00,"), r"line 3: expected 'index,score,rank'"),
         (lambda t: t + "\n", r"header says N=5 but the file has 6 rows"),
     ],
@@ -265,3 +265,67 @@ def test_an_npz_named_csv_says_so(tmp_path):
     with pytest.raises(ScoresFileError, match=r"s\.csv' is not a text score file .* Check the "
                        r"path \(it looks like an \.npz score file: name it \*\.npz\)\.$"):
         Scores.load(path)
+
+
+def _sample_cells(path) -> list[list[str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))[1:]  # the column names, then the rows
+
+
+def test_csv_carries_id_and_label_columns(tmp_path):
+    s = _scores()
+    ids = ["a.wav", "dir/b,c.wav", 'say "hi".wav', "multi\nline.wav", "ünï.wav"]
+    labels = ["dog", "cat;dog", "bird", "dog", "cat"]
+    path = s.save(tmp_path / "s.csv", ids=ids, labels=labels)
+    rows = _sample_cells(path)
+    assert rows[0] == ["index", "score", "rank", "id", "label"]
+    assert [r[3] for r in rows[1:]] == ids and [r[4] for r in rows[1:]] == labels
+    assert [float(r[1]) for r in rows[1:]] == s.values.tolist()
+    back = Scores.load(path, expect_num_samples=5)  # the quoted cells: read row by row
+    assert back.values.tobytes() == s.values.tobytes() and (back.ranks() == s.ranks()).all()
+
+
+def test_plain_id_and_label_columns_take_the_fast_path(tmp_path):
+    s = Scores(np.random.default_rng(1).random(CHUNK + 7), higher_is_easier=False)
+    ids = [f"clip_{i}.wav" for i in range(s.num_samples)]
+    path = s.save(tmp_path / "big.csv", ids=ids, labels=["yes"] * s.num_samples)
+    body = path.read_bytes().split(b"\n", 2)[2]
+    index, values, ranks = parse_rows(body, 5)
+    assert (index == np.arange(s.num_samples)).all() and (ranks == s.ranks()).all()
+    assert values.tobytes() == s.values.tobytes()
+    assert Scores.load(path).values.tobytes() == s.values.tobytes()
+    first = f"0,{float(s.values[0])!r},{s.ranks()[0]},clip_0.wav,yes"
+    assert path.read_text().splitlines()[2] == first
+
+
+def test_files_without_id_and_label_still_load(tmp_path):
+    s = _scores()
+    _old_csv(tmp_path / "old.csv", s)
+    assert Scores.load(tmp_path / "old.csv").values.tolist() == s.values.tolist()
+    plain = s.save(tmp_path / "plain.csv")
+    assert plain.read_text().splitlines()[1] == "index,score,rank"
+
+
+def test_id_and_label_must_come_together_and_match_n(tmp_path):
+    with pytest.raises(ValueError, match="Expected both ids and labels .* got only ids"):
+        _scores().save(tmp_path / "s.csv", ids=list("abcde"))
+    with pytest.raises(ValueError, match=r"one id and one label per score \(5\); got 4 ids"):
+        _scores().save(tmp_path / "s.csv", ids=list("abcd"), labels=list("abcd"))
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_table_of_ones_own_is_told_how_to_import_it(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("file,difficulty\na.wav,0.5\n")
+    with pytest.raises(ScoresFileError, match=r"expected a first line '# \{json header\}' then the "
+                       r"columns index,score\[,rank,id,label\]; got 'file,difficulty'\. A score "
+                       r"table of your own .* name its score column 'scores' and import it with "
+                       r"easyfirst\.aucurriculum\.read_aucurriculum"):
+        Scores.load(path)
+    path.write_text("file,scores\na.wav,0.5\nb.wav,0.25\n")  # the fix the message gives
+    from easyfirst.aucurriculum import read_aucurriculum
+
+    fixed = read_aucurriculum(path, higher_is_easier=True, dataset_fingerprint="fp")
+    assert fixed.values.tolist() == [0.5, 0.25]

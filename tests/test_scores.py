@@ -80,6 +80,16 @@ def test_summary_reports_ties():
     assert summ["easiest"][0] == "b" and summ["hardest"][0] == "d"
 
 
+def test_summary_numbers_have_no_float_noise_but_scores_keep_every_bit():
+    noisy = np.array([0.1 + 0.2, 0.58000000000011, 0.58000000000011, 1 / 3])
+    s = Scores(noisy.copy(), higher_is_easier=True)
+    summ = s.summary()
+    assert summ["max"] == 0.58 and summ["min"] == 0.3 and summ["largest_tie_value"] == 0.58
+    assert summ["mean"] == float(f"{noisy.mean():.6g}") and summ["mean"] != noisy.mean()
+    assert all(len(repr(x)) <= 9 for x in (summ["std"], *summ["quantiles"].values()))
+    assert s.values.tobytes() == noisy.tobytes()  # the scores themselves are untouched
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [

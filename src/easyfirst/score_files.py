@@ -6,7 +6,9 @@ and their easy-to-hard ranks (none when a score is NaN). The suffix picks the fo
 - ``.npz``: arrays ``header`` (the JSON text), ``values`` (float64) and ``rank`` (int64, empty
   without ranks); the fast one at large N (no text to format or parse: see
   ``benchmarks/scale.py``).
-- anything else: CSV, a first line ``# {json header}`` then ``index,score,rank`` rows.
+- anything else: CSV, a first line ``# {json header}`` then ``index,score,rank`` rows, with
+  ``id,label`` columns too where the writer knows the samples (``easyfirst score``: the
+  sample's id and class name, ``;``-joined for multi-label data); readers skip them.
 
 Writes are atomic (``easyfirst.atomic``); reads validate everything and name the file.
 """
@@ -19,14 +21,14 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from easyfirst.atomic import atomic_write
-from easyfirst.score_csv import Rows, format_rows, parse_rows
+from easyfirst.score_csv import Rows, format_rows, parse_rows, quote
 
 FORMAT = "easyfirst.scores"
 VERSION = 1
@@ -38,7 +40,17 @@ AUCURRICULUM_HINT = (
     ".save(NEW_CSV)."
 )
 
+EXPECTED_COLUMNS = "index,score[,rank,id,label]"
+OWN_CSV_HINT = (
+    " A score table of your own (one row per training sample, in dataset order): name its "
+    "score column 'scores' and import it with easyfirst.aucurriculum.read_aucurriculum(path, "
+    "higher_is_easier=..., dataset_fingerprint=easyfirst.load_dataset(NAME).fingerprint)"
+    ".save(NEW_CSV)."
+)
+
 Body = tuple[np.ndarray, np.ndarray | None]  # scores and ranks, in sample order
+COLUMNS = ["index", "score", "rank"]
+SAMPLE_COLUMNS = ["id", "label"]  # optional, after COLUMNS
 
 
 class ScoresFileError(ValueError):
@@ -60,18 +72,22 @@ def is_npz(path: str | os.PathLike[str]) -> bool:
 
 def write_score_file(
     path: str | os.PathLike[str], header: dict[str, Any], values: np.ndarray,
-    ranks: np.ndarray | None,
+    ranks: np.ndarray | None, samples: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> Path:
-    """Write ``header``, ``values`` and ``ranks`` atomically, as ``.npz`` or CSV by suffix."""
+    """Write ``header``, ``values`` and ``ranks`` atomically, as ``.npz`` or CSV by suffix;
+    ``samples = (ids, labels)``, one of each per score, become the CSV's ``id,label``
+    columns (an ``.npz`` leaves them out)."""
     p, text = Path(path), json.dumps(header, sort_keys=True)
+    cells = None if samples is None else _sample_cells(samples, values.size)
 
     def npz(fh: IO[bytes]) -> None:
         rank = np.empty(0, np.int64) if ranks is None else ranks
         np.savez(fh, header=np.array(text), values=values, rank=rank)
 
     def csv_rows(fh: IO[bytes]) -> None:
-        fh.write(f"# {text}\nindex,score,rank\n".encode())
-        for chunk in format_rows(values, ranks):
+        names = ",".join(COLUMNS + (SAMPLE_COLUMNS if cells else []))
+        fh.write(f"# {text}\n{names}\n".encode())
+        for chunk in format_rows(values, ranks, cells):
             fh.write(chunk)
 
     def write(tmp: Path) -> None:
@@ -89,6 +105,17 @@ def write_score_file(
             errno.ENOSPC, f"disk full while writing {str(p)!r} (the previous file, if any, "
             "is unchanged); free some space or write elsewhere", str(p)
         ) from exc
+
+
+def _sample_cells(samples: tuple[Sequence[str], Sequence[str]], n: int
+                  ) -> tuple[list[str], list[str]]:
+    ids, labels = samples
+    if len(ids) != n or len(labels) != n:
+        raise ValueError(
+            f"Expected one id and one label per score ({n}); got {len(ids)} ids and "
+            f"{len(labels)} labels. Pass the ids and labels of the scored training split."
+        )
+    return [quote(str(i)) for i in ids], [quote(str(lab)) for lab in labels]
 
 
 def read_score_file(
@@ -276,23 +303,26 @@ def _open_csv(p: Path) -> tuple[str, Callable[[int], Body]]:
     first, _, rest = data.partition(b"\n")
     line = first.decode("utf-8")
     if not line.startswith("# {"):
-        hint = AUCURRICULUM_HINT if "ranks" in line or "mean" in line else ""
+        hint = AUCURRICULUM_HINT if "ranks" in line or "mean" in line else OWN_CSV_HINT \
+            if "," in line else ""
         raise ScoresFileError(
-            f"{str(p)!r}: expected a first line '# {{json header}}'; got "
-            f"{line.strip()[:60]!r}.{hint}"
+            f"{str(p)!r}: expected a first line '# {{json header}}' then the columns "
+            f"{EXPECTED_COLUMNS}; got {line.strip()[:60]!r}.{hint}"
         )
     names, _, rows = rest.partition(b"\n")
     columns = next(csv.reader([names.decode("utf-8").rstrip("\r")]), [])
-    if columns != ["index", "score", "rank"]:
+    if columns not in (COLUMNS, COLUMNS + SAMPLE_COLUMNS):
         raise ScoresFileError(
-            f"{str(p)!r}: expected columns index,score,rank; got {columns}. Rewrite the file "
-            "(easyfirst score)."
+            f"{str(p)!r}: expected the columns {EXPECTED_COLUMNS} on line 2; got "
+            f"{','.join(columns) or 'nothing'!r}. Rename the columns on line 2 to those (index: "
+            "the training-set position; rank may be empty), or rewrite the file (easyfirst "
+            "score)."
         )
-    return line[2:], lambda n: _csv_body(p, rows, n)
+    return line[2:], lambda n: _csv_body(p, rows, n, len(columns))
 
 
-def _csv_body(p: Path, body: bytes, n: int) -> Body:
-    rows = parse_rows(body)
+def _csv_body(p: Path, body: bytes, n: int, columns: int) -> Body:
+    rows = parse_rows(body, columns)
     if rows is None or rows[0].size != n or not is_permutation(rows[0], n):
         rows = _parse_rows_one_by_one(p, body.decode("utf-8"), n)
     index, values, ranks = rows

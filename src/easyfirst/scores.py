@@ -1,8 +1,9 @@
 """``Scores``: per-sample difficulty values and their orderings.
 
 Files (``save``/``load``): ``easyfirst.score_files``, a CSV (a first line ``# {json header}``
-then ``index,score,rank`` rows, where ``rank`` is the position in the easy-to-hard order,
-0 = easiest, under the tie rule recorded in the header) or, by suffix, an ``.npz`` with the
+then ``index,score,rank[,id,label]`` rows, where ``rank`` is the position in the easy-to-hard
+order, 0 = easiest, under the tie rule recorded in the header, and ``id``/``label`` the
+sample's id and class name where ``save`` was given them) or, by suffix, an ``.npz`` with the
 same header and checks (the fast one at large N).
 """
 
@@ -29,11 +30,33 @@ from easyfirst.score_files import (
 
 __all__ = [  # ScoresFileError and atomic_write_text: re-exported, callers import them here
     "FORMAT", "TIE_RULES", "VERSION", "Scores", "ScoresFileError", "atomic_write_text",
-    "distinct_values",
+    "distinct_values", "label_texts",
 ]
 
 TIE_RULES = ("random", "dataset-order")
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+DIGITS = 6  # significant digits of the summary's numbers (the scores keep every bit)
+
+
+def _round(x: float) -> float:
+    """``x`` to ``DIGITS`` significant digits: ``0.58000000000011`` -> ``0.58``."""
+    return float(f"{x:.{DIGITS}g}")
+
+
+def label_texts(targets: Any, class_names: Sequence[str]) -> list[str]:
+    """Each sample's label as text: its class name, or for (N, C) multi-hot targets the names
+    of its classes joined by ``;``.
+
+    Example:
+        >>> label_texts(np.array([1, 0]), ["cat", "dog"])
+        ['dog', 'cat']
+        >>> label_texts(np.array([[1, 1], [0, 1]]), ["cat", "dog"])
+        ['cat;dog', 'dog']
+    """
+    t = np.asarray(targets)
+    if t.ndim == 2:
+        return [";".join(class_names[int(c)] for c in np.flatnonzero(row >= 0.5)) for row in t]
+    return [class_names[int(c)] if 0 <= c < len(class_names) else str(int(c)) for c in t]
 
 
 def distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +185,8 @@ class Scores:
         return ranks
 
     def summary(self, *, ids: Sequence[str] | None = None, top: int = 5) -> dict[str, Any]:
-        """Distribution, number of unique values, largest tie, easiest and hardest samples."""
+        """Distribution (to 6 significant digits), number of unique values, largest tie,
+        easiest and hardest samples."""
         v = self.values[~np.isnan(self.values)]
         uniq, counts = distinct_values(v)
         order = self.easy_to_hard() if v.size == self.num_samples else np.arange(0)
@@ -171,18 +195,16 @@ class Scores:
             "scorer": self.scorer,
             "N": self.num_samples,
             "direction": "higher_is_easier" if self.higher_is_easier else "lower_is_easier",
-            "min": float(v.min()) if v.size else math.nan,
-            "max": float(v.max()) if v.size else math.nan,
-            "mean": float(v.mean()) if v.size else math.nan,
-            "std": float(v.std()) if v.size else math.nan,
-            "quantiles": dict(zip(map(str, QUANTILES), np.quantile(v, QUANTILES).tolist(),
-                                  strict=True))
-            if v.size
-            else {},
+            "min": _round(v.min()) if v.size else math.nan,
+            "max": _round(v.max()) if v.size else math.nan,
+            "mean": _round(v.mean()) if v.size else math.nan,
+            "std": _round(v.std()) if v.size else math.nan,
+            "quantiles": {str(q): _round(x) for q, x in zip(QUANTILES, np.quantile(
+                v, QUANTILES).tolist(), strict=True)} if v.size else {},
             "num_nan": int(self.num_samples - v.size),
             "num_unique": int(uniq.size),
             "largest_tie": int(counts.max()) if counts.size else 0,
-            "largest_tie_value": float(uniq[counts.argmax()]) if counts.size else math.nan,
+            "largest_tie_value": _round(uniq[counts.argmax()]) if counts.size else math.nan,
             "easiest": [name(i) for i in order[:top]],
             "hardest": [name(i) for i in order[::-1][:top]],
         }
@@ -202,11 +224,24 @@ class Scores:
         h.update(meta)
         return h
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, ids: Sequence[str] | None = None,
+             labels: Sequence[str] | None = None) -> Path:
         """Write the file atomically (a temp file in the same folder, then ``os.replace``):
-        ``.npz`` by suffix, else CSV (``easyfirst.score_files``)."""
+        ``.npz`` by suffix, else CSV (``easyfirst.score_files``).
+
+        Args:
+            path: where to write.
+            ids, labels: each sample's id and label text (``label_texts``), the CSV's ``id``
+                and ``label`` columns; both or neither.
+        """
+        if (ids is None) != (labels is None):
+            raise ValueError(
+                f"Expected both ids and labels for the score file's id,label columns, or "
+                f"neither; got only {'ids' if labels is None else 'labels'}. Pass both."
+            )
         ranks = self.ranks() if not np.isnan(self.values).any() else None
-        return write_score_file(path, self.header(), self.values, ranks)
+        samples = None if ids is None or labels is None else (ids, labels)
+        return write_score_file(path, self.header(), self.values, ranks, samples)
 
     @classmethod
     def load(

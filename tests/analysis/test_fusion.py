@@ -40,7 +40,9 @@ def test_fusion_beats_each_member_by_hand():
 
 
 def test_fusion_refuses_other_samples():
-    with pytest.raises(ValueError, match="predicts other samples"):
+    with pytest.raises(ValueError, match="at least 2 runs to fuse; got 1"):
+        fuse_runs([RunPredictions(A, Y, np.array(["a", "b", "c"]), "a")])
+    with pytest.raises(ValueError, match="predicts other test samples than 'a'"):
         fuse_runs([RunPredictions(A, Y, np.array(["a", "b", "c"]), "a"),
                    RunPredictions(B, Y, np.array(["a", "b", "d"]), "b")])
     with pytest.raises(ValueError, match="one shape"):

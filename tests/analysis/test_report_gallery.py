@@ -145,7 +145,7 @@ def test_rule_and_the_lines_that_say_why(report: Path, tmp_path: Path) -> None:
     assert "lack the eval pass" in str(label_issues([TrainingDynamics(
         1, *(torch.zeros(5, dtype=torch.long),) * 5, torch.zeros(5))], targets))
     assert "multi-label" in str(label_issues([a], np.zeros((5, 10))))
-    root = Path(json.loads((report / "run.json").read_text())["settings"]["dataset_options"]
+    root = Path(json.loads((report / "run.json").read_text())["config"]["dataset_options"]
                 ["root"])
     root.rename(root.with_name("moved"))  # the data is gone: tables, no media, one line why
     try:
@@ -184,6 +184,23 @@ window.addEventListener("load", () => {
   Promise.race([Promise.all(audios.map(wait)), new Promise(r => setTimeout(r, 4000))]).then(write);
 });
 </script>"""
+
+
+def test_a_relative_root_is_found_from_another_folder(run: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """run.json keeps a relative --root as given, and the folder it was run in: the report,
+    written from elsewhere, still loads the data for its media."""
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("report*", "*.html", "*.md"))
+    record = json.loads((copy / "run.json").read_text())
+    root = Path(record["config"]["dataset_options"]["root"])
+    record["config"]["dataset_options"]["root"] = root.name  # as `--root clips` gives it
+    record["cwd"] = str(root.parent)
+    (copy / "run.json").write_text(json.dumps(record))
+    monkeypatch.chdir(tmp_path)  # where no ./clips exists
+    _, md_path = write_report(copy, tmp_path / "rep")
+    md = md_path.read_text()
+    assert "No thumbnails or players" not in md and "report_samples/" in md
 
 
 def _chromium(tmp_path: Path, *args: str) -> str:

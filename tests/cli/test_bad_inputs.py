@@ -161,7 +161,8 @@ CLI: list[Cli] = [
     Cli("augment-unknown", _score("--augment", "flip", *NEW),
         r"Unknown augmentation 'flip'\. Available: .*hflip"),
     Cli("el2n-epoch-too-late", _score("--el2n-epoch", "5", *NEW),
-        r"Expected 0 <= el2n_epoch < epochs \(1\); got 5"),
+        r"Expected --el2n-epoch from 1 to --epochs \(1\); got 5\. Epochs are numbered from 1"),
+    Cli("el2n-epoch-zero", _score("--el2n-epoch", "0", *NEW), r"--el2n-epoch from 1 .* got 0"),
     Cli("out-is-a-file", _score("--out", "{file}"),
         r"Expected --out to be a folder; got '.*', which is an existing file"),
     Cli("out-under-a-file", _score("--out", "{file}/sub"), r"which lies under '.*', which is "
@@ -172,7 +173,7 @@ CLI: list[Cli] = [
     Cli("unknown-scorer", _score("--scorer", "cumac", *NEW),
         r"Unknown scorer 'cumac'\. Available: .*cumacc"),
     Cli("scorer-option-unused", _score("--folds", "3", *NEW),
-        r"--folds is used by cvloss only; got --scorer cumacc\. Add the scorer or drop"),
+        r"--folds is used by cvloss only; got --scorers cumacc\. Add the scorer or drop"),
     Cli("folds-one", _score("--scorer", "cvloss", "--folds", "1", *NEW),
         r"Expected k >= 2 cross-validation folds; got k=1"),
     Cli("seeds-repeated", _score("--seeds", "0,0", *NEW),
@@ -181,7 +182,7 @@ CLI: list[Cli] = [
         r"Expected --seeds like 0,1,2 or 0-4; got 'a,b'"),
     Cli("seeds-reversed-range", _score("--seeds", "3-1", *NEW), r"got '3-1', which names none"),
     Cli("seeds-empty", _score("--seeds", ",", *NEW), r"got ',', which names none"),
-    Cli("scorer-empty", _score("--scorer", "", *NEW), r"Expected --scorer like cumacc,fit"),
+    Cli("scorer-empty", _score("--scorer", "", *NEW), r"Expected --scorers like cumacc,fit"),
     Cli("outcomes-core-for-aum", _score("--scorer", "cumacc,aum", "--outcomes", "core", *NEW),
         r"Scorer 'aum' needs the recorder's 'margins' outcomes; got --outcomes core\. Use "
         r"--outcomes all"),
@@ -206,7 +207,20 @@ CLI: list[Cli] = [
         r"Pass --scores FILE"),
     # score files
     Cli("scores-missing", _scores("missing.csv"), r"does not exist; check the path"),
-    Cli("scores-is-a-folder", _train("--scores", "{done}", *NEW), r"is a folder, not a file"),
+    Cli("scores-is-a-folder", _train("--scores", "{done}", *NEW), r"Expected --scores to be a "
+        r"score CSV file; got '.*', which is a folder\. Pass one of its score files: "
+        r"'.*/scores/cumacc\.csv'"),
+    Cli("scores-empty-folder", _train("--scores", "{files}/empty_dir", *NEW),
+        r"which is a folder\. Pass a score CSV file \(OUT/scores/<scorer>\.csv"),
+    Cli("folder-without-root", ["score", "--dataset", "folder", *NEW],
+        r"Expected --root PATH for dataset folder \(the dataset folder: train\.csv, .*\); "
+        r"got none\. Pass it \(easyfirst datasets folder shows the layout\)"),
+    Cli("folder-root-missing", ["score", "--dataset", "folder", "--root", "{new}/nowhere", *NEW],
+        r"Expected --root to be the folder of dataset folder .*got '.*nowhere', which does "
+        r"not exist"),
+    Cli("folder-root-without-train-csv", ["score", "--dataset", "folder", "--root",
+                                          "{files}/empty_dir", *NEW],
+        r"'.*empty_dir' has no train\.csv; expected a folder with train\.csv"),
     Cli("scores-binary", _scores("binary.csv"),
         r"'.*binary\.csv' is not a text score file \(byte 0x80 at offset \d+ is not UTF-8\)"),
     Cli("scores-empty-file", _scores("empty.csv"), r"expected a first line '# \{json header\}'"),

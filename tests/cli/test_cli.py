@@ -162,3 +162,14 @@ def test_interrupted_curriculum_run_resumes_identically(scored, tmp_path):
                                resume=True, progress=False)
     assert resumed.metrics == full.metrics
     np.testing.assert_array_equal(resumed.test_logits.numpy(), full.test_logits.numpy())
+
+
+def test_a_pool_smaller_than_a_batch_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "cl"
+    args = ["train", "--dataset", "digits", "--model", "mlp", "--epochs", "2", "--ordering",
+            "random", "--start-fraction", "0.01", "--batch-size", "64", "--device", "cpu",
+            "--no-progress", "--out", str(out)]
+    assert main(args) == 2
+    assert "Raise start_fraction or lower batch_size" in capsys.readouterr().err
+    assert not out.exists()  # so the fix (a smaller batch) is not refused as other settings
+    assert main([*args[:-3], "--batch-size", "8", "--no-progress", "--out", str(out)]) == 0

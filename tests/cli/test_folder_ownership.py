@@ -53,7 +53,7 @@ def test_overwrite_replaces_a_finished_folder(finished):
     assert sorted(p.name for p in (finished / "seeds").iterdir()) == ["seed_3"]
     summary = json.loads((finished / "summary.json").read_text())
     assert summary["seeds"] == [3] and set(summary["scorers"]) == {"cumacc"}
-    assert json.loads((finished / "run.json").read_text())["settings"]["lr"] == 0.01
+    assert json.loads((finished / "run.json").read_text())["config"]["lr"] == 0.01
     assert not (finished / LOCK).exists()
 
 
@@ -156,7 +156,7 @@ def test_two_runs_started_at_once_into_one_folder(tmp_path):
         a = Scores.load(out / "scores" / f"{name}.csv")
         b = Scores.load(lone / "scores" / f"{name}.csv")
         np.testing.assert_array_equal(a.values, b.values)
-    assert json.loads((out / "run.json").read_text())["settings"]["lr"] == float(lr)
+    assert json.loads((out / "run.json").read_text())["config"]["lr"] == float(lr)
     d = TrainingDynamics.load(out / "seeds" / "seed_0" / "dynamics.pt")
     assert d.meta["lr"] == float(lr)
     assert not (out / LOCK).exists()

@@ -142,7 +142,8 @@ def test_order_depends_only_on_seed_and_epoch() -> None:
     other = CurriculumSampler(N, _order(), **{**kw, "seed": 6})
     other.set_epoch(5)
     assert list(other) != last
-    assert list(fresh) == list(fresh)  # re-iterating an epoch repeats it
+    with pytest.warns(UserWarning, match=r"Call sampler\.set_epoch\(epoch\) at the start"):
+        assert list(fresh) == list(fresh)  # re-iterating an epoch repeats it, and warns
 
 
 @pytest.mark.parametrize("world", [1, 3])
@@ -160,7 +161,8 @@ def test_mid_epoch_resume(world: int) -> None:
         b.load_state_dict(state)
         b.set_epoch(3)  # a training loop calls it again; the resume point survives
         assert list(b) == tail
-        assert head + tail == list(b)  # the next pass over the epoch starts from the top
+        with pytest.warns(UserWarning, match="iterated again without set_epoch"):
+            assert head + tail == list(b)  # the next pass over the epoch starts from the top
         b.set_epoch(4)
         a.set_epoch(4)
         assert list(b) == list(a)
@@ -328,3 +330,52 @@ def test_step_pacing_grows_the_pool_within_an_epoch():
     with pytest.raises(ValueError, match="pace_by='step' needs mode='constant'"):
         CurriculumSampler(100, np.arange(100), pacing=pacing, num_epochs=4, mode="pool",
                           batch_size=10, pace_by="step")
+
+
+def test_scores_or_score_file_and_a_pacing_name(tmp_path):
+    from easyfirst.scores import Scores
+
+    values = np.random.default_rng(1).random(N)
+    scores = Scores(values, higher_is_easier=True, meta={"scorer": "toy"})
+    path = scores.save(tmp_path / "toy.csv")
+    by_name = CurriculumSampler(RANGE, scores, pacing="root", start_fraction=0.2, full_at=0.5,
+                                num_epochs=10, mode="pool")
+    from_file = CurriculumSampler(RANGE, str(path), pacing=PACING, num_epochs=10, mode="pool")
+    given = CurriculumSampler(RANGE, scores.easy_to_hard(), pacing=PACING, num_epochs=10,
+                              mode="pool")
+    assert by_name.pacing == PACING
+    want = list(given)
+    for s in (by_name, from_file):
+        np.testing.assert_array_equal(s.ordering, given.ordering)
+        assert list(s) == want
+    # the pool is the easiest (highest-scored) samples
+    assert values[by_name.pool].min() >= np.sort(values)[::-1][by_name.pool_size - 1]
+    defaults = CurriculumSampler(RANGE, scores, pacing="linear", num_epochs=10)
+    assert defaults.pacing == PacingFunction("linear")  # start_fraction 0.2, full_at 0.5
+
+
+def test_pacing_name_errors():
+    with pytest.raises(ValueError, match=r"^Expected start_fraction only with a pacing name"):
+        CurriculumSampler(N, _order(), pacing=PACING, start_fraction=0.3, num_epochs=4)
+    with pytest.raises(KeyError, match=r"Unknown pacing 'lnear'\. Available: .*linear"):
+        CurriculumSampler(N, _order(), pacing="lnear", num_epochs=4)
+    with pytest.raises(ValueError, match="Expected an ordering of length 103"):
+        from easyfirst.scores import Scores
+
+        CurriculumSampler(N, Scores(np.zeros(5), higher_is_easier=True), num_epochs=4)
+
+
+def test_iterating_twice_in_one_epoch_warns_once(recwarn):
+    s = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10)
+    for epoch in range(3):  # the DistributedSampler protocol: no warning
+        s.set_epoch(epoch)
+        list(DataLoader(RANGE, sampler=s, batch_size=16))
+    assert not [w for w in recwarn if "set_epoch" in str(w.message)]
+    with pytest.warns(UserWarning) as caught:
+        list(s)
+        list(s)
+    (warning,) = [w for w in caught if "set_epoch" in str(w.message)]  # once
+    assert str(warning.message) == (
+        "CurriculumSampler iterated again without set_epoch(epoch): epoch 2 repeats with the same "
+        f"pool ({s.pool_size} of {N} samples). Call sampler.set_epoch(epoch) at the start of "
+        "each epoch.")

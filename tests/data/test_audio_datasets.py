@@ -141,7 +141,7 @@ def test_folder_bad_audio_names_the_file(tmp_path: Path, content: bytes, reason:
 
 
 def test_folder_layout_errors(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="No train.csv in"):
+    with pytest.raises(FileNotFoundError, match="has no train.csv; expected a folder with"):
         load_dataset("folder", root=tmp_path)
     root = _folder(tmp_path / "d")
     _csv(root / "train.csv", [("audio/dog_1.wav", "dog")], header="path,class")

@@ -120,7 +120,7 @@ def _one_line(exc_type, match: str, **options) -> str:
 
 
 def test_errors_are_one_line(saved_dict, tmp_path, capsys):
-    _one_line(FileNotFoundError, "got no such folder", root=tmp_path / "nope")
+    _one_line(FileNotFoundError, "which does not exist", root=tmp_path / "nope")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.txt").write_text("no audio here")
     _one_line(FileNotFoundError, "or an audiofolder .* got neither", root=tmp_path / "notes")
@@ -133,10 +133,28 @@ def test_errors_are_one_line(saved_dict, tmp_path, capsys):
               label_column="word")
     assert main(["score", "--dataset", "hf", "--root", str(tmp_path / "nope"), "--device",
                  "cpu", "--out", str(tmp_path / "run")]) == 2
-    assert "got no such folder" in capsys.readouterr().err
+    assert "which does not exist" in capsys.readouterr().err
 
 
 def test_save_to_disk_without_datasets_names_the_install_command(saved_dict, monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)
     message = _one_line(ImportError, "expected the 'datasets' package", root=saved_dict)
     assert message.endswith("Install it: pip install 'easyfirst[hf]'")
+
+
+def test_report_clips_of_hf_samples_are_their_audio(saved_dict, tmp_path):
+    """The report plays a training sample's own audio: from the arrow rows (embedded bytes)
+    or from the file (audiofolder)."""
+    from easyfirst.audio.io import load_audio
+    from easyfirst.data.clips import has_clips, read_clip
+
+    assert has_clips("hf")
+    b = load_dataset("hf", root=saved_dict, **QUIET)
+    rate = b.info["sample_rate"]
+    for k in (0, 4):
+        want = load_audio(saved_dict.parent / "a" / f"{k}.wav", sample_rate=rate)
+        np.testing.assert_allclose(read_clip("hf", b.info, b.train.ids[k]), want, atol=1e-6)
+    _clips(tmp_path / "af" / "train" / "dog", 2)
+    f = load_dataset("hf", root=tmp_path / "af", **QUIET)
+    want = load_audio(tmp_path / "af" / "train" / "dog" / "1.wav", sample_rate=rate)
+    np.testing.assert_allclose(read_clip("hf", f.info, "train/dog/1.wav"), want, atol=1e-6)

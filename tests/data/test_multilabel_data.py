@@ -50,7 +50,8 @@ def test_multi_hot_targets_are_float32_rows() -> None:
         [1, 0, 0], [1, 0, 1]] and sub.meta["m"].tolist() == [3, 0]
     for form in (s.targets.numpy().astype(np.int8), s.targets.to(torch.int64), s.targets.double()):
         same = ArraySplit(s.inputs, form, s.ids)
-        assert same.targets.dtype == torch.float32 and same.fingerprint() == s.fingerprint()
+        assert same.targets.dtype == torch.float32
+        assert same.ids_targets_hash() == s.ids_targets_hash()
     single = ArraySplit(torch.zeros(3, 2), [2, 0, 1], ["a", "b", "c"])
     assert not single.multi_label and single[0][1] == 2 and isinstance(single[0][1], int)
     assert single.targets.dtype == torch.long and single.subset([2]).targets.tolist() == [1]
@@ -79,14 +80,15 @@ def test_fingerprints() -> None:
     single = ArraySplit(torch.zeros(3, 2), [2, 0, 1], ["a", "b", "c"])
     h = hashlib.sha256(b"x" + json.dumps(["a", "b", "c"]).encode())
     h.update(np.array([2, 0, 1], dtype="<i8").tobytes())
-    assert single.fingerprint("x") == h.hexdigest()[:16]  # the released recipe
+    assert single.ids_targets_hash("x") == h.hexdigest()[:16]  # the released recipe
     s = _split()
     flipped = s.targets.clone()
     flipped[1, 2] = 1.0
-    assert ArraySplit(s.inputs, flipped, s.ids).fingerprint() != s.fingerprint()
-    assert ArraySplit(s.inputs, s.targets[:, :2], s.ids).fingerprint() != s.fingerprint()
+    assert ArraySplit(s.inputs, flipped, s.ids).ids_targets_hash() != s.ids_targets_hash()
+    narrow = ArraySplit(s.inputs, s.targets[:, :2], s.ids)
+    assert narrow.ids_targets_hash() != s.ids_targets_hash()
     one_hot = ArraySplit(single.inputs, np.eye(3)[[2, 0, 1]], single.ids)
-    assert one_hot.fingerprint("x") != single.fingerprint("x")
+    assert one_hot.ids_targets_hash("x") != single.ids_targets_hash("x")
 
 
 def test_bundle_checks_the_multi_hot_width_and_form() -> None:
@@ -263,6 +265,10 @@ def test_audioset_refusals(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"line 4: label '/m/nope' of segment --PJHxphWEs is not "
                                          r"in class_labels_indices\.csv"):
         load_dataset("audioset", root=root, **kw)
+    with pytest.raises(FileNotFoundError, match="'.*nothing', which does not exist.*"
+                       "easyfirst datasets audioset"):
+        load_dataset("audioset", root=tmp_path / "nothing", **kw)
+    (tmp_path / "nothing").mkdir()
     with pytest.raises(FileNotFoundError, match="No class_labels_indices.csv"):
         load_dataset("audioset", root=tmp_path / "nothing", **kw)
 

@@ -125,3 +125,46 @@ def test_prediction_depth_bad_input(tmp_path):
         pd.run(bundle, _cfg(), seed=0, layers=["fc9"], knn_k=3)  # checked before training
     with pytest.raises(ValueError, match=r"Expected 1 <= knn_k <= N - 1 = 7; got 30"):
         pd.run(bundle, _cfg(), seed=0, model=Constructed().double(), layers=["a"])
+
+
+def _blobs() -> DatasetBundle:
+    g = np.random.default_rng(0)
+    x = np.concatenate([g.normal((-3, 0), 0.7, (20, 2)), g.normal((3, 0), 0.7, (20, 2))])
+    split = ArraySplit(torch.tensor(x), np.repeat([0, 1], 20), [f"b{i}" for i in range(40)])
+    return DatasetBundle("blobs", split, None, None, ["a", "b"])
+
+
+def test_meta_records_the_true_model_source_name_and_epochs(tmp_path):
+    from easyfirst.models import build_model
+    from easyfirst.scoring import SeedInputs
+
+    pd, bundle, cfg = SCORERS.get("prediction_depth"), _blobs(), _cfg()
+    mine = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(),
+                         nn.Linear(8, 2)).double()
+    facts = ("model_source", "model", "epochs")
+    given = pd.run(bundle, cfg, seed=0, model=mine, knn_k=5)
+    assert [given.meta[k] for k in facts] == ["a trained model passed as model=", "Sequential",
+                                              None]
+    assert given.meta["cost"]["trainings"] == 0
+    run = pd.score(SeedInputs(bundle, cfg, 3, model=mine), knn_k=5)  # easyfirst score's path
+    assert [run.meta[k] for k in facts] == ["the per-seed training run (seed 3)", "mlp", 5]
+    net = build_model("mlp", input_shape=(2,), num_classes=2, hidden=[8, 8]).double()
+    path = tmp_path / "ckpt.pt"
+    torch.save({"config": {"model": "mlp", "model_options": {"hidden": [8, 8]}, "epochs": 7,
+                           "eval_checkpoint": "last"},
+                "model": net.state_dict(), "fingerprint": bundle.fingerprint}, path)
+    ckpt = pd.run(bundle, _cfg(model="small_cnn", epochs=2), seed=0, checkpoint=str(path),
+                  knn_k=5)
+    assert [ckpt.meta[k] for k in facts] == [f"checkpoint {path}", "mlp", 7]
+    fresh = pd.run(bundle, cfg, seed=0, knn_k=5)
+    assert fresh.meta["model_source"] == "trained with the run configuration (5 epochs)"
+    assert (fresh.meta["model"], fresh.meta["epochs"]) == ("mlp", 5)
+
+
+def test_fewer_than_two_probed_layers_warn_with_the_fix():
+    pd, bundle = SCORERS.get("prediction_depth"), _bundle()
+    with pytest.warns(UserWarning, match=r"^Prediction Depth probes 1 layer, \['a'\], of "
+                      r"Constructed, so every depth is 0 or 1; expected at least 2\. Name two "
+                      r"or more hidden layers with layers=\[\.\.\.\]"):
+        s = pd.run(bundle, _cfg(), seed=0, model=Constructed().double(), layers=["a"], knn_k=3)
+    assert set(np.unique(s.values)) <= {0.0, 1.0}

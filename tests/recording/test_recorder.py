@@ -368,3 +368,33 @@ def test_two_gloo_processes_record_what_one_process_records():
             if isinstance(v, torch.Tensor):  # float32 sums: one add per sample per epoch
                 torch.testing.assert_close(rank_dyn[k], v, rtol=1e-6, atol=1e-7,
                                            equal_nan=True, msg=k)
+
+
+def test_dynamics_before_any_end_epoch_says_to_call_it():
+    rec = OutcomeRecorder(3)
+    rec.update(torch.tensor([0, 1]), torch.zeros(2, 3), torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match=r"^Expected at least one finished epoch; got none .*"
+                       r"Call recorder\.end_epoch\(\) after each epoch, then dynamics\(\)\.$"):
+        rec.dynamics()
+    rec.end_epoch()
+    assert rec.dynamics().epochs_seen.tolist() == [1, 1, 0]
+
+
+IDX, Z, Y = torch.tensor([0, 1]), torch.randn(2, 3), torch.tensor([0, 2])
+SHAPES = (r"update\(indices, logits, targets\) takes indices \(B,\) int, logits \(B, C\) "
+          r"float, targets \(B,\) int or \(B, C\); got ")
+
+
+@pytest.mark.parametrize(("args", "got"), [
+    ((Z, IDX, Y), r"indices \(2, 3\) float32, logits \(2,\) int64, targets \(2,\) int64"),
+    ((IDX, Y, Z), r"indices \(2,\) int64, logits \(2,\) int64, targets \(2, 3\) float32"),
+    ((Y, Z.long(), IDX), r"indices \(2,\) int64, logits \(2, 3\) int64, targets \(2,\) int64"),
+    ((IDX, Z, Z[:, 0]), r"indices \(2,\) int64, logits \(2, 3\) float32, targets \(2,\) float32"),
+    ((IDX, Z, torch.tensor([0, 1, 2])), r"indices \(2,\) int64, logits \(2, 3\) float32, "
+     r"targets \(3,\) int64"),
+])
+def test_swapped_update_arguments_name_the_expected_shapes(args, got):
+    rec = OutcomeRecorder(3)
+    with pytest.raises(ValueError, match=SHAPES + got + r"\. Check the argument order\.$") as e:
+        rec.update(*args)
+    assert "\n" not in str(e.value)

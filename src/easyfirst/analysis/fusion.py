@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from easyfirst.targets import selection_metric
+from easyfirst.workflows.outputs import read_json
 
 PREDICTIONS = "predictions.npz"
 
@@ -41,12 +43,14 @@ class RunPredictions:
         targets: (M,) class ids.
         ids: (M,) sample ids.
         name: label (e.g. the run folder's name).
+        fingerprint: the dataset fingerprint the run trained on (``run.json``), if known.
     """
 
     probs: np.ndarray
     targets: np.ndarray
     ids: np.ndarray
     name: str = ""
+    fingerprint: str | None = None
 
     @property
     def accuracy(self) -> float:
@@ -87,14 +91,22 @@ def fusion_accuracy(probs: Sequence[np.ndarray], targets: np.ndarray) -> float:
     return accuracy(fuse(probs), targets)
 
 
-def load_predictions(run_dir: str | Path, split: str = "test") -> RunPredictions:
-    """Read ``run_dir/predictions.npz`` for ``split`` (``test`` or ``dev``)."""
-    path = Path(run_dir) / PREDICTIONS
+def load_predictions(run_dir: str | os.PathLike[str], split: str = "test") -> RunPredictions:
+    """Read ``run_dir/predictions.npz`` for ``split`` (``test`` or ``dev``), with the dataset
+    fingerprint of ``run_dir/run.json``."""
+    folder = Path(run_dir)
+    path = folder / PREDICTIONS
     if not path.is_file():
+        why = ("does not exist" if not folder.exists() else "is not a folder" if not
+               folder.is_dir() else f"holds no {PREDICTIONS}")
         raise FileNotFoundError(
-            f"{str(path)!r} does not exist; expected a finished easyfirst train run. Finish "
-            "the run first (easyfirst train ... --resume)."
+            f"{str(folder)!r} {why}; expected a finished easyfirst train run (its --out "
+            "folder). Pass train folders, or finish the run first (easyfirst train ... "
+            "--resume)."
         )
+    run = folder / "run.json"
+    fingerprint = read_json(run, what="a run's settings").get("dataset_fingerprint") \
+        if run.is_file() else None
     with np.load(path, allow_pickle=False) as z:
         if f"{split}_probs" not in z.files:
             raise ValueError(
@@ -102,33 +114,60 @@ def load_predictions(run_dir: str | Path, split: str = "test") -> RunPredictions
                 "use a split the dataset has."
             )
         return RunPredictions(z[f"{split}_probs"], z[f"{split}_targets"], z[f"{split}_ids"],
-                              name=Path(run_dir).name)
+                              name=folder.name, fingerprint=fingerprint)
 
 
-def fuse_runs(runs: Sequence[RunPredictions]) -> dict[str, Any]:
-    """Fuse K runs that predict the same samples: fused and per-member accuracies.
+def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split: str = "test"
+              ) -> dict[str, Any]:
+    """Fuse K >= 2 runs that predict the same samples: fused and per-member accuracies
+    (macro mAP for multi-label runs).
+
+    Args:
+        runs: ``RunPredictions``, or ``easyfirst train`` run folders (read with
+            ``load_predictions``).
+        split: the split of run folders to fuse, ``test`` or ``dev``.
 
     Returns:
         ``{"members": [names], "accuracy": fused, "member_accuracies": [K],
-        "mean_member_accuracy", "best_member_accuracy"}``.
+        "mean_member_accuracy", "best_member_accuracy", "metric"}`` (``metric``:
+        ``accuracy``, or ``map`` for multi-label runs, whose numbers are macro mAP).
+
+    Example:
+        >>> ids, y = np.array(["a", "b"]), np.array([1, 0])
+        >>> a = RunPredictions(np.array([[0.6, 0.4], [0.6, 0.4]]), y, ids, "a")
+        >>> b = RunPredictions(np.array([[0.3, 0.7], [0.9, 0.1]]), y, ids, "b")
+        >>> fuse_runs([a, b])["accuracy"], fuse_runs([a, b])["member_accuracies"]
+        (1.0, [0.5, 1.0])
     """
-    if not runs:
-        raise ValueError("Expected at least one run to fuse; got none.")
-    first = runs[0]
-    for r in runs[1:]:
+    if len(runs) < 2:
+        raise ValueError(
+            f"Expected at least 2 runs to fuse; got {len(runs)}. Pass two or more run folders "
+            "of one dataset (or a reproduce folder to easyfirst fuse)."
+        )
+    preds = [r if isinstance(r, RunPredictions) else load_predictions(r, split) for r in runs]
+    first = preds[0]
+    for r in preds[1:]:
+        if None not in (r.fingerprint, first.fingerprint) and r.fingerprint != first.fingerprint:
+            raise ValueError(
+                f"Run {r.name!r} was trained on dataset fingerprint {r.fingerprint} but "
+                f"{first.name!r} on {first.fingerprint}; expected runs of one dataset. Fuse "
+                "runs of the same dataset."
+            )
         if r.ids.shape != first.ids.shape or not np.array_equal(r.ids, first.ids) or \
                 not np.array_equal(r.targets, first.targets):
             raise ValueError(
-                f"Run {r.name!r} predicts other samples than {first.name!r}; expected the same "
-                "dataset split. Fuse runs of one dataset."
+                f"Run {r.name!r} predicts other {split} samples than {first.name!r} ("
+                f"{r.ids.shape[0]} vs {first.ids.shape[0]}, or other ids or targets); expected "
+                f"the same {split} set. Fuse runs of one dataset."
             )
-    member = [r.accuracy for r in runs]
+    member = [r.accuracy for r in preds]
     return {
-        "members": [r.name for r in runs],
-        "accuracy": fusion_accuracy([r.probs for r in runs], first.targets),
+        "members": [r.name for r in preds],
+        "accuracy": fusion_accuracy([r.probs for r in preds], first.targets),
         "member_accuracies": member,
         "mean_member_accuracy": float(np.mean(member)),
         "best_member_accuracy": float(np.max(member)),
+        "metric": "map" if first.targets.ndim == 2 else "accuracy",
     }
 
 

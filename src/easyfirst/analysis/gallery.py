@@ -24,6 +24,7 @@ import numpy as np
 
 from easyfirst.analysis import plots
 from easyfirst.analysis.blocks import Gallery, Image, Link, Row
+from easyfirst.analysis.per_sample import easy_to_hard
 from easyfirst.analysis.sample_media import SampleMedia
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
@@ -34,16 +35,6 @@ MAX_CUMACC, MIN_CONFIDENCE = 0.2, 0.8
 RULE = (f"CumAcc (mean over the seeds) <= {MAX_CUMACC:g} and, in the eval passes over the "
         f"training set, another class predicted with mean probability >= {MIN_CONFIDENCE:g} "
         "over the seeds (a seed predicting a third class counts 0)")
-
-
-def easy_to_hard(s: Scores) -> np.ndarray:
-    """Sample indices from easiest to hardest; samples without a score (NaN) left out."""
-    v = np.asarray(s.values, dtype=np.float64)
-    if np.isfinite(v).all():
-        return s.easy_to_hard()
-    finite = np.flatnonzero(np.isfinite(v))
-    easiness = v[finite] if s.higher_is_easier else -v[finite]
-    return finite[np.argsort(-easiness, kind="stable")]
 
 
 def label_issues(dyns: Sequence[TrainingDynamics], targets: np.ndarray

@@ -303,6 +303,6 @@ def learning_curves(
     top.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     top.set_title("Learning curves and pool size", fontsize=11)
     bottom.set_ylabel("pool (fraction of N)" if num_samples else "pool size (samples)")
-    bottom.set_xlabel("epoch")
+    bottom.set_xlabel("epoch (from 1)")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _save(fig, path)

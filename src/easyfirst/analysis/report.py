@@ -33,6 +33,7 @@ from easyfirst.analysis import blocks, gallery, plots
 from easyfirst.analysis.agreement import agreement
 from easyfirst.analysis.blocks import Image, Section
 from easyfirst.analysis.formats import format_html, format_markdown
+from easyfirst.analysis.per_sample import score_folders, seed_dirs
 from easyfirst.analysis.results import (
     RunRecord,
     Table,
@@ -56,24 +57,6 @@ REPRODUCE_FILE = "reproduce.json"
 FILES_DIR = "report_files"
 
 
-# -- what a folder holds --------------------------------------------------------------------
-
-
-def is_score_folder(p: Path) -> bool:
-    return (p / "run.json").is_file() and any((p / "scores").glob("*.csv"))
-
-
-def score_folders(root: Path) -> list[Path]:
-    if is_score_folder(root):
-        return [root]
-    return sorted(c for c in root.iterdir() if c.is_dir() and is_score_folder(c))
-
-
-def _seed_dirs(folder: Path) -> list[Path]:
-    dirs = [d for d in (folder / "seeds").glob("seed_*") if d.is_dir()]
-    return sorted(dirs, key=lambda d: int(d.name.split("_")[1]) if d.name[5:].isdigit() else 0)
-
-
 def _fmt(x: float, digits: int = 4) -> str:
     return "-" if x is None or not math.isfinite(float(x)) else f"{float(x):.{digits}g}"
 
@@ -84,7 +67,7 @@ def score_section(
     """Sections for one ``easyfirst score`` folder."""
     ensembles = {p.stem: Scores.load(p, allow_nan=True)
                  for p in sorted((folder / "scores").glob("*.csv"))}
-    seeds = _seed_dirs(folder)
+    seeds = seed_dirs(folder)
     dyns = [TrainingDynamics.load(sd / "dynamics.pt") for sd in seeds
             if (sd / "dynamics.pt").is_file()]
     dyn = dyns[0] if dyns else None
@@ -252,7 +235,7 @@ def collect_sections(
     sections: list[Section] = []
     if plan is not None:
         best_k = int(plan.get("plan", {}).get("best_k", best_k))
-        s = plan.get("settings", {})
+        s = plan.get("config") or plan.get("settings") or {}  # settings: before run.json v2
         p = plan.get("plan", {})
         intro = Section("Protocol")
         intro.blocks.append(Table("Settings", ["setting", "value"], [

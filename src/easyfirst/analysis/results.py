@@ -298,7 +298,7 @@ def fusion_results(
     rows: list[list[str]] = []
     for name, members in groups.items():
         res = {"fusion": name, **fuse_runs([m.predictions(split) for m in members])}
-        res["delta_vs_best_k_baselines"] = res["accuracy"] - ref
+        res["delta_vs_best_k_baselines"] = round(res["accuracy"] - ref, 12)  # no float noise
         rows_data.append(res)
         rows.append([name, ", ".join(res["members"]), f"{res['accuracy']:.4f}",
                      f"{res['mean_member_accuracy']:.4f}", f"{res['best_member_accuracy']:.4f}",

@@ -109,9 +109,10 @@ def fact_tables(folder: Path, ensembles: dict[str, Scores], seed_dirs: list[Path
         "positive: samples with a higher value score as easier; samples without a value "
         "(NaN) are left out.")]
     # multi-label: the share of test samples correct (>= 0.5) by the runs' rule
-    run = folder / "run.json"  # the runs' own rule (settings.correctness)
-    rule = (read_json(run, what="the runs' settings").get("settings", {}) if run.is_file()
-            else {}).get("correctness", DEFAULT_CORRECTNESS)
+    run = folder / "run.json"  # the runs' own rule (config.correctness)
+    saved = read_json(run, what="the runs' settings") if run.is_file() else {}
+    rule = (saved.get("config") or saved.get("settings") or {}).get("correctness",
+                                                                     DEFAULT_CORRECTNESS)
     what = (f"share with {rule} >= 0.5" if arrays["train.targets"].ndim == 2
             else "accuracy")
     for col, train_v in facts.items():

@@ -1,7 +1,7 @@
 """The report's files to look at and listen to: a thumbnail and a short clip per sample.
 
 :meth:`SampleMedia.open` loads the dataset of an ``easyfirst score`` folder again
-(``run.json``'s ``settings.dataset`` and ``dataset_options``; the features come from the
+(``run.json``'s ``config.dataset`` and ``dataset_options``; the features come from the
 feature cache) and uses it only when it is the data that was scored (same fingerprint).
 Then, for a training-split row index ``i``:
 
@@ -51,12 +51,15 @@ def reload_dataset(name: str, options: dict[str, Any]) -> DatasetBundle:
 def _scored_bundle(folder: Path) -> tuple[str, DatasetBundle | None, str]:
     """``(dataset name, the scored data loaded again or None, why not)``."""
     run = read_json(folder / "run.json", what="the runs' settings")
-    settings = run.get("settings") or {}
+    settings = run.get("config") or run.get("settings") or {}  # settings: before v2
     name = str(settings.get("dataset") or "")
     if name not in DATASETS:
         return name, None, f"run.json names no registered dataset (got {name or 'none'!r})"
+    options = dict(settings.get("dataset_options") or {})
+    if options.get("root") and run.get("cwd"):  # a relative --root: where the run was started
+        options["root"] = str(Path(run["cwd"]) / Path(options["root"]).expanduser())
     try:
-        bundle = reload_dataset(name, dict(settings.get("dataset_options") or {}))
+        bundle = reload_dataset(name, options)
     except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
         line = (str(exc).splitlines() or [type(exc).__name__])[0]
         return name, None, f"loading dataset {name!r} again failed ({line})"

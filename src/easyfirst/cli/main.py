@@ -13,20 +13,38 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NoReturn
 
 from easyfirst._version import __version__
-from easyfirst.cli import listing, report, reproduce, score, train
+from easyfirst.cli import export, fuse, listing, report, reproduce, score, train
 
-SUBCOMMANDS = (score, train, reproduce, report, listing)
+SUBCOMMANDS = (score, train, reproduce, report, fuse, export, listing)
 # Errors whose message is the whole story; any other type is named in the line.
 EXPECTED = (ValueError, KeyError, FileNotFoundError, IndexError, RuntimeError, OSError,
-            FloatingPointError)
+            FloatingPointError, ImportError)  # ImportError: a missing extra, with its install line
 
 
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors are one line (argparse's message and where to
-    look), exit code 2."""
+    look), exit code 2, and whose help shows every option's default."""
+
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        """Descriptions as written; ``(default: X)`` after an option's help unless the help
+        already names its default or there is none (``None``, ``False``, empty)."""
+
+        def _get_help_string(self, action: argparse.Action) -> str | None:
+            text = action.help or ""
+            default = action.default
+            if (not action.option_strings or "default" in text.lower() or default is None
+                    or default is False or default in (argparse.SUPPRESS, [])
+                    or text == argparse.SUPPRESS):
+                return action.help
+            return f"{text} (default: %(default)s)".lstrip()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Parser.Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         command = self.prog if self.prog.startswith("easyfirst") else f"easyfirst {self.prog}"
@@ -96,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # usage errors (one line, from Parser.error), --help, --version
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     try:
-        return int(args.func(args) or 0)
+        with _job(args):
+            return int(args.func(args) or 0)
     except Exception as exc:
         if os.environ.get("EASYFIRST_DEBUG"):
             raise
@@ -104,6 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         _leave_process_group()
+
+
+def _job(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    """A training command's job (``easyfirst.monitor``): its overall progress line, and the
+    loggers of ``--log``, checked before anything runs."""
+    if not hasattr(args, "log"):
+        return nullcontext()
+    from easyfirst.monitor import job
+
+    return job(root=args.out, log=args.log, log_dir=args.log_dir,
+               progress=not args.no_progress)
 
 
 def _leave_process_group() -> None:

@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from easyfirst.audio.augment import AUGMENTATIONS
+from easyfirst.data import DATASETS, load_dataset
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import PLACEMENTS
+from easyfirst.models import MODELS
 from easyfirst.models.registry import check_model_options
+from easyfirst.monitor.loggers import LOGGERS
 from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
 from easyfirst.training.config import (
     DTYPES,
@@ -101,9 +105,37 @@ def check_out_dir(out: str | None, flag: str = "--out") -> None:
             return
 
 
-def check_augment(names: list[str] | None) -> None:
-    from easyfirst.audio.augment import AUGMENTATIONS
+def log_names(text: str) -> list[str]:
+    """``--log tensorboard,mlflow`` -> the logger names, each checked against the registry."""
+    names = [n for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in LOGGERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown logger {unknown[0]!r}; expected one of {', '.join(LOGGERS.names())} "
+            "(comma-separated)")
+    return names
 
+
+def one_of(names: list[str] | tuple[str, ...]) -> str:
+    """``"one of: a, b, c"`` for a help text (an option taking names its choices= cannot
+    list, e.g. comma-separated ones)."""
+    return f"one of: {', '.join(names)}"
+
+
+def scorer_names(text: str, flag: str = "--scorers") -> list[str]:
+    """``"cumacc,fit"`` -> the scorer names, each checked against the registry (one line)."""
+    from easyfirst.scoring import get_scorer
+
+    names = [s for s in text.split(",") if s]
+    if not names:
+        raise ValueError(f"Expected {flag} like cumacc,fit,celoss; got {text!r}. Name at least "
+                         "one scorer (easyfirst scorers).")
+    for name in names:
+        get_scorer(name)  # unknown: one line listing the valid ones
+    return names
+
+
+def check_augment(names: list[str] | None) -> None:
     for name in names or []:
         AUGMENTATIONS.get(name)  # unknown: one line listing the valid ones
 
@@ -120,24 +152,29 @@ class DeprecatedAlias(argparse.Action):
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="synthkws", help="dataset name (easyfirst datasets)")
-    p.add_argument("--root", default=None, help="local data folder for datasets that need one")
+    p.add_argument("--dataset", default="synthkws", metavar="NAME",
+                   help=f"dataset, {one_of(DATASETS.names())} (easyfirst datasets NAME shows "
+                   "its layout and options)")
+    p.add_argument("--root", default=None,
+                   help="local data folder for datasets that need one (what it must hold: "
+                   "easyfirst datasets NAME)")
     p.add_argument(
         "--dataset-opt",
         action="append",
         metavar="KEY=VALUE",
-        help="extra dataset loader option (repeatable)",
+        help="extra dataset loader option (repeatable); the keys and their defaults of a "
+        "dataset: easyfirst datasets NAME",
     )
 
 
 def add_recipe_args(p: argparse.ArgumentParser) -> None:
     """Model and optimiser options; unset ones come from the model's recipe."""
     p.add_argument("--model", default="auto",
-                   help="model name (easyfirst models), or auto: picked from the inputs "
-                   "(log-Mel -> tcresnet8, images -> small_cnn, flat -> mlp)")
-    p.add_argument(
-        "--model-opt", action="append", metavar="KEY=VALUE", help="extra model option (repeatable)"
-    )
+                   help=f"model, {one_of(MODELS.names())} (easyfirst models), or auto: picked "
+                   "from the inputs (log-Mel -> tcresnet8, images -> small_cnn, flat -> mlp; "
+                   "default: auto)")
+    p.add_argument("--model-opt", action="append", metavar="KEY=VALUE",
+                   help="extra model option (repeatable; easyfirst models lists each model's)")
     recipe = " (default: the model's recipe)"
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS.names(), help="optimizer"
                    + recipe)
@@ -146,8 +183,9 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
                    help="learning-rate schedule over training" + recipe)
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     p.add_argument("--weight-decay", type=float, default=None, help="weight decay" + recipe)
-    p.add_argument("--augment", default=None,
-                   help="comma-separated batch augmentations, or none" + recipe)
+    p.add_argument("--augment", default=None, metavar="NAME[,NAME]",
+                   help=f"comma-separated batch augmentations, {one_of(AUGMENTATIONS.names())}"
+                   ", or none" + recipe)
 
 
 def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
@@ -162,7 +200,8 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
                    help="training epochs" + (" (default: the budget's)" if epochs is None else ""))
     p.add_argument("--batch-size", type=int, default=None,
                    help="global batch size (default: the model's recipe)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (auto: "
+                   "cuda when available)")
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="parameter dtype (float64 for exact comparisons)")
     p.add_argument("--correctness", default=DEFAULT_CORRECTNESS, choices=MULTILABEL_CORRECTNESS,
@@ -187,7 +226,7 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
                    help="train the seeds as one stacked (vmapped) ensemble (auto: on CUDA for "
                    "small per-seed batches)")
     p.add_argument("--fuse", dest="stack", choices=STACK_MODES, action=DeprecatedAlias,
-                   help="deprecated alias of --stack (removed in the next release)")
+                   help=argparse.SUPPRESS)  # deprecated alias of --stack (next release: gone)
     p.add_argument("--out", required=out_required, default=None, help="output folder")
     if resumable:
         again = p.add_mutually_exclusive_group()
@@ -196,6 +235,11 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
         again.add_argument("--overwrite", action="store_true",
                            help="delete the outputs already in --out and start afresh")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--log", type=log_names, default=[], metavar="NAME[,NAME]",
+                   help=f"also log per-epoch metrics, pool sizes and score histograms to: "
+                   f"{', '.join(LOGGERS.names())} (optional packages: pip install "
+                   "'easyfirst[log]')")
+    p.add_argument("--log-dir", default=None, help="where --log writes (default: OUT/logs)")
 
 
 def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -203,6 +247,14 @@ def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.root is not None:
         opts["root"] = args.root
     return opts
+
+
+def load_data(args: argparse.Namespace) -> DatasetBundle:
+    """The dataset of ``--dataset``, ``--root`` and ``--dataset-opt``; ``--no-progress`` also
+    hides the loader's bars (feature caching)."""
+    opts = dataset_options(args)
+    progress = bool(opts.pop("progress", not args.no_progress))
+    return load_dataset(args.dataset, progress=progress, **opts)
 
 
 def run_config(

@@ -1,4 +1,5 @@
-"""``easyfirst report``: a self-contained HTML report (and Markdown) of an output folder."""
+"""``easyfirst report``: a self-contained HTML report (and Markdown) of an output folder, or
+with ``--hardest K`` the K hardest training samples of its score folder."""
 
 from __future__ import annotations
 
@@ -13,14 +14,30 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="an --out folder of score, train or reproduce")
     p.add_argument("--out", default=None, help="where to write the report (default: RUN_DIR)")
     p.add_argument("--target", type=float, default=0.9,
-                   help="Spearman for the seeds-needed estimate (default 0.9)")
+                   help="Spearman for the seeds-needed estimate")
     p.add_argument("--best-k", type=int, default=3,
                    help="compare the best runs with the mean of the best k baselines")
+    p.add_argument("--hardest", type=int, default=None, metavar="K",
+                   help="print the K hardest training samples of the score folder (rank, index, "
+                   "id, label, predicted, each scorer's score; easyfirst export writes all) "
+                   "instead of writing the report")
+    p.add_argument("--by", default=None, metavar="SCORER",
+                   help="with --hardest: the scorer that ranks them (default: the first by name)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.report import write_report
+
+    if args.by is not None and args.hardest is None:
+        raise ValueError(f"--by ranks the samples of --hardest; got --by {args.by} without "
+                         "--hardest. Add --hardest K, or drop --by.")
+    if args.hardest is not None:
+        from easyfirst.analysis.formats import format_text
+        from easyfirst.analysis.per_sample import hardest_table
+
+        print(format_text(hardest_table(args.run_dir, args.hardest, by=args.by)))
+        return 0
 
     html_path, md_path = write_report(args.run_dir, args.out, target=args.target,
                                       best_k=args.best_k)

@@ -18,23 +18,34 @@ from __future__ import annotations
 
 import argparse
 
-from easyfirst.cli.options import add_data_args, add_train_args, dataset_options, run_config
+from easyfirst.cli.options import (
+    add_data_args,
+    add_train_args,
+    load_data,
+    one_of,
+    run_config,
+    scorer_names,
+)
+from easyfirst.data.registry import plain_doc
+from easyfirst.scoring import SCORERS
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reproduce",
         help="the paper's protocol: score, train the curriculum grid and baselines, fuse, report",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=plain_doc(__doc__ or ""),
     )
     add_data_args(p)
     p.add_argument("--budget", default="tiny",
-                   help="tiny (default), small, paper, or a number of training runs")
-    p.add_argument("--scorers", default="cumacc,fit,celoss",
-                   help="scorers computed from the scoring runs (comma-separated)")
-    p.add_argument("--order-by", default=None,
-                   help="scorer(s) ordering the CL/ACL runs (default: the first of --scorers)")
+                   help="tiny, small, paper, or a number of training runs (see above)")
+    p.add_argument("--scorers", "--scorer", dest="scorers", default="cumacc,fit,celoss",
+                   metavar="NAME[,NAME]",
+                   help=f"scorers computed from the scoring runs, comma-separated, "
+                   f"{one_of(SCORERS.names())}")
+    p.add_argument("--order-by", default=None, metavar="NAME[,NAME]",
+                   help="scorer(s) ordering the CL/ACL runs, among --scorers (default: the "
+                   "first of --scorers)")
     p.add_argument("--best-k", type=int, default=3,
                    help="compare the best runs with the mean of the best k baselines")
     add_train_args(p, epochs=None, out_required=False, resumable=False)
@@ -45,15 +56,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.formats import format_text
     from easyfirst.analysis.report import write_report
-    from easyfirst.data import load_dataset
-    from easyfirst.scoring import get_scorer
     from easyfirst.workflows.reproduce import make_plan, reproduce
 
-    scorers = [s for s in args.scorers.split(",") if s]
-    if not scorers:
-        raise ValueError(f"Expected --scorers like cumacc,fit,celoss; got {args.scorers!r}.")
-    for s in scorers:
-        get_scorer(s)
+    scorers = scorer_names(args.scorers)
     if args.best_k < 1:
         raise ValueError(
             f"Expected --best-k >= 1 (the best baselines compared with); got {args.best_k}. "
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     order_by = [s for s in args.order_by.split(",") if s] if args.order_by else None
     plan = make_plan(args.budget, scorers=scorers, order_by=order_by, best_k=args.best_k)
     args.epochs = args.epochs if args.epochs is not None else plan.epochs
-    bundle = load_dataset(args.dataset, **dataset_options(args))
+    bundle = load_data(args)
     cfg, note = run_config(args, bundle)
     print(note, flush=True)
     out = args.out or f"runs/reproduce-{args.dataset}-{plan.budget}"

@@ -13,9 +13,11 @@ from typing import Any
 from easyfirst.cli.options import (
     add_data_args,
     add_train_args,
-    dataset_options,
+    load_data,
+    one_of,
     parse_int_list,
     run_config,
+    scorer_names,
 )
 from easyfirst.scoring import SCORERS, Param
 
@@ -33,18 +35,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="train over seeds and score every training sample")
     add_data_args(p)
     add_train_args(p, epochs=20)
-    p.add_argument(
-        "--scorer",
-        default="cumacc",
-        help="comma-separated scorer names (easyfirst scorers), e.g. cumacc,fit,aum,cvloss",
-    )
-    p.add_argument("--seeds", default="0", help="seeds, e.g. 0,1,2,3,4 or 0-4")
+    p.add_argument("--scorers", "--scorer", dest="scorers", default="cumacc",
+                   metavar="NAME[,NAME]",
+                   help=f"comma-separated scorers, {one_of(SCORERS.names())} (easyfirst "
+                   "scorers)")
+    p.add_argument("--seeds", "--seed", dest="seeds", default="0",
+                   help="seeds, e.g. 0,1,2,3,4 or 0-4")
     p.add_argument(
         "--seed-parallel", action="store_true",
         help="under torchrun --nproc_per_node=K: one seed per process (seed i on rank i mod K), "
              "the same files as a sequential run",
     )
-    p.add_argument("--el2n-epoch", type=int, default=0, help="epoch (0-based) for EL2N")
+    p.add_argument("--el2n-epoch", type=int, default=1,
+                   help="epoch at which EL2N is taken, from 1 (the first) to --epochs")
     p.add_argument(
         "--keep-history", action="store_true", help="also keep per-epoch correctness (bit-packed)"
     )
@@ -66,7 +69,7 @@ def scorer_params(args: argparse.Namespace, scorers: list[str]) -> dict[str, dic
         chosen = [(s, prm) for s, prm in users if s in scorers]
         if not chosen:
             raise ValueError(
-                f"{option} is used by {', '.join(s for s, _ in users)} only; got --scorer "
+                f"{option} is used by {', '.join(s for s, _ in users)} only; got --scorers "
                 f"{','.join(scorers)}. Add the scorer or drop {option}."
             )
         for s, prm in chosen:
@@ -75,21 +78,17 @@ def scorer_params(args: argparse.Namespace, scorers: list[str]) -> dict[str, dic
 
 
 def run(args: argparse.Namespace) -> int:
-    from easyfirst.data import load_dataset
-    from easyfirst.scoring import get_scorer
     from easyfirst.training.distributed import is_main_process
     from easyfirst.workflows.score import score_dataset
 
-    scorers = [s for s in args.scorer.split(",") if s]
-    if not scorers:
-        raise ValueError(f"Expected --scorer like cumacc,fit (easyfirst scorers); got "
-                         f"{args.scorer!r}. Name at least one scorer.")
-    for s in scorers:
-        get_scorer(s)
+    scorers = scorer_names(args.scorers)
     params = scorer_params(args, scorers)
     seeds = parse_int_list(args.seeds, "--seeds")
-    bundle = load_dataset(args.dataset, **dataset_options(args))
-    cfg, note = run_config(args, bundle, el2n_epoch=args.el2n_epoch,
+    if not 1 <= args.el2n_epoch <= max(args.epochs, 1):  # epochs < 1: RunConfig says so
+        raise ValueError(f"Expected --el2n-epoch from 1 to --epochs ({args.epochs}); got "
+                         f"{args.el2n_epoch}. Epochs are numbered from 1.")
+    bundle = load_data(args)
+    cfg, note = run_config(args, bundle, el2n_epoch=args.el2n_epoch - 1,
                            keep_history=args.keep_history)
     if is_main_process():
         print(note, flush=True)
@@ -151,8 +150,9 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{s['scorer']} ({s['direction']}, N={s['N']}): min {s['min']:.4g}  "
         f"p25 {q.get('0.25', float('nan')):.4g}  median {q.get('0.5', float('nan')):.4g}  "
         f"p75 {q.get('0.75', float('nan')):.4g}  max {s['max']:.4g}  mean {s['mean']:.4g}\n"
-        f"  unique values {s['num_unique']}, largest tie {s['largest_tie']} samples at "
-        f"{s['largest_tie_value']:.4g}\n"
+        f"  unique values {s['num_unique']}, " + (
+            f"largest tie {s['largest_tie']} samples at {s['largest_tie_value']:.4g}\n"
+            if s["largest_tie"] > 1 else "no ties\n") +
         f"  easiest: {', '.join(map(str, s['easiest']))}\n"
         f"  hardest: {', '.join(map(str, s['hardest']))}"
     )

@@ -4,38 +4,51 @@ from __future__ import annotations
 
 import argparse
 
-from easyfirst.cli.options import add_data_args, add_train_args, dataset_options, run_config
+from easyfirst.cli.options import add_data_args, add_train_args, load_data, one_of, run_config
+from easyfirst.curriculum.balance import BALANCES
+from easyfirst.curriculum.ordering import ORDERINGS
+from easyfirst.curriculum.sampler import MODES, PACE_BY
+from easyfirst.pacing import PACINGS
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train with a curriculum (or the baseline)")
     add_data_args(p)
     add_train_args(p, epochs=20)
-    p.add_argument("--scores", default=None, help="score CSV from easyfirst score")
+    p.add_argument("--scores", default=None, metavar="FILE",
+                   help="score CSV from easyfirst score, e.g. OUT/scores/cumacc.csv (needed by "
+                   "--ordering curriculum and anti)")
     p.add_argument("--ordering", default="curriculum",
-                   help="curriculum (easy first), anti (hard first), random, none (baseline)")
-    p.add_argument("--pacing", default="logarithmic", help="pacing function name")
+                   help=f"{one_of(ORDERINGS)}: curriculum (easy first), anti (hard first), "
+                   "random (a seeded random order), none (the baseline: full data, no pacing)")
+    p.add_argument("--pacing", default="logarithmic",
+                   help=f"pacing function, {one_of(PACINGS.names())} (easyfirst pacings)")
     p.add_argument("--start-fraction", type=float, default=0.2, help="b: initial pool fraction")
     p.add_argument("--full-at", type=float, default=0.5,
                    help="a: training progress from which all data is used")
-    p.add_argument("--epoch-mode", default="constant", help="constant or pool")
-    p.add_argument("--pace-by", default="epoch", help="epoch or step (optimizer steps)")
+    p.add_argument("--epoch-mode", default="constant",
+                   help=f"{one_of(MODES)}: the baseline's steps per epoch, or one pass over "
+                   "the pool")
+    p.add_argument("--pace-by", default="epoch",
+                   help=f"{one_of(PACE_BY)}: when the pool grows (step: every optimizer "
+                   "step, constant mode only)")
     p.add_argument("--balance", default="none",
-                   help="none, balanced (multi-label: rarest labels first), stratified "
-                   "(single-label), or cover (every class in the pool from the first epoch)")
-    p.add_argument("--seed", type=int, default=0)
+                   help=f"{one_of(BALANCES)}: balanced (multi-label: rarest labels first), "
+                   "stratified (single-label), cover (every class in the pool from the first "
+                   "epoch)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the run (initialisation, "
+                   "order of batches, random ordering)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from easyfirst.data import load_dataset
     from easyfirst.training.distributed import is_main_process
     from easyfirst.workflows.curriculum import CurriculumSpec, load_scores_for, train_curriculum
 
     spec = CurriculumSpec(ordering=args.ordering, pacing=args.pacing,
                           start_fraction=args.start_fraction, full_at=args.full_at,
                           mode=args.epoch_mode, balance=args.balance, pace_by=args.pace_by)
-    bundle = load_dataset(args.dataset, **dataset_options(args))
+    bundle = load_data(args)
     cfg, note = run_config(args, bundle, seed=args.seed)
     if is_main_process():
         print(note, flush=True)
@@ -45,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
                               progress=not args.no_progress)
     if is_main_process():
         pools = [m["pool_size"] for m in result.metrics]
-        print(f"{spec.ordering} / {spec.pacing} (b={spec.start_fraction}, a={spec.full_at}) "
-              f"on {bundle.name}: pool {pools[0]} -> {pools[-1]} of {len(bundle.train)}")
+        print(f"{spec.describe()} on {bundle.name}: pool {pools[0]} -> {pools[-1]} of "
+              f"{len(bundle.train)}")
         if result.test_accuracy is not None:
             metric = "mAP" if result.metric == "map" else "accuracy"
             print(f"test {metric} {result.test_accuracy:.4f} (epoch {result.best_epoch + 1}, "

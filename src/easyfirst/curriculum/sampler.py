@@ -36,6 +36,8 @@ Example:
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Iterator, Sized
 from numbers import Integral
 from typing import Any, cast
@@ -48,6 +50,7 @@ from torch.utils.data import Dataset, DistributedSampler
 from easyfirst.curriculum.balance import BALANCES, make_pool
 from easyfirst.curriculum.ordering import check_ordering
 from easyfirst.pacing import PacingFunction
+from easyfirst.scores import Scores
 
 MODES = ("constant", "pool")
 PACE_BY = ("epoch", "step")
@@ -56,14 +59,21 @@ PACE_BY = ("epoch", "step")
 class CurriculumSampler(DistributedSampler[int]):
     """Curriculum sampler, sharded and seeded like ``DistributedSampler``.
 
-    Call :meth:`set_epoch` before each epoch, as with ``DistributedSampler``.
+    Call :meth:`set_epoch` before each epoch, as with ``DistributedSampler``; iterating it a
+    second time in one epoch warns (once), since the pool would not grow.
 
     Args:
         dataset_or_len: the training dataset (anything with ``len``) or its length N.
         ordering: sample indices, first-to-enter first, shape (N,), e.g. from
-            :func:`easyfirst.curriculum.make_ordering`; ``None`` for the baseline (full data
-            every epoch; ``pacing`` and ``balance`` are then not used).
-        pacing: the pool size schedule; ``None`` uses the full ordering every epoch.
+            :func:`easyfirst.curriculum.make_ordering`; or ``Scores`` (or the path of a score
+            file, read with ``Scores.load``), entered easiest first (``scores.easy_to_hard()``;
+            ``make_ordering`` gives anti and random orders); ``None`` for the baseline (full
+            data every epoch; ``pacing`` and ``balance`` are then not used).
+        pacing: the pool size schedule: a ``PacingFunction``, or a pacing name (``easyfirst
+            pacings``) with ``start_fraction`` (default 0.2) and ``full_at`` (default 0.5);
+            ``None`` uses the full ordering every epoch.
+        start_fraction, full_at: with a pacing name: the fraction of the data in use at the
+            start, and the fraction of training after which all of it is used.
         num_epochs: E, the length of training; needed with ``pacing``.
         batch_size: B per rank; when given, every epoch's pool must hold one batch.
         mode: ``"constant"`` (baseline epoch length) or ``"pool"`` (one pass over the pool).
@@ -85,12 +95,16 @@ class CurriculumSampler(DistributedSampler[int]):
             ``num_epochs`` or ``targets``, or a pool smaller than one batch.
     """
 
+    NEXT_EPOCH = "set_epoch(epoch)"  # the call that starts an epoch (named in the warning)
+
     def __init__(
         self,
         dataset_or_len: Sized | int,
-        ordering: np.ndarray | None,
+        ordering: np.ndarray | Scores | str | os.PathLike[str] | None,
         *,
-        pacing: PacingFunction | None = None,
+        pacing: PacingFunction | str | None = None,
+        start_fraction: float | None = None,
+        full_at: float | None = None,
         num_epochs: int | None = None,
         batch_size: int | None = None,
         mode: str = "constant",
@@ -127,8 +141,8 @@ class CurriculumSampler(DistributedSampler[int]):
                                    ("pace_by", pace_by, PACE_BY)):
             if value not in valid:
                 raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
-        self.ordering = None if ordering is None else check_ordering(ordering, n)
-        self.pacing = pacing
+        self.ordering = None if ordering is None else check_ordering(_order_of(ordering), n)
+        self.pacing = _pacing_of(pacing, start_fraction, full_at)
         self.num_epochs = num_epochs
         self.batch_size = batch_size
         self.mode = mode
@@ -140,6 +154,8 @@ class CurriculumSampler(DistributedSampler[int]):
         self._pool_cache: tuple[int, np.ndarray] | None = None
         self._consumed = 0  # samples this rank has yielded in the current epoch
         self._resume_from = 0
+        self._passes = 0  # iterations since set_epoch (a second one warns, once)
+        self._warned = False
         self.set_epoch(0)
         if self.ordering is not None and balance != "none":
             _ = self.pool  # validates targets and num_classes up front
@@ -252,6 +268,14 @@ class CurriculumSampler(DistributedSampler[int]):
         return torch.cat(chunks)[:total][self.rank : total : self.num_replicas]
 
     def __iter__(self) -> Iterator[int]:
+        self._passes += 1
+        if self._passes == 2 and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"{type(self).__name__} iterated again without {self.NEXT_EPOCH}: epoch "
+                f"{self.epoch} repeats with the same pool ({self.pool_size} of {self._n} "
+                f"samples). Call sampler.{self.NEXT_EPOCH} at the start of each epoch.",
+                stacklevel=2)
         indices = self.epoch_indices().tolist()
         start, self._resume_from = self._resume_from, 0
         self._consumed = start
@@ -267,7 +291,7 @@ class CurriculumSampler(DistributedSampler[int]):
         """Select epoch ``epoch`` (0-based); call it before each epoch."""
         if epoch != self.epoch:
             self._consumed = self._resume_from = 0
-        self.epoch = epoch
+        self.epoch, self._passes = epoch, 0
         count = self.pool_size if self.mode == "pool" else self._n
         self.epoch_size = count  # real draws this epoch, before padding to the world size
         self.total_size = self._total_size(count)
@@ -310,6 +334,28 @@ class CurriculumSampler(DistributedSampler[int]):
                 "of this sampler."
             )
         self._consumed = self._resume_from = consumed
+
+
+def _order_of(ordering: np.ndarray | Scores | str | os.PathLike[str]) -> np.ndarray:
+    """The sample order of an index array, of ``Scores`` or of a score file: easiest first."""
+    if isinstance(ordering, (str, os.PathLike)):
+        ordering = Scores.load(ordering)
+    return ordering.easy_to_hard() if isinstance(ordering, Scores) else ordering
+
+
+def _pacing_of(pacing: PacingFunction | str | None, start_fraction: float | None,
+               full_at: float | None) -> PacingFunction | None:
+    """``pacing`` as a ``PacingFunction`` (a name takes ``start_fraction`` and ``full_at``)."""
+    given = {k: v for k, v in (("start_fraction", start_fraction), ("full_at", full_at))
+             if v is not None}
+    if isinstance(pacing, str):
+        return PacingFunction(pacing, **given)
+    if given:
+        raise ValueError(
+            f"Expected {' and '.join(given)} only with a pacing name; got them with pacing="
+            f"{pacing!r}. Pass pacing='linear' (a name) with them, or set them in the "
+            "PacingFunction.")
+    return pacing
 
 
 def _dist_ready() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from easyfirst.data.indexed import WithIndex
 
 Target = int | torch.Tensor
 """One sample's target: a class id (single-label) or its ``(C,)`` float32 multi-hot row."""
@@ -122,14 +125,17 @@ class ArraySplit(Dataset[tuple[torch.Tensor, Target]]):
             inputs, self.targets[torch.as_tensor(idx)], [self.ids[i] for i in idx], meta=meta
         )
 
-    def fingerprint(self, name: str = "") -> str:
-        """A short hash of the dataset name, ids and targets: what scores are keyed by.
+    def ids_targets_hash(self, salt: str = "") -> str:
+        """A short hash of ``salt``, this split's ids and its targets.
 
-        Class ids hash as little-endian int64 (unchanged since the first release); multi-hot
-        targets as a ``multi-hot`` tag, their shape and their uint8 bytes.
+        Not the dataset fingerprint: scores and files are keyed by
+        :attr:`DatasetBundle.fingerprint`, which hashes train's ids and targets with the
+        dataset name and content facts through this. Class ids hash as little-endian int64
+        (unchanged since the first release); multi-hot targets as a ``multi-hot`` tag, their
+        shape and their uint8 bytes.
         """
         h = hashlib.sha256()
-        h.update(name.encode())
+        h.update(salt.encode())
         h.update(json.dumps(self.ids).encode())
         if self.multi_label:
             h.update(f"multi-hot{list(self.targets.shape)}".encode())
@@ -137,6 +143,14 @@ class ArraySplit(Dataset[tuple[torch.Tensor, Target]]):
         else:
             h.update(self.targets.numpy().astype("<i8").tobytes())
         return h.hexdigest()[:16]
+
+    def fingerprint(self, name: str = "") -> str:
+        """Deprecated alias of :meth:`ids_targets_hash`; the dataset fingerprint is
+        ``bundle.fingerprint``."""
+        warnings.warn("ArraySplit.fingerprint() is not the dataset fingerprint that scores are "
+                      "keyed by; use bundle.fingerprint for that, or split.ids_targets_hash() "
+                      "for this split's hash.", DeprecationWarning, stacklevel=2)
+        return self.ids_targets_hash(name)
 
 
 @dataclass
@@ -180,6 +194,53 @@ class DatasetBundle:
                     f"check the loader's class_names."
                 )
 
+    @classmethod
+    def from_datasets(cls, train: Dataset[Any], dev: Dataset[Any] | None = None,
+                      test: Dataset[Any] | None = None, *, name: str,
+                      class_names: Sequence[str] | None = None) -> DatasetBundle:
+        """A bundle from map-style datasets whose items are ``(x, y)`` pairs.
+
+        Every item is read once and kept in memory: ``x`` a tensor or array (one shape per
+        split, stored as float32), ``y`` an int class id or a ``(C,)`` 0/1 multi-hot row.
+        Sample ids are the item indices; ``name`` goes into :attr:`fingerprint`, so give
+        each dataset its own. A ``WithIndex`` wrapper is looked through.
+
+        Args:
+            train, dev, test: the splits (dev/test optional).
+            name: the dataset's name.
+            class_names: names of the C classes; default ``"0" .. "C-1"`` with C from the
+                targets (the largest class id + 1, or the multi-hot width).
+
+        Raises:
+            ValueError: an item that is not ``(x, y)``, inputs of different shapes, or class
+                ids outside ``class_names``.
+
+        Example:
+            >>> import torch
+            >>> from torch.utils.data import TensorDataset
+            >>> ds = TensorDataset(torch.zeros(4, 3), torch.tensor([0, 1, 2, 1]))
+            >>> bundle = DatasetBundle.from_datasets(ds, name="toy")
+            >>> bundle.input_shape, bundle.class_names, len(bundle.fingerprint)
+            ((3,), ['0', '1', '2'], 16)
+        """
+        tr = _materialise(train, "train")
+        dv, te = (None if d is None else _materialise(d, w) for d, w in ((dev, "dev"),
+                                                                          (test, "test")))
+        splits = {"train": tr, "dev": dv, "test": te}
+        single = {w: sp.targets for w, sp in splits.items() if sp is not None and not
+                  sp.multi_label}
+        if class_names is None:
+            c = tr.targets.shape[1] if tr.multi_label else 1 + max(
+                int(t.max()) for t in single.values())
+            class_names = [str(i) for i in range(c)]
+        for what, t in single.items():
+            if int(t.min()) < 0 or int(t.max()) >= len(class_names):
+                raise ValueError(
+                    f"Expected {what} class ids in [0, {len(class_names)}) (one per class name); "
+                    f"got {int(t.min())}..{int(t.max())}. Map the labels to 0..C-1, or pass "
+                    "every class in class_names.")
+        return cls(name, tr, dv, te, list(class_names))
+
     @property
     def multi_label(self) -> bool:
         """True when the targets are ``(N, C)`` multi-hot rows (train's form; all splits')."""
@@ -195,11 +256,55 @@ class DatasetBundle:
 
     @property
     def fingerprint(self) -> str:
-        """Fingerprint of the training split, the one that scores describe.
+        """THE dataset fingerprint: what score files, runs and checkpoints are keyed by.
 
         It covers the name, the ids and labels, and the content-defining ``info`` facts
         (feature parameters, noise settings, ...) except the local ones
         (:data:`LOCAL_INFO_KEYS`: the ``source`` path, a ``missing`` files report).
         """
         facts = {k: v for k, v in self.info.items() if k not in LOCAL_INFO_KEYS}
-        return self.train.fingerprint(self.name + json.dumps(facts, sort_keys=True, default=str))
+        return self.train.ids_targets_hash(
+            self.name + json.dumps(facts, sort_keys=True, default=str))
+
+
+def _materialise(dataset: Dataset[Any], split: str) -> ArraySplit:
+    """An ``ArraySplit`` of every ``(x, y)`` item of ``dataset``, ids ``"0" .. "N-1"``."""
+    if isinstance(dataset, ArraySplit):
+        return dataset
+    dataset = getattr(dataset, "dataset", dataset) if isinstance(dataset, WithIndex) else dataset
+    xs, ys, shape = [], [], None
+    for i in range(len(dataset)):  # type: ignore[arg-type]
+        item = dataset[i]
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise ValueError(
+                f"Expected every {split} item to be an (x, y) pair; got "
+                f"{type(item).__name__} {_short(item)} at index {i}. Return (input, label) "
+                "from __getitem__.")
+        x = torch.as_tensor(np.asarray(item[0]) if not isinstance(item[0], torch.Tensor)
+                            else item[0])
+        if shape is None:
+            shape = tuple(x.shape)
+        elif tuple(x.shape) != shape:
+            raise ValueError(
+                f"Expected every {split} input to have the shape of the first, {shape}; got "
+                f"{tuple(x.shape)} at index {i}. Pad or crop the inputs to one shape.")
+        y = item[1]
+        y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+        if y.ndim > 1 or y.dtype.kind not in "biuf" or (y.ndim == 0 and y.dtype.kind == "f"
+                                                        and y != int(y)):
+            raise ValueError(
+                f"Expected every {split} label to be an int class id or a (C,) 0/1 row; got "
+                f"{_short(item[1])} at index {i}. Return (input, label) from __getitem__.")
+        xs.append(x.float())
+        ys.append(y)
+    if not xs:
+        raise ValueError(f"Expected a {split} dataset with at least 1 item; got 0.")
+    if len({y.shape for y in ys}) > 1:
+        raise ValueError(f"Expected every {split} label in one form (class ids or (C,) rows); "
+                         "got both. Return one kind of label.")
+    return ArraySplit(torch.stack(xs), np.stack(ys), [str(i) for i in range(len(xs))])
+
+
+def _short(value: Any) -> str:
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -230,15 +230,17 @@ def load_folder(
         root/test.csv    file,label      optional
         root/...         the audio files (WAV/FLAC/OGG; any rate, resampled at caching)
 
-    Classes are the labels of ``train.csv`` (sorted; numerically if all are integers).
+    Classes are the labels of ``train.csv`` (sorted; numerically if all are integers). Samples
+    are in the order of their sorted file paths (the ids), not the CSVs' row order: index
+    ``i`` of a score file is ``ids[i]`` (score CSVs carry the ``id`` column).
 
     Multi-label: if ``train.csv`` has a ``labels`` column (and no ``label``), every CSV needs
     ``file,labels``, each row one or more ``;``-separated labels (``a.wav,dog; bark``; spaces
     stripped); classes are the sorted union of train's, targets ``(N, C)`` float32 multi-hot.
 
     Args:
-        root: dataset directory.
-        features: log-Mel preset name or keyword dict (see ``LOGMEL_PRESETS``).
+        root: the dataset folder: train.csv, optional dev.csv and test.csv, the audio files.
+        features: log-Mel preset name or keyword dict (panns8k, panns16k, panns32k).
         sample_rate: overrides the preset's rate.
         duration: clip length in seconds; ``None`` uses the longest file (nothing cropped).
         cache_dir: feature cache directory (default ``$EASYFIRST_CACHE`` or
@@ -257,10 +259,10 @@ def load_folder(
     """
     root = Path(root).expanduser()
     if not (root / "train.csv").is_file():
+        got = "has no train.csv" if root.is_dir() else "does not exist"
         raise FileNotFoundError(
-            f"No train.csv in '{root}'; expected root/train.csv (and optional dev.csv, "
-            f"test.csv) with columns file,label: pass the dataset folder as root."
-        )
+            f"'{root}' {got}; expected a folder with train.csv (and optional dev.csv, test.csv)"
+            " with columns file,label: pass the dataset folder as root (--root).")
     with open(root / "train.csv", newline="") as f:
         multi = {"labels"} <= set(next(csv.reader(f), [])) - {"label"}
     read = read_labels_table if multi else read_label_table

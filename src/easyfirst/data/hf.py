@@ -25,6 +25,7 @@ train's sorted labels (numerically when all are integers). Features are cached l
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -39,6 +40,7 @@ from easyfirst.audio.cache import FeatureSpec, build_feature_cache, file_signatu
 from easyfirst.audio.io import AudioError, audio_info, load_audio, resample
 from easyfirst.data.audioset import AUDIO_EXTS
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.data.clips import register_clips
 from easyfirst.data.folder import (
     Features,
     audio_split,
@@ -305,4 +307,30 @@ def load_hf(
                             chunk_size=chunk_size) for role, r in rows.items()}
     return DatasetBundle("hf", splits["train"], splits.get("dev"), splits.get("test"),
                          class_names, info=bundle_info(root, spec, layout=layout, splits=picked,
-                                                       label_column=label_column))
+                                                       label_column=label_column,
+                                                       audio_column=audio_column))
+
+
+@register_clips("hf")
+def hf_clip(info: Mapping[str, Any], sample_id: str) -> np.ndarray:
+    """A training sample's audio for the report: its file under the root (audiofolders,
+    save_to_disk rows that link files), else its row's bytes in the train split's arrow
+    files (ids ``row:I``, or the row's stored path)."""
+    root, rate = Path(info["source"]), int(info["sample_rate"])
+    if (root / sample_id).is_file():
+        return load_audio(root / sample_id, sample_rate=rate)
+    ids, cells = _train_cells(str(root), info["splits"]["train"], info.get("audio_column"))
+    i = int(sample_id[4:]) if sample_id.startswith("row:") else ids.index(sample_id)
+    return _decode(cells[i]["bytes"], rate, f"sample {sample_id!r} of '{root}'")
+
+
+@functools.lru_cache(maxsize=2)
+def _train_cells(root: str, split: str, audio_column: str | None
+                 ) -> tuple[list[str | None], list[dict[str, Any]]]:
+    """The (undecoded) audio cells of a save_to_disk split and their stored paths."""
+    from datasets import Audio
+
+    ds = _load_from_disk(Path(root))[split]
+    audio = audio_column or next(c for c, f in ds.features.items() if isinstance(f, Audio))
+    cells = list(ds.cast_column(audio, Audio(decode=False))[audio])
+    return [c["path"] for c in cells], cells

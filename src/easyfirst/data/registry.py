@@ -1,8 +1,18 @@
-"""Dataset registry: ``name -> loader(**options) -> DatasetBundle``."""
+"""Dataset registry: ``name -> loader(**options) -> DatasetBundle``, and what each loader takes.
+
+A loader's options and its layout (what ``root`` must hold) are read from its signature and
+its Google-style docstring (``Args:``; a paragraph about the layout in it or in its module's
+docstring), so ``easyfirst datasets NAME`` and the missing-option errors need no second copy.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from easyfirst.data.base import DatasetBundle
@@ -11,12 +21,117 @@ from easyfirst.registry import Registry
 DatasetLoader = Callable[..., DatasetBundle]
 DATASETS: Registry[DatasetLoader] = Registry("dataset")
 register_dataset = DATASETS.register
+SECTIONS = ("Args:", "Returns:", "Raises:", "Example:", "Examples:", "Attributes:")
+_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|obj|exc):`~?([^`]+)`")
+_SEE = re.compile(r"^(?:as in|see) :func:`~?([\w.]+)`")
 
 
-def load_dataset(name: str, **options: Any) -> DatasetBundle:
+def plain_doc(text: str) -> str:
+    """``text`` without reST markup: ````x```` -> x, ``:func:`a.b``` -> a.b, ``*x*`` -> x, and
+    a literal block's ``::`` -> ``:``."""
+    text = _ROLE.sub(r"\1", text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*{1,2}([A-Za-z][\w '-]*)\*{1,2}(?![\w*])", r"\1", text)
+    return re.sub(r"::$", ":", text, flags=re.M)
+
+
+def _args_section(doc: str) -> dict[str, str]:
+    """``name -> text`` of a docstring's ``Args:`` (``a, b: text`` gives both names)."""
+    out: dict[str, str] = {}
+    names: list[str] = []
+    inside = False
+    for line in doc.splitlines():
+        if line.strip() in SECTIONS:
+            inside = line.strip() == "Args:"
+            continue
+        if not inside or not line.strip():
+            continue
+        m = re.match(r"^    (\w[\w, ]*):(?:\s+(.*))?$", line)
+        if m:
+            names = [n.strip() for n in m.group(1).split(",")]
+            for n in names:
+                out[n] = m.group(2) or ""
+        else:
+            for n in names:
+                out[n] += " " + line.strip()
+    return out
+
+
+def _resolve(path: str, near: Any) -> Any:
+    """The function a docstring names (``load_folder`` in ``near``'s module, or dotted)."""
+    module, _, attr = path.rpartition(".")
+    try:
+        owner = importlib.import_module(module) if module else sys.modules[near.__module__]
+    except ImportError:
+        return None
+    return getattr(owner, attr, None)
+
+
+def arg_docs(fn: Any) -> dict[str, str]:
+    """Each documented argument of ``fn``, plain text; ``as in :func:`f``` is followed to
+    ``f``'s own line for that argument."""
+    docs = _args_section(inspect.getdoc(fn) or "")
+    for name, text in docs.items():
+        see = _SEE.match(text)
+        other = _resolve(see.group(1), fn) if see else None
+        if other is not None and other is not fn:
+            docs[name] = arg_docs(other).get(name, text)
+    return {k: plain_doc(v) for k, v in docs.items()}
+
+
+def loader_options(name: str) -> list[tuple[str, Any, str]]:
+    """``(keyword, default or inspect.Parameter.empty, help)`` of dataset ``name``'s loader."""
+    fn = DATASETS.get(name)
+    docs = arg_docs(fn)
+    return [(p.name, p.default, docs.get(p.name, ""))
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def dataset_layout(name: str) -> str:
+    """The paragraph (and the block after it) on the layout of ``name``'s files: from the
+    loader's docstring, else its module's; ``""`` when neither has one."""
+    fn = DATASETS.get(name)
+    for doc in (inspect.getdoc(fn), inspect.getdoc(sys.modules[fn.__module__])):
+        blocks = (doc or "").split("\n\n")
+        for i, block in enumerate(blocks):
+            if "layout" in block.lower() and block.rstrip().endswith(":"):
+                return plain_doc("\n\n".join(blocks[i:i + 2]))
+    return ""
+
+
+def _check_required(name: str, options: dict[str, Any]) -> None:
+    """Refuse a missing required option, and a required ``root`` that does not exist, in one
+    line (a loader with a default root, e.g. a Debian package's, says how to install it)."""
+    for key, default, text in loader_options(name):
+        flag = "--root PATH" if key == "root" else f"--dataset-opt {key}=VALUE"
+        what = text.rstrip(".") or key
+        if default is inspect.Parameter.empty and key not in options:
+            raise ValueError(f"Expected {flag} for dataset {name} ({what}); got none. Pass it "
+                             f"(easyfirst datasets {name} shows the layout).")
+        if key == "root" and default is inspect.Parameter.empty and options.get(key) is not None \
+                and not Path(options[key]).expanduser().exists():  # (defaults: the loader's hint)
+            raise FileNotFoundError(
+                f"Expected --root to be the folder of dataset {name} ({what}); got "
+                f"{str(options[key])!r}, which does not exist. Check the path (easyfirst "
+                f"datasets {name} shows the layout).")
+
+
+def load_dataset(name: str, *, progress: bool | None = None, **options: Any) -> DatasetBundle:
     """Load a registered dataset; ``options`` are loader keywords (e.g. ``root=...``).
 
-    An option the loader does not take raises ``ValueError`` naming the ones it does.
+    Args:
+        name: a registered dataset (``easyfirst datasets``).
+        progress: show the loader's progress bars (feature caching); ``None`` keeps the
+            loader's default. Loaders without bars ignore it.
+        **options: the loader's keywords.
+
+    An option the loader does not take, a required one missing or a ``root`` that does not
+    exist raises ``ValueError`` (``FileNotFoundError`` for the root) in one line.
     """
     DATASETS.check_keywords(name, options, how="--dataset-opt KEY=VALUE, --root PATH")
+    _check_required(name, options)
+    takes = inspect.signature(DATASETS.get(name)).parameters
+    if progress is not None and "progress" in takes:
+        options.setdefault("progress", progress)
     return DATASETS.get(name)(**options)

@@ -17,16 +17,20 @@ import inspect
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from easyfirst._version import __version__
 from easyfirst.data.base import DatasetBundle
+from easyfirst.models.factory import model_name
+from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
 from easyfirst.scoring.base import Param, SeedInputs
+from easyfirst.scoring.ensemble import ensemble
 from easyfirst.scoring.registry import SCORERS
 from easyfirst.targets import is_multilabel
 from easyfirst.training.config import RunConfig
@@ -147,8 +151,48 @@ class TrainingScorer:
         return self.uses_run_model(params)
 
     def score(self, inputs: SeedInputs, **params: Any) -> Scores:
-        return self.run(inputs.bundle, inputs.cfg, seed=inputs.seed, progress=inputs.progress,
-                        model=inputs.model, **params)
+        cfg, facts = inputs.cfg, None
+        if inputs.model is not None:  # the ordinary run of this seed, trained with cfg
+            facts = {"model_source": f"the per-seed training run (seed {inputs.seed})",
+                     "model": cfg.model, "epochs": cfg.epochs}
+        return self.run(inputs.bundle, cfg, seed=inputs.seed, progress=inputs.progress,
+                        model=inputs.model, model_info=facts, **params)
+
+    def __call__(self, data: Any, /, *, model: Any = None, config: RunConfig | None = None,
+                 seeds: Sequence[int] = (0,), progress: bool = False, **params: Any) -> Scores:
+        """Score the training split of ``data``; the call form every scorer shares.
+
+        Args:
+            data: a ``DatasetBundle``, or a map-style Dataset of ``(x, y)`` items (read once
+                with ``DatasetBundle.from_datasets``).
+            model: what to train: a model name or a factory returning an ``nn.Module``
+                (``easyfirst.models.factory``); for scorers that can probe one
+                (``prediction_depth``), also a trained ``nn.Module``. Default:
+                ``config.model``.
+            config: the ``RunConfig`` of every model it trains; default ``RunConfig()``.
+            seeds: one member per seed; several are averaged with ``ensemble``.
+            progress: show progress bars of the trainings.
+            **params: the scorer's parameters (``params``).
+
+        Returns:
+            ``Scores`` of the training split: one seed's, or the seeds' ensemble.
+
+        Raises:
+            TypeError: ``data`` is not a dataset (e.g. a run's ``TrainingDynamics``), or
+                ``model`` is a trained module for a scorer that trains its own.
+        """
+        bundle = _as_bundle(self.name, data)
+        cfg = config if config is not None else RunConfig()
+        trained = model if isinstance(model, nn.Module) else None
+        if trained is not None and not self.reuses_run_model:
+            raise TypeError(f"Scorer {self.name!r} trains models of its own; got a trained "
+                            f"{type(model).__name__}. Pass model= a factory (e.g. lambda: "
+                            "MyNet()) or a model name.")
+        if model is not None and trained is None:
+            cfg = replace(cfg, model=model_name(model))
+        members = [self.run(bundle, cfg, seed=s, progress=progress, model=trained, **params)
+                   for s in seeds]
+        return members[0] if len(members) == 1 else ensemble(members)
 
     def run(
         self,
@@ -159,6 +203,7 @@ class TrainingScorer:
         out_dir: str | Path | None = None,
         progress: bool = False,
         model: Any = None,
+        model_info: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Scores:
         """Score ``bundle.train`` for one seed.
@@ -171,6 +216,8 @@ class TrainingScorer:
             out_dir: if given, the scores are also saved to ``out_dir/<name>.csv``.
             progress: show progress bars of the trainings.
             model: a trained model of this seed to reuse (see ``reuses_run_model``).
+            model_info: what the caller knows of ``model`` (``model_source``, ``model``,
+                ``epochs``); it overrides the scorer's own account in ``meta``.
             **params: scorer parameters (see ``params``).
 
         Returns:
@@ -198,7 +245,7 @@ class TrainingScorer:
             "library_version": __version__,
             "cost": {"wall_s": wall, "trainings": int(out.trainings)},
         }
-        meta.update(jsonable(out.info))
+        meta.update(jsonable({**out.info, **(model_info or {})}))
         scores = Scores(values, higher_is_easier=self.higher_is_easier, meta=meta)
         if out_dir is not None:
             scores.save(Path(out_dir) / f"{self.name}.csv")
@@ -238,6 +285,19 @@ def register_estimator(
         return fn
 
     return decorator
+
+
+def _as_bundle(scorer: str, data: Any) -> DatasetBundle:
+    """``data`` as a ``DatasetBundle``: a bundle as it is, a map-style Dataset materialised."""
+    if isinstance(data, DatasetBundle):
+        return data
+    if isinstance(data, TrainingDynamics) or not (hasattr(data, "__getitem__")
+                                                  and hasattr(data, "__len__")):
+        raise TypeError(
+            f"Scorer {scorer!r} trains models of its own and needs the data; got "
+            f"{type(data).__name__}. Pass a DatasetBundle or a Dataset of (x, y): "
+            f"get_scorer({scorer!r})(train_set, model=..., config=RunConfig(...)).")
+    return DatasetBundle.from_datasets(data, name=type(data).__name__)
 
 
 def sum_costs(members: Sequence[Scores]) -> dict[str, Any]:

@@ -272,6 +272,7 @@ def load_model_file(
             state = obj["best_state"]
             info["checkpoint_epoch"] = int(best["epoch"])
         info["checkpoint_fingerprint"] = obj.get("fingerprint")
+        info["checkpoint_epochs"] = saved.get("epochs")
     else:
         state = _state_dict_in(obj)
         if state is None:

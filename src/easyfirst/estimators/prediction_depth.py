@@ -15,11 +15,14 @@ closest (rather than to the lowest class id).
 
 The model is, in this order: ``model`` (``easyfirst score`` hands over the per-seed run's
 model), ``checkpoint`` (a local easyfirst checkpoint or state dict, trained on this split), or
-a fresh model trained with the run configuration and ``seed`` (one training).
+a fresh model trained with the run configuration and ``seed`` (one training); ``meta`` records
+which (``model_source``), with that model's name and epochs. Fewer than two probed layers
+warn: the depth is then only 0 or 1.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -34,7 +37,7 @@ from easyfirst.estimators.features import (
     layer_embeddings,
     load_model_file,
 )
-from easyfirst.models.registry import build_model
+from easyfirst.models.registry import MODELS, build_model
 from easyfirst.scoring.base import Param, str_list
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import resolve_device
@@ -226,20 +229,15 @@ def prediction_depth(
 
     device = resolve_device(cfg.device)
     dtype = getattr(torch, cfg.dtype)
-    info: dict[str, Any] = {}
-    trainings = 0
-    if model is not None:
-        info["model_source"] = "the per-seed training run"
-    elif checkpoint:
-        model, info = _checkpoint_model(bundle, cfg, checkpoint)
-        info["model_source"] = f"checkpoint {checkpoint}"
-    else:
-
-        model = train(bundle, replace(cfg, seed=seed), record=False, progress=progress).model
-        trainings = 1
-        info["model_source"] = "trained with the run configuration"
+    model, info, trainings = _probed_model(bundle, cfg, seed, progress, model, checkpoint)
     model = model.to(device, dtype)
     names = check_layers(model, layers) if layers else default_layers(model)
+    if len(names) < 2:
+        warnings.warn(
+            f"Prediction Depth probes {len(names)} layer, {names}, of "
+            f"{type(model).__name__}, so every depth is 0 or 1; expected at least 2. Name two or "
+            "more hidden layers with layers=[...] (--layers), give the model an "
+            "embedding_layers() method, or use a deeper model.", stacklevel=2)
     embs, logits = layer_embeddings(
         model,
         bundle.train,
@@ -258,6 +256,30 @@ def prediction_depth(
     )
     info.update(layers=names, num_layers=len(names), layer_dims=[int(e.shape[1]) for e in embs])
     return ScorerOutput(depth.double().numpy(), trainings=trainings, info=info)
+
+
+def _probed_model(
+    bundle: DatasetBundle, cfg: RunConfig, seed: int, progress: bool, model: Any,
+    checkpoint: str | None,
+) -> tuple[torch.nn.Module, dict[str, Any], int]:
+    """The model to probe, the facts of where it came from for ``meta``, and trainings spent.
+
+    ``model``, ``epochs`` and ``model_source`` in the facts override the run configuration's,
+    which only describe a model trained here (``TrainingScorer.score`` overrides them again
+    with the per-seed run's, which it knows)."""
+    if model is not None:
+        return model, {"model_source": "a trained model passed as model=",
+                       "model": type(model).__name__, "epochs": None}, 0
+    if checkpoint:
+        model, info = _checkpoint_model(bundle, cfg, checkpoint)
+        return model, {**info, "model_source": f"checkpoint {checkpoint}",
+                       "model": info["checkpoint_model"],
+                       "epochs": info.get("checkpoint_epochs")}, 0
+    model = train(bundle, replace(cfg, seed=seed), record=False, progress=progress).model
+    factory = MODELS.meta(cfg.model).get("factory") if cfg.model in MODELS else None
+    source = f" from the user's factory {factory}" if factory else ""
+    return model, {"model_source": f"trained{source} with the run configuration "
+                                   f"({cfg.epochs} epochs)"}, 1
 
 
 def _checkpoint_model(

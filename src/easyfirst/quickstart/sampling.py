@@ -100,6 +100,8 @@ class CurriculumSampler(_CoreSampler):
             seed = int(np.random.randint(0, 2**31 - 1))
         super().__init__(num_samples, self.difficulty_ranking, mode="pool", seed=seed)
 
+    NEXT_EPOCH = "set_progress(progress)"
+
     def pool_size_at(self, epoch: int) -> int:
         """Pool size at the current progress (progress sets it here, not ``epoch``)."""
         return self.schedule.size(self.current_progress, len(self.difficulty_ranking))

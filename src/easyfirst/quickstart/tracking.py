@@ -179,12 +179,14 @@ class CumAccTracker:
     def get_difficulty_distribution(self) -> dict[str, Any]:
         """Min, max, mean, std, number of distinct values, and the first 10 indices of the
         samples with the highest (``easiest_samples``) and lowest (``hardest_samples``)
-        score. The document's keys, from ``Scores.summary()``: ``num_unique`` counts values
-        equal to 12 decimals as one (the document's ``np.unique``: to the last bit; the same
-        for one run's ``k / num_epochs``, not always for seed means)."""
+        score. The document's keys and full-precision values; ``num_unique`` from
+        ``Scores.summary()`` counts values equal to 12 decimals as one (the document's
+        ``np.unique``: to the last bit; the same for one run's ``k / num_epochs``, not always
+        for seed means)."""
         scores = self.to_scores()
-        info, v = scores.summary(top=0), scores.values
-        out = {k: info[k] for k in ("min", "max", "mean", "std", "num_unique")}
+        v = scores.values
+        out: dict[str, Any] = {k: float(getattr(v, k)()) for k in ("min", "max", "mean", "std")}
+        out["num_unique"] = scores.summary(top=0)["num_unique"]
         out["easiest_samples"] = np.flatnonzero(v == v.max())[:10].tolist()
         out["hardest_samples"] = np.flatnonzero(v == v.min())[:10].tolist()
         return out

@@ -22,15 +22,34 @@ def resolve_outcomes(outcomes: str | Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
+SIGNATURE = ("update(indices, logits, targets) takes indices (B,) int, logits (B, C) float, "
+             "targets (B,) int or (B, C)")
+
+
+def _order_hint(indices: torch.Tensor, logits: torch.Tensor | None,
+                targets: torch.Tensor | None) -> str:
+    """What ``update`` takes and what it got: the fix for swapped arguments, one line."""
+    got = ", ".join(f"{name} {tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}"
+                    for name, t in (("indices", indices), ("logits", logits),
+                                    ("targets", targets)) if t is not None)
+    return f"{SIGNATURE}; got {got}. Check the argument order."
+
+
 def check_batch(indices: torch.Tensor, logits: torch.Tensor | None,
-                 targets: torch.Tensor | None, correct: torch.Tensor | None,
-                 loss: torch.Tensor | None, weight: torch.Tensor | None) -> None:
+                targets: torch.Tensor | None, correct: torch.Tensor | None,
+                loss: torch.Tensor | None, weight: torch.Tensor | None) -> None:
     """Refuse wrong dtypes and shapes (host metadata only: no device sync)."""
+    def hint() -> str:  # built only for an error: update() runs every step
+        return _order_hint(indices, logits, targets)
+
     if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
         raise ValueError(
             f"Expected integer sample indices; got dtype {indices.dtype} (converting it would "
-            "silently change them). Pass the indices from WithIndex, e.g. torch.long."
+            f"silently change them). Pass the indices from WithIndex, e.g. torch.long. {hint()}"
         )
+    if indices.ndim > 1 and indices.numel() != len(indices):
+        raise ValueError(f"Expected sample indices of shape (B,); got {tuple(indices.shape)}. "
+                         f"{hint()}")
     b = indices.numel()
     if logits is not None:
         if targets is None:
@@ -38,8 +57,10 @@ def check_batch(indices: torch.Tensor, logits: torch.Tensor | None,
         if logits.ndim != 2 or logits.shape[0] != b:
             raise ValueError(
                 f"Expected logits of shape (B, C) = ({b}, C) for {b} indices; got "
-                f"{tuple(logits.shape)}. Pass one row of class scores per index."
+                f"{tuple(logits.shape)}. Pass one row of class scores per index. {hint()}"
             )
+        if not logits.dtype.is_floating_point:
+            raise ValueError(f"Expected float logits (B, C); got dtype {logits.dtype}. {hint()}")
         if targets.ndim == 2 and targets.shape != logits.shape:
             raise ValueError(
                 f"Expected multi-hot targets of the logits' shape {tuple(logits.shape)}; got "
@@ -48,7 +69,7 @@ def check_batch(indices: torch.Tensor, logits: torch.Tensor | None,
         if targets.ndim != 2 and (targets.dtype.is_floating_point or targets.dtype.is_complex):
             raise ValueError(
                 f"Expected integer class-id targets; got dtype {targets.dtype}. Pass class "
-                "indices (torch.long), not probabilities, or (B, C) multi-hot rows."
+                f"indices (torch.long), not probabilities, or (B, C) multi-hot rows. {hint()}"
             )
     elif correct is None:
         raise ValueError("update() needs logits (with targets) or correct=...; got neither.")
@@ -59,4 +80,12 @@ def check_batch(indices: torch.Tensor, logits: torch.Tensor | None,
             raise ValueError(
                 f"Expected {name} with one value per index ({b}); got shape {tuple(t.shape)}. "
                 "Pass (B,) tensors for the batch's B samples."
+                + (f" {hint()}" if name == "targets" else "")
             )
+
+
+def check_recorded(epochs: int) -> None:
+    """Refuse to read dynamics before any epoch ended (every score would be NaN or 0)."""
+    if epochs < 1:
+        raise ValueError("Expected at least one finished epoch; got none (the record is "
+                         "empty). Call recorder.end_epoch() after each epoch, then dynamics().")

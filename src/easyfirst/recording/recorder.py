@@ -32,7 +32,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from easyfirst.recording.checks import check_batch, resolve_outcomes
+from easyfirst.recording.checks import check_batch, check_recorded, resolve_outcomes
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.targets import (
     DEFAULT_CORRECTNESS,
@@ -261,8 +261,7 @@ class OutcomeRecorder:
             raise ValueError(
                 f"Expected targets in [0, C) for logits of C classes; got {bad[_BAD_TARGET]} "
                 "outside it this epoch. Check the dataset's labels against the model's "
-                "num_classes."
-            )
+                "num_classes, and the order of update(indices, logits, targets).")
         self.nonfinite += nonfinite
         visits, hits, loss = sums[:3]
         seen, per_visit = visits > 0, visits.clamp(min=1).float()
@@ -301,13 +300,13 @@ class OutcomeRecorder:
         self._el2n_on.fill_(self._el2n_now())
 
     def dynamics(self, rows: slice | None = None, **meta: Any) -> TrainingDynamics:
-        """The record so far as a ``TrainingDynamics`` on CPU; ``meta`` is stored with it.
+        """The record so far (at least one ``end_epoch``) as a ``TrainingDynamics`` on CPU.
 
-        ``rows`` picks one member's block (``slice(m * N/K, (m + 1) * N/K)``) of a recorder
-        over K stacked members. ``meta["nonfinite_logits"]`` is the number of that member's
-        visits, over all finished epochs, whose logits held a NaN or inf (counted as
-        incorrect); ``meta["outcomes"]`` the recorded outcome groups.
+        ``meta`` is stored with it. ``rows`` picks one member's block (``slice(m * N/K, (m +
+        1) * N/K)``) of K stacked members. ``meta["nonfinite_logits"]``: that member's visits
+        whose logits held a NaN or inf (counted as incorrect); ``meta["outcomes"]``: groups.
         """
+        check_recorded(self.epoch)
         sel, m = self._member_rows(rows)
         if m is None and self.members > 1:
             raise ValueError(f"Expected the rows of one of the {self.members} members; got "

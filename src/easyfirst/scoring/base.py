@@ -111,3 +111,7 @@ class Scorer(Protocol):
 
     def score(self, inputs: SeedInputs, **params: Any) -> Scores:
         """One seed's scores; ``meta["cost"]`` holds what it spent beyond the runs."""
+
+    def __call__(self, inputs: Any, /, **options: Any) -> Scores:
+        """The one call form: a run's ``TrainingDynamics`` (dynamics scorers) or the data
+        and ``model=``, ``config=``, ``seeds=``, params (scorers that train models)."""

@@ -46,7 +46,24 @@ class DynamicsScorer:
     test_params: Mapping[str, Any] = field(default_factory=dict)
     outcomes: tuple[str, ...] = ()
 
-    def __call__(self, dynamics: TrainingDynamics) -> Scores:
+    def __call__(self, dynamics: TrainingDynamics, /, **options: Any) -> Scores:
+        """Score the samples of one training run from its ``dynamics`` (see the module notes).
+
+        Raises:
+            TypeError: ``dynamics`` is not a ``TrainingDynamics`` (e.g. a dataset), or options
+                were given (model, config, seeds... belong to scorers that train).
+        """
+        if options:
+            raise TypeError(f"Scorer {self.name!r} takes only a run's dynamics; got "
+                            f"{', '.join(options)}. Call it as get_scorer({self.name!r})"
+                            "(recorder.dynamics()).")
+        if not isinstance(dynamics, TrainingDynamics):
+            raise TypeError(
+                f"Scorer {self.name!r} is computed from a training run's dynamics; got "
+                f"{type(dynamics).__name__}. Record the run with OutcomeRecorder and pass "
+                "recorder.dynamics(), or use a scorer that trains its own models (cvloss, "
+                "cscore, transfer_teacher, prediction_depth)."
+            )
         values = self.fn(dynamics).double().cpu().numpy()
         meta = {
             "scorer": self.name,
@@ -104,6 +121,14 @@ def register_scorer(
 
 
 def get_scorer(name: str) -> Scorer:
+    """The registered scorer ``name``; every one is called as ``scorer(inputs, **options)``.
+
+    Dynamics scorers (``cumacc``, ``fit``, ``forgetting``, ...) take one run's
+    ``TrainingDynamics``; scorers that train models of their own (``cvloss``, ``cscore``,
+    ``transfer_teacher``, ``prediction_depth``) take the data (a ``DatasetBundle`` or a
+    map-style Dataset of ``(x, y)``) and ``model=``, ``config=``, ``seeds=`` and their
+    parameters (``easyfirst.estimators.base.TrainingScorer.__call__``). Both return ``Scores``.
+    """
     return SCORERS.get(name)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import PLACEMENTS
+from easyfirst.models.factory import model_name
 from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
 from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
 from easyfirst.training.optim import OPTIMIZERS
@@ -24,9 +25,9 @@ class RunConfig:
 
     Attributes:
         dataset: dataset registry name; ``dataset_options`` are its loader keywords.
-        model: model registry name, or ``auto`` (resolved from the dataset when training
-            starts; :func:`configure` also applies the model's recipe); ``model_options`` its
-            builder keywords.
+        model: model registry name, ``auto`` (resolved from the dataset when training
+            starts; :func:`configure` also applies the model's recipe), or a factory returning
+            an ``nn.Module`` (``easyfirst.models.factory``); ``model_options``: builder keywords.
         optimizer: an ``OPTIMIZERS`` name (``adam``, ``sgd``; SGD uses ``momentum``).
         lr, momentum, weight_decay: optimizer settings (``lr`` is the peak of ``schedule``).
         schedule: learning-rate schedule over training (``constant``, ``onecycle``,
@@ -85,6 +86,7 @@ class RunConfig:
     stack: str = "auto"
 
     def __post_init__(self) -> None:
+        self.model = model_name(self.model)  # a user's nn.Module factory -> "custom:<name>"
         for name in ("epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"Expected {name} >= 1; got {getattr(self, name)}.")

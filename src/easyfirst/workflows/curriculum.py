@@ -2,7 +2,7 @@
 
 Output layout of ``train_curriculum(..., out_dir=OUT)``::
 
-    OUT/run.json         settings: run config, ordering, pacing, scores header
+    OUT/run.json         kind, config (with seed), curriculum (ordering, pacing), scores header
     OUT/checkpoint.pt    last epoch (for --resume)
     OUT/metrics.json     per-epoch metrics (pool size, losses, accuracies), test accuracy
     OUT/model.pt         state dict of the selected (best-on-dev or last) model
@@ -27,10 +27,15 @@ from easyfirst.pacing import PacingFunction
 from easyfirst.scores import Scores
 from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
-from easyfirst.training.distributed import DistInfo, is_main_process
+from easyfirst.training.distributed import DistInfo, is_main_process, world_size
 from easyfirst.training.loop import RunResult, train
 from easyfirst.training.runs import check_model
-from easyfirst.workflows.outputs import claim_out_dir, write_metrics, write_predictions
+from easyfirst.workflows.outputs import (
+    claim_out_dir,
+    run_record,
+    write_metrics,
+    write_predictions,
+)
 
 FINISHED = "metrics.json"  # with predictions.npz: a finished run
 
@@ -71,9 +76,26 @@ class CurriculumSpec:
     def needs_scores(self) -> bool:
         return self.ordering in ("curriculum", "anti")
 
+    def describe(self) -> str:
+        """``curriculum / logarithmic (b=0.2, a=0.5)``; the baseline names no pacing."""
+        if self.ordering == "none":
+            return "baseline (ordering none: the full data every epoch, no pacing)"
+        return f"{self.ordering} / {self.pacing} (b={self.start_fraction}, a={self.full_at})"
+
 
 def load_scores_for(path: str | Path, bundle: DatasetBundle) -> Scores:
-    """Load a score file and check it belongs to ``bundle``'s training split."""
+    """Load a score file and check it belongs to ``bundle``'s training split.
+
+    Raises:
+        ValueError: ``path`` is a folder (the line names the score files in it, if any).
+    """
+    if Path(path).is_dir():
+        found = sorted(str(p) for p in (Path(path) / "scores").glob("*.csv")) or sorted(
+            str(p) for p in Path(path).glob("*.csv"))
+        hint = (f"Pass one of its score files: {', '.join(map(repr, found[:4]))}" if found
+                else "Pass a score CSV file (OUT/scores/<scorer>.csv of easyfirst score)")
+        raise ValueError(f"Expected --scores to be a score CSV file; got {str(path)!r}, which "
+                         f"is a folder. {hint}.")
     return Scores.load(path, expect_fingerprint=bundle.fingerprint,
                        expect_num_samples=len(bundle.train))
 
@@ -125,10 +147,11 @@ def train_curriculum(
         )
 
     out = Path(out_dir)
-    settings = {"config": {**cfg.identity(), "seed": cfg.seed}, "curriculum": spec.__dict__,
-                "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
-                "scores": scores.header() if scores is not None else None}
+    settings = run_record("train", bundle, {**cfg.identity(), "seed": cfg.seed},
+                          curriculum=spec.__dict__,
+                          scores=scores.header() if scores is not None else None)
     check_model(cfg, bundle)
+    sampler_factory(DistInfo(world_size=world_size()))  # its checks, before anything is written
     with folder_lock(out, enabled=is_main_process()):
         if is_main_process():
             claim_out_dir(out, settings, what="a run", resume=resume, overwrite=overwrite,

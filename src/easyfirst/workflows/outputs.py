@@ -1,5 +1,14 @@
 """A run folder's files: who owns it (``run.json``), predictions, and the samples' facts.
 
+``run.json`` (score and train folders; a reproduce folder's ``reproduce.json`` likewise,
+``run_record``): ``kind`` (``score``, ``train`` or ``reproduce``), ``version`` (of this
+schema), ``easyfirst_version``, ``cwd`` (where it ran: a relative ``--root`` is under it),
+``dataset`` (the bundle's name), ``dataset_fingerprint``,
+``config`` (the settings that make the run: ``RunConfig.identity()``, plus ``seed`` for a
+train run), then the kind's own keys (train: ``curriculum``, ``scores``; reproduce:
+``class_names``, ``plan``). Files of easyfirst before this schema (``settings`` for
+``config``, no ``kind``) are read as the same (``upgrade_record``).
+
 ``predictions.npz`` (``write_predictions``): per split ``dev``/``test`` with data, the
 ``{split}_logits (N, C)``, ``{split}_probs`` (softmax; sigmoid for multi-label data),
 ``{split}_targets (N,)`` (or ``(N, C)`` multi-hot) and
@@ -13,6 +22,7 @@ a report can relate scores and accuracies to known sample facts without loading 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import LOCK
@@ -28,6 +39,30 @@ from easyfirst.targets import test_metrics
 from easyfirst.training.runs import RunResult
 
 SAMPLES = "samples.npz"
+RUN_VERSION = 2  # of the run.json schema (1: ``settings`` instead of ``config``, no ``kind``)
+# Describe the file, not the run: not compared. ``cwd``: the folder a relative --root is in.
+INFO_KEYS = ("version", "easyfirst_version", "cwd")
+
+
+def run_record(kind: str, bundle: DatasetBundle, config: Mapping[str, Any],
+               **extra: Any) -> dict[str, Any]:
+    """The ``run.json`` of a ``kind`` run (the schema in the module docstring)."""
+    return {"kind": kind, "version": RUN_VERSION, "easyfirst_version": __version__,
+            "cwd": os.getcwd(), "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
+            "config": dict(config), **extra}
+
+
+def upgrade_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``run.json``/``reproduce.json`` of any easyfirst version in the current schema's
+    keys: ``settings`` -> ``config``, ``kind`` inferred, ``format`` dropped."""
+    out = dict(data)
+    if "settings" in out and "config" not in out:
+        out["config"] = out.pop("settings")
+    if "kind" not in out:
+        out.pop("format", None)
+        out["kind"] = "reproduce" if "plan" in out else "train" if "curriculum" in out \
+            else "score"
+    return out
 
 
 def _write_npz(path: Path, arrays: dict[str, Any]) -> None:
@@ -59,8 +94,9 @@ def write_predictions(
 def write_metrics(path: Path, bundle: DatasetBundle, res: RunResult) -> None:
     """``metrics.json``: the run's per-epoch rows and test metric, plus ``test_metrics``
     (``easyfirst.targets.test_metrics``: accuracy; multi-label mAP, mean AUC, d-prime and
-    per-class AP)."""
+    per-class AP). Epochs are numbered from 1 (rows' ``epoch``, ``best_epoch``)."""
     data = json.loads(res.metrics_json())
+    data["best_epoch"] = res.best_epoch + 1  # RunResult's is 0-based
     if res.test_logits is not None and bundle.test is not None:
         data["test_metrics"] = test_metrics(res.test_logits, bundle.test.targets)
     atomic_write_text(path, json.dumps(data, indent=1))
@@ -98,7 +134,7 @@ def _differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str
         a, b = mine.get(key), theirs.get(key)
         if a == b:
             continue
-        if isinstance(a, Mapping) and isinstance(b, Mapping) and key in ("settings", "config"):
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and key == "config":
             out += _differences(a, b)
         else:
             out.append("dataset" if key == "dataset_fingerprint" else key)
@@ -120,29 +156,32 @@ def claim_out_dir(
 
     Args:
         out: the output folder.
-        record: JSON-able description of the run(s), e.g. settings and dataset fingerprint.
+        record: JSON-able description of the run(s), from ``run_record``.
         what: how the message names the folder's content (``"runs"``, ``"run"``...).
         resume: the user asked to continue (``--resume``).
         overwrite: the user asked to replace the folder's outputs (``--overwrite``): every
             file of a folder that ``file`` marks as easyfirst's is deleted first.
         file: the claim file.
-        keys: compare only these keys of ``record`` (the rest may change between calls).
+        keys: compare only these keys of ``record`` (the rest may change between calls);
+            default: all but ``INFO_KEYS`` (for an older file, those it has).
         orphan: a path in ``out`` that, without the claim file, means outputs of unknown
             settings; refused unless ``resume``.
         finished: paths whose presence (all of them) means the run is complete; such a
             folder is refused unless ``resume`` or ``overwrite``.
-        write: write ``record`` to ``out/file`` when it is new (else the caller writes it).
+        write: write ``record`` to ``out/file`` when it is new or of an older schema (else
+            the caller writes it).
     """
     path = out / file
     mine = json.loads(json.dumps(record, default=str))
     if overwrite and path.is_file():
         _clear(out)
     if path.is_file():
-        theirs = read_json(path, what=f"the {file} of {str(out)!r}")
-        if keys is not None:
-            mine_k, theirs_k = ({k: d.get(k) for k in keys} for d in (mine, theirs))
-        else:
-            mine_k, theirs_k = mine, theirs
+        raw = read_json(path, what=f"the {file} of {str(out)!r}")
+        theirs = upgrade_record(raw)
+        if keys is None:
+            keys = [k for k in (theirs if "kind" not in raw else {**mine, **theirs})
+                    if k not in INFO_KEYS]
+        mine_k, theirs_k = ({k: d.get(k) for k in keys} for d in (mine, theirs))
         if mine_k != theirs_k:
             raise ValueError(
                 f"{str(out)!r} holds {what} with a different "
@@ -155,6 +194,8 @@ def claim_out_dir(
                 f"{str(out)!r} already holds {what} that finished; pass --resume to reuse or "
                 "extend it, --overwrite to replace it, or choose another --out folder."
             )
+        if write and raw.get("version") != RUN_VERSION:  # an older schema: the same run
+            atomic_write_text(path, json.dumps(mine, indent=1))
         return
     if orphan is not None and not resume and (out / orphan).exists():
         raise ValueError(f"{str(out)!r} has {what} but no {file}; expected an easyfirst "

@@ -10,7 +10,7 @@
 
 Layout of ``OUT``::
 
-    OUT/reproduce.json      settings, dataset fingerprint, the plan (budget, seeds, grid)
+    OUT/reproduce.json      kind, config, dataset fingerprint, the plan (budget, seeds, grid)
     OUT/score/              easyfirst score output (seeds/, scores/<scorer>.csv, summary.json)
     OUT/runs/<run>/         one easyfirst train output per run (metrics.json, predictions.npz)
     OUT/results.json        the tables' numbers; OUT/tables.md the tables as Markdown
@@ -62,16 +62,15 @@ from easyfirst.analysis.results import (
 )
 from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import folder_lock
+from easyfirst.monitor import expect_epochs
 from easyfirst.scores import Scores, atomic_write_text
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.runs import check_model
 from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
-from easyfirst.workflows.outputs import claim_out_dir, read_json
+from easyfirst.workflows.outputs import claim_out_dir, read_json, run_record
 from easyfirst.workflows.score import score_dataset
 
-FORMAT = "easyfirst.workflows.reproduce"
-VERSION = 1
 PACING_ORDER = ("logarithmic", "exponential", "root", "linear")
 FULL_AT = (0.5, 0.8)
 START_FRACTION = 0.2
@@ -243,10 +242,8 @@ def reproduce(
     """
 
     out = Path(out_dir)
-    settings = cfg.identity()
-    header = {"format": FORMAT, "version": VERSION, "settings": settings,
-              "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
-              "class_names": list(bundle.class_names), "plan": plan.to_dict()}
+    header = run_record("reproduce", bundle, cfg.identity(),
+                        class_names=list(bundle.class_names), plan=plan.to_dict())
     check_model(cfg, bundle)
     with folder_lock(out, enabled=is_main_process()):
         return _reproduce(bundle, cfg, plan, out, header, progress=progress)
@@ -256,7 +253,7 @@ def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
                header: dict[str, Any], *, progress: bool) -> ReproduceResult:
     """``reproduce`` in its locked folder."""
     claim_out_dir(out, header, what="a reproduce run", resume=True, file="reproduce.json",
-                  keys=("settings", "dataset_fingerprint"), write=False)
+                  keys=("config", "dataset_fingerprint"), write=False)
     grid = plan.grid_runs()
     baselines = plan.baseline_runs()
     for spec in [*baselines, *grid]:  # refuse stale runs before training anything
@@ -264,6 +261,8 @@ def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
     atomic_write_text(out / "reproduce.json", json.dumps(header, indent=1))
 
     bar = tqdm(total=plan.num_runs, desc="reproduce", unit="run", disable=not progress)
+    expect_epochs(cfg.epochs * sum(not is_finished(out / "runs" / s.name)
+                                   for s in [*baselines, *grid]))  # the job's overall line
     trained = skipped = 0
     ensembles: dict[str, Scores] = {}
     for i, seed in enumerate(plan.score_seeds):

@@ -7,7 +7,7 @@ without a checkpoint probes their models); scorers that train models of their ow
 
 Output layout of ``score_dataset(..., out_dir=OUT)``::
 
-    OUT/run.json                          settings, dataset fingerprint
+    OUT/run.json                          kind, config, dataset fingerprint (run_record)
     OUT/samples.npz                       sample ids, labels, numeric meta columns per split
     OUT/seeds/seed_<s>/dynamics.pt        TrainingDynamics of seed s
     OUT/seeds/seed_<s>/metrics.json       per-epoch metrics, test accuracy
@@ -49,8 +49,9 @@ from easyfirst.data.base import DatasetBundle
 from easyfirst.estimators.base import jsonable, sum_costs
 from easyfirst.estimators.features import load_model_file
 from easyfirst.locks import folder_lock
+from easyfirst.monitor import expect_epochs, log_scores
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.scores import Scores, ScoresFileError
+from easyfirst.scores import Scores, ScoresFileError, label_texts
 from easyfirst.scoring import Scorer, SeedInputs, ensemble, get_scorer
 from easyfirst.training.config import RunConfig, identity, resolve_auto
 from easyfirst.training.distributed import is_main_process, local_runs, world_size
@@ -61,6 +62,7 @@ from easyfirst.workflows.outputs import (
     SAMPLES,
     claim_out_dir,
     read_json,
+    run_record,
     write_metrics,
     write_predictions,
     write_sample_meta,
@@ -137,9 +139,9 @@ def score_dataset(
         def claim() -> None:
             if is_main_process():  # the lock is held from here to the last write
                 held.enter_context(folder_lock(out))
-                claim_out_dir(out, {"dataset_fingerprint": bundle.fingerprint,
-                                    "settings": cfg.identity()}, what="scores", resume=resume,
-                              overwrite=overwrite, orphan="seeds", finished=[SUMMARY])
+                claim_out_dir(out, run_record("score", bundle, cfg.identity()), what="scores",
+                              resume=resume, overwrite=overwrite, orphan="seeds",
+                              finished=[SUMMARY])
                 write_sample_meta(out / SAMPLES, bundle)
 
         if group is None:
@@ -262,7 +264,9 @@ def _score_all_seeds(scorer: Scorer, params: dict[str, Any], bundle: DatasetBund
     ens = ensemble(per_seed, names=[f"seeds/seed_{s}/scores/{name}.csv" for s in seeds])
     ens.meta["cost"] = cost
     if is_main_process():
-        ens.save(out / "scores" / f"{name}.csv")
+        ens.save(out / "scores" / f"{name}.csv", ids=bundle.train.ids,
+                 labels=label_texts(bundle.train.targets, bundle.class_names))
+        log_scores(name, ens.values)
     entry = ens.summary(ids=bundle.train.ids)
     entry.update(cost=cost, seeds=list(seeds), **({"params": jsonable(params)} if params else {}))
     entry.update({k: per_seed[0].meta[k] for k in scorer.summary_keys if k in per_seed[0].meta})
@@ -285,7 +289,9 @@ def _per_seed(scorer: Scorer, params: dict[str, Any], bundle: DatasetBundle, cfg
                                      reuse=fresh or not uses_runs))
     if is_main_process():
         for seed, s in zip(seeds, per_seed, strict=True):
-            s.save(seed_dir(out, seed) / "scores" / f"{scorer.name}.csv")
+            s.save(seed_dir(out, seed) / "scores" / f"{scorer.name}.csv",
+                   ids=bundle.train.ids,
+                   labels=label_texts(bundle.train.targets, bundle.class_names))
     return per_seed
 
 
@@ -318,6 +324,7 @@ def _ordinary_runs(
     plan = (plan_stacking(bundle, cfg, pending, mode=cfg.stack) if stack else
             StackPlan(False, "seed-parallel: each process trains its seeds one at a time"))
     costs["stacking"] = {"stacked": plan.stack, "reason": plan.reason}
+    expect_epochs(len(pending) * cfg.epochs)  # the job's overall line (easyfirst.monitor)
     runs: dict[int, TrainingDynamics] = {}
     models: dict[int, nn.Module] = {}
 

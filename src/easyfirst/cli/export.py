@@ -1,0 +1,34 @@
+"""``easyfirst export``: every training sample's rank, id, label, prediction and scores, as CSV."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Write one CSV row per training sample of a score folder (or of the score folder inside a
+reproduce folder), easiest first by one scorer:
+  rank            0 = easiest by --by (empty where that scorer has no score)
+  index           the sample's position in the training split
+  id, label       the sample's id (e.g. its file) and label (class names, ';'-joined if several)
+  predicted       the class the eval passes over the training set predict, majority over seeds
+  <each scorer>   its seed-ensemble score
+  seed_agreement  fraction of seeds whose own rank of the sample lies in the ensemble rank's
+                  decile (1 = every seed places it alike; empty with fewer than 2 seeds)"""
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write every training sample's scores, id, label and "
+                       "prediction as CSV", description=DESCRIPTION)
+    p.add_argument("run_dir", metavar="RUN", help="an --out folder of easyfirst score or reproduce")
+    p.add_argument("--out", default=None, metavar="FILE.csv",
+                   help="where to write (default: per_sample.csv in the score folder)")
+    p.add_argument("--by", default=None, metavar="SCORER",
+                   help="the scorer that ranks the rows (default: the first by name)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from easyfirst.analysis.per_sample import write_sample_csv
+
+    print(f"samples: {write_sample_csv(args.run_dir, args.out, by=args.by)}")
+    return 0

@@ -1,0 +1,81 @@
+"""``easyfirst fuse``: late fusion (sum of softmax probabilities) of finished train runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+Late fusion: add the class probabilities of several finished runs (easyfirst train --out
+folders) and take the argmax; prints the fused and each member's test accuracy (macro mAP for
+multi-label data). Given one folder that holds runs (a reproduce folder, or any parent), it
+prints the paper's table instead: the best run of each type (on dev) fused, against the
+best baselines fused. easyfirst report PARENT shows the same table."""
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fuse", help="late fusion of train runs: fused and per-member accuracy",
+                       description=DESCRIPTION)
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="two or more train run folders, or one folder holding runs")
+    p.add_argument("--split", choices=("test", "dev"), default="test",
+                   help="the split whose predictions are fused")
+    p.add_argument("--best-k", type=int, default=3,
+                   help="a folder of runs: fuse the best k baselines too (a reproduce "
+                   "folder's plan wins)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write the numbers to FILE as JSON")
+    p.set_defaults(func=run)
+
+
+def _members_table(res: dict[str, Any], split: str) -> Any:
+    from easyfirst.analysis.results import Table
+
+    metric = "mAP" if res["metric"] == "map" else "accuracy"
+    rows = [[name, f"{acc:.4f}"] for name, acc in
+            zip(res["members"], res["member_accuracies"], strict=True)]
+    rows.append(["fused (sum of probabilities)", f"{res['accuracy']:.4f}"])
+    return Table(f"Late fusion of {len(res['members'])} runs ({split} split)",
+                 ["run", f"{split} {metric}"], rows,
+                 note=f"fused - best member: {res['accuracy'] - res['best_member_accuracy']:+.4f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from easyfirst.analysis.formats import format_text
+    from easyfirst.analysis.fusion import PREDICTIONS, fuse_runs
+    from easyfirst.analysis.report import REPRODUCE_FILE
+    from easyfirst.analysis.results import find_runs, fusion_results
+    from easyfirst.scores import atomic_write_text
+    from easyfirst.workflows.outputs import read_json
+
+    if args.json is not None and Path(args.json).is_dir():
+        raise ValueError(f"Expected --json to be a file; got {args.json!r}, an existing folder. "
+                         "Pass a file name such as fusion.json (nothing was changed).")
+    root = Path(args.runs[0])
+    if len(args.runs) == 1 and root.is_dir() and not (root / PREDICTIONS).is_file():
+        records = find_runs(root)
+        if len(records) < 2:
+            raise ValueError(
+                f"{str(root)!r} holds {len(records)} finished train run(s) below it; expected "
+                "at least 2 to fuse. Pass two or more train run folders, or a reproduce folder."
+            )
+        plan = root / REPRODUCE_FILE
+        k = int(read_json(plan, what="the reproduce plan").get("plan", {}).get(
+            "best_k", args.best_k)) if plan.is_file() else args.best_k
+        table, rows = fusion_results(records, k=k, split=args.split)
+        if not rows:
+            raise ValueError(
+                f"{str(root)!r}: its {len(records)} runs form no fusion group (expected two "
+                "run types, e.g. CL and ACL, or two baselines). Pass the run folders to fuse."
+            )
+        result: Any = {"split": args.split, "fusion": rows}
+    else:
+        res = fuse_runs(args.runs, split=args.split)
+        table, result = _members_table(res, args.split), {"split": args.split, **res}
+    print(format_text(table))
+    if args.json is not None:
+        clean = json.loads(json.dumps(result), parse_constant=lambda c: None)  # NaN -> null
+        print(f"json: {atomic_write_text(Path(args.json), json.dumps(clean, indent=1))}")
+    return 0
