@@ -183,7 +183,7 @@ def test_a_failed_write_keeps_the_existing_file(tmp_path, monkeypatch, fmt):
          r"permutation of 0\.\.4 .* got 1 of 5 empty"),
         (lambda t: t.replace("\n4,0.5,", "\n9,0.5,"), r"line 7: index 9 is out of range \[0, 5\)"),
         (lambda t: t.replace("index,score,rank", "index,score"), r"expected the columns "
-         r"index,score\[,rank,id,label\] on line 2; got 'index,score'\. Rename the columns"),
+         r"index,score,rank\[,id,label\] on line 2; got 'index,score'\. Rename the columns"),
         (lambda t: t.replace("\n0,0.5,", "\n0,0.5\x00,"), r"line 3: expected 'index,score,rank'"),
         (lambda t: t + "\n", r"header says N=5 but the file has 6 rows"),
     ],
@@ -320,12 +320,10 @@ def test_a_table_of_ones_own_is_told_how_to_import_it(tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("file,difficulty\na.wav,0.5\n")
     with pytest.raises(ScoresFileError, match=r"expected a first line '# \{json header\}' then the "
-                       r"columns index,score\[,rank,id,label\]; got 'file,difficulty'\. A score "
-                       r"table of your own .* name its score column 'scores' and import it with "
-                       r"easyfirst\.aucurriculum\.read_aucurriculum"):
+                       r"columns index,score,rank\[,id,label\]; got 'file,difficulty'\. A table "
+                       r"of your own .* save it from Python, easyfirst\.Scores\(values, "
+                       r"higher_is_easier=True\)\.save\('mine\.csv'\)"):
         Scores.load(path)
-    path.write_text("file,scores\na.wav,0.5\nb.wav,0.25\n")  # the fix the message gives
-    from easyfirst.aucurriculum import read_aucurriculum
-
-    fixed = read_aucurriculum(path, higher_is_easier=True, dataset_fingerprint="fp")
-    assert fixed.values.tolist() == [0.5, 0.25]
+    Scores(np.array([0.5, 0.25]), higher_is_easier=True).save(path)  # the fix the message gives
+    fixed = Scores.load(path)
+    assert fixed.values.tolist() == [0.5, 0.25] and fixed.easy_to_hard().tolist() == [0, 1]

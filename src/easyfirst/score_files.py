@@ -40,12 +40,11 @@ AUCURRICULUM_HINT = (
     ".save(NEW_CSV)."
 )
 
-EXPECTED_COLUMNS = "index,score[,rank,id,label]"
+EXPECTED_COLUMNS = "index,score,rank[,id,label]"
 OWN_CSV_HINT = (
-    " A score table of your own (one row per training sample, in dataset order): name its "
-    "score column 'scores' and import it with easyfirst.aucurriculum.read_aucurriculum(path, "
-    "higher_is_easier=..., dataset_fingerprint=easyfirst.load_dataset(NAME).fingerprint)"
-    ".save(NEW_CSV)."
+    " A table of your own (one score per training sample, in dataset order: the id column "
+    "of easyfirst export): save it from Python, easyfirst.Scores(values, "
+    "higher_is_easier=True).save('mine.csv')."
 )
 
 Body = tuple[np.ndarray, np.ndarray | None]  # scores and ranks, in sample order

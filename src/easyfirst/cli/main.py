@@ -115,14 +115,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     try:
         with _job(args):
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
     except Exception as exc:
         if os.environ.get("EASYFIRST_DEBUG"):
+            _leave_process_group()
             raise
         sys.stderr.write(f"easyfirst: error: {error_line(exc)}\n")  # one write: ranks interleave
-        return 2
-    finally:
+        code = 2
+    except BaseException:
         _leave_process_group()
+        raise
+    if _leave_process_group() and "TORCHELASTIC_RUN_ID" in os.environ:
+        # Under torchrun, skip the interpreter's teardown: with gloo it aborted a finished
+        # process now and then ("terminate called without an active exception", after
+        # destroy_process_group, all files written).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _job(args: argparse.Namespace) -> AbstractContextManager[Any]:
@@ -136,13 +146,15 @@ def _job(args: argparse.Namespace) -> AbstractContextManager[Any]:
                progress=not args.no_progress)
 
 
-def _leave_process_group() -> None:
+def _leave_process_group() -> bool:
     """Under torchrun: leave the process group before exiting, so that no gloo/NCCL thread
-    outlives the interpreter (an exit with one running aborts the process)."""
+    outlives the interpreter; True when there was one."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        return True
+    return False
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from easyfirst._version import __version__
 from easyfirst.data.base import DatasetBundle
 from easyfirst.models.factory import model_name
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.scores import Scores
+from easyfirst.scores import Scores, label_texts
 from easyfirst.scoring.base import Param, SeedInputs
 from easyfirst.scoring.ensemble import ensemble
 from easyfirst.scoring.registry import SCORERS
@@ -248,7 +248,8 @@ class TrainingScorer:
         meta.update(jsonable({**out.info, **(model_info or {})}))
         scores = Scores(values, higher_is_easier=self.higher_is_easier, meta=meta)
         if out_dir is not None:
-            scores.save(Path(out_dir) / f"{self.name}.csv")
+            scores.save(Path(out_dir) / f"{self.name}.csv", ids=bundle.train.ids,
+                        labels=label_texts(bundle.train.targets, bundle.class_names))
         return scores
 
     def from_seeds(
