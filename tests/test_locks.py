@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,34 @@ def test_partial_writes_are_removed_by_the_next_owner(tmp_path):
         assert not any(p.exists() for p in stray)
     assert (tmp_path / "kept.json").read_text() == "{}"
     assert remove_partial_writes(tmp_path) == []
+
+
+def test_lock_is_complete_when_it_appears_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    """A rival that finds the lock reads its owner (it is linked into place already written)."""
+    seen = []
+    real_link = os.link
+
+    def link(src, dst):
+        seen.append(json.loads(Path(src).read_text(encoding="utf-8")))  # written before linking
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    out = tmp_path / "run"
+    with folder_lock(out):
+        assert seen and seen[0]["pid"] == os.getpid()
+        assert sorted(p.name for p in out.iterdir()) == [LOCK]
+    assert not out.exists()
+
+
+def test_lock_without_hard_links_falls_back_to_exclusive_create(tmp_path, monkeypatch):
+    def no_link(src, dst):
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_link)
+    out = tmp_path / "run"
+    with folder_lock(out):
+        assert json.loads((out / LOCK).read_text())["pid"] == os.getpid()
+        assert sorted(p.name for p in out.iterdir()) == [LOCK]
+        with pytest.raises(FolderLockedError, match=f"pid {os.getpid()}"), folder_lock(out):
+            pass
+    assert not out.exists()

@@ -1,11 +1,12 @@
 """One writer per output folder: a lock file that names its owner (pid, host, command).
 
-``folder_lock(out)`` creates ``out/.easyfirst.lock`` exclusively (``O_CREAT | O_EXCL``, atomic
-on local file systems) and removes it on exit. A second run into the same folder is refused
-with one line naming the owner. A lock whose owner is gone (same host, pid not running: a
-killed run) is stale: it is named in a warning and taken over, so a killed run can be
-resumed at once. A lock from another host cannot be checked and is never taken over. Under
-the lock, the temp files of writes that a kill interrupted (``atomic.PARTIAL``) are removed.
+``folder_lock(out)`` creates ``out/.easyfirst.lock`` exclusively and complete (written aside,
+then hard-linked into place: atomic on local file systems) and removes it on exit. A second
+run into the same folder is refused with one line naming the owner. A lock whose owner is
+gone (same host, pid not running: a killed run) is stale: it is named in a warning and taken
+over, so a killed run can be resumed at once. A lock from another host cannot be checked and
+is never taken over. Under the lock, the temp files of writes that a kill interrupted
+(``atomic.PARTIAL``) are removed.
 """
 
 from __future__ import annotations
@@ -52,12 +53,35 @@ def _describe(owner: dict[str, Any]) -> str:
             f"{owner.get('started', '?')}: {owner.get('command', '?')}")
 
 
+def _create(path: Path, me: dict[str, Any]) -> None:
+    """Create ``path`` holding ``me``, or raise FileExistsError. The lock appears complete:
+    it is written under a private name and hard-linked into place (atomic, refuses an existing
+    target), so a rival never reads it half-written; without hard links, ``O_EXCL``."""
+    tmp = path.with_name(f"{path.name}.{me['pid']}.{time.monotonic_ns()}")
+    tmp.write_text(json.dumps(me), encoding="utf-8")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(me, fh)
+    finally:
+        tmp.unlink()
+
+
 def _acquire(path: Path, me: dict[str, Any]) -> None:
     for _ in range(3):
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _create(path, me)
         except FileExistsError:
             owner = _owner(path)
+            for _ in range(10):  # O_EXCL fallback: the owner may be writing it right now
+                if owner:
+                    break
+                time.sleep(0.05)
+                owner = _owner(path)
             stale = (owner.get("host") == me["host"] and isinstance(owner.get("pid"), int)
                      and not _alive(owner["pid"]))
             if not stale:
@@ -72,8 +96,6 @@ def _acquire(path: Path, me: dict[str, Any]) -> None:
                 if _owner(path) == owner:  # not replaced meanwhile by a live run
                     path.unlink()
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(me, fh)
         return
     raise FolderLockedError(f"Could not lock {str(path.parent)!r}: its lock {path} keeps "
                             "changing; another run is starting there. Choose another --out.")
