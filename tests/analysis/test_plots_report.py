@@ -91,6 +91,12 @@ def test_report_of_a_score_folder(score_dir, tmp_path):
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(links) == len(imgs) and all(_is_png(md_path.parent / p) for p in links)
     assert "Training runs" not in html  # nothing trained here: nothing shown
+    ties = {name: Scores.load(score_dir / "scores" / f"{name}.csv").summary()["largest_tie"]
+            for name in ("cumacc", "fit", "aum")}
+    assert min(ties.values()) == 1 < max(ties.values())  # both cases are shown
+    for name, tie in ties.items():
+        row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
+        assert (f"| {tie} at " in row) if tie > 1 else ("| none |" in row)
 
 
 def _write_run(root, name, ordering, pacing, a, probs):
