@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from easyfirst.scoring import SCORERS
 
 FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "2", "--device", "cpu",
         "--no-progress"]
+CLI = "import sys; from easyfirst.cli.main import main; sys.exit(main(sys.argv[1:]))"
 MARKUP = re.compile(r"``|:(?:class|func|meth|mod|attr):`|(?<![\w*])\*[A-Za-z][\w ]*\*(?!\w)")
 
 
@@ -183,3 +187,15 @@ def test_models_name_shows_the_recipe_and_model_options(capsys):
     assert "input_shape" not in out and "[256,128]" in out
     assert main(["models", "nope"]) == 2
     assert re.search(r"Unknown model 'nope'\. Available: .*cnn10", capsys.readouterr().err)
+
+
+def test_a_listing_into_a_closed_pipe_stops_quietly():
+    """``easyfirst scorers | head -1``: the reader goes away; no error line, exit 141."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-c", CLI, "scorers"], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")

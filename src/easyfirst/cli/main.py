@@ -2,7 +2,8 @@
 
 Every error a user can cause ends as one line on stderr, ``easyfirst: error: ...``, and exit
 code 2: usage errors (``Parser.error``), the library's errors, and any other exception (named
-by its type; ``EASYFIRST_DEBUG=1`` re-raises it with the traceback).
+by its type; ``EASYFIRST_DEBUG=1`` re-raises it with the traceback). Output piped into a
+reader that goes away (``easyfirst scorers | head -1``) stops quietly with code 141.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import errno
 import os
 import re
+import select
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -116,12 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _job(args):
             code = int(args.func(args) or 0)
+    except BrokenPipeError as exc:
+        code = 141 if _stdout_gone() else _report(exc)  # 141 = 128 + SIGPIPE, as shell tools
     except Exception as exc:
         if os.environ.get("EASYFIRST_DEBUG"):
             _leave_process_group()
             raise
-        sys.stderr.write(f"easyfirst: error: {error_line(exc)}\n")  # one write: ranks interleave
-        code = 2
+        code = _report(exc)
     except BaseException:
         _leave_process_group()
         raise
@@ -133,6 +136,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout's reader went away (``easyfirst scorers | head``): then stop quietly,
+    with stdout pointed at /dev/null so that the exit flush does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        gone = any(ev & select.POLLERR for _, ev in poll.poll(0))  # a pipe without a reader
+    except (OSError, ValueError, AttributeError):  # no real stdout, or no poll here
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return gone
+
+
+def _report(exc: Exception) -> int:
+    sys.stderr.write(f"easyfirst: error: {error_line(exc)}\n")  # one write: ranks interleave
+    return 2
 
 
 def _job(args: argparse.Namespace) -> AbstractContextManager[Any]:
