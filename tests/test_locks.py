@@ -79,7 +79,8 @@ def test_refused_lock_leaves_no_new_folder_and_a_file_is_refused(tmp_path):
 def test_partial_writes_are_removed_by_the_next_owner(tmp_path):
     atomic_write_text(tmp_path / "kept.json", "{}")
     (tmp_path / "seeds").mkdir()
-    stray = [tmp_path / ".summary.json.k3j2.partial", tmp_path / "seeds" / ".dynamics.pt.x.tmp"]
+    stray = [tmp_path / ".summary.json.k3j2.partial", tmp_path / "seeds" / ".dynamics.pt.x.tmp",
+             tmp_path / f"{LOCK}.4242.99.partial"]  # a lock's temp file, its run killed
     for p in stray:
         p.write_bytes(b"half")
     with folder_lock(tmp_path):

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from easyfirst.atomic import remove_partial_writes
+from easyfirst.atomic import PARTIAL, remove_partial_writes
 
 LOCK = ".easyfirst.lock"
 
@@ -56,19 +56,21 @@ def _describe(owner: dict[str, Any]) -> str:
 def _create(path: Path, me: dict[str, Any]) -> None:
     """Create ``path`` holding ``me``, or raise FileExistsError. The lock appears complete:
     it is written under a private name and hard-linked into place (atomic, refuses an existing
-    target), so a rival never reads it half-written; without hard links, ``O_EXCL``."""
-    tmp = path.with_name(f"{path.name}.{me['pid']}.{time.monotonic_ns()}")
-    tmp.write_text(json.dumps(me), encoding="utf-8")
+    target), so a rival never reads it half-written; without hard links, ``O_EXCL``. A temp
+    file a kill left behind is a partial write, removed under the next lock."""
+    text = json.dumps(me).encode("utf-8")
+    tmp = path.with_name(f"{path.name}.{me['pid']}.{time.monotonic_ns()}{PARTIAL}")
+    tmp.write_bytes(text)
     try:
         os.link(tmp, path)
     except FileExistsError:
         raise
     except OSError:  # no hard links on this file system
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(me, fh)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text)
     finally:
-        tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def _acquire(path: Path, me: dict[str, Any]) -> None:

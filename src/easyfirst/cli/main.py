@@ -149,7 +149,9 @@ def _stdout_gone() -> bool:
     except (OSError, ValueError, AttributeError):  # no real stdout, or no poll here
         return False
     if gone:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
     return gone
 
 
