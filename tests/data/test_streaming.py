@@ -238,7 +238,7 @@ def _free_port() -> int:
 
 
 DDP_SCRIPT = """
-import sys
+import os, sys
 import numpy as np, torch
 from dataclasses import replace
 from easyfirst.cli.options import add_data_args, add_train_args, run_config
@@ -253,10 +253,13 @@ split = ArraySplit(np.load(sys.argv[1], mmap_mode="r"), digits.train.targets, di
 cfg = RunConfig(model="small_cnn", model_options={{"widths": [8, 16]}}, epochs=2, batch_size=32,
                 device="cpu", dtype="float64", seed=4, preload_max_bytes=0, lr=0.01)
 res = train(replace(digits, train=split), cfg, progress=False)
-if torch.distributed.is_initialized() and torch.distributed.get_rank() > 0:
-    sys.exit(0)
-torch.save({{"metrics": res.metrics, "test_logits": res.test_logits,
-            "dynamics": res.dynamics.to_dict()}}, sys.argv[2])
+ranked = torch.distributed.is_initialized()
+if not ranked or torch.distributed.get_rank() == 0:
+    torch.save({{"metrics": res.metrics, "test_logits": res.test_logits,
+                "dynamics": res.dynamics.to_dict()}}, sys.argv[2])
+if ranked:  # end as the easyfirst command does under torchrun: leave the group, skip the
+    torch.distributed.destroy_process_group()  # teardown (gloo aborts a finished rank now
+    sys.stdout.flush(); sys.stderr.flush(); os._exit(0)  # and then at interpreter exit)
 """
 
 
