@@ -49,7 +49,8 @@ def test_nan_scores_refuse_to_order():
 
 
 def test_unknown_tie_rule():
-    with pytest.raises(ValueError, match="Unknown tie rule 'first'. Available: random"):
+    with pytest.raises(ValueError, match="Unknown tie rule 'first'. Available: evidence, random, "
+                       "dataset-order"):
         _scores(tie_break="first")
 
 
@@ -246,3 +247,31 @@ def test_distinct_values_match_np_unique():
     np.testing.assert_array_equal(uniq, ref[0])
     np.testing.assert_array_equal(counts, ref[1])
     assert [a.size for a in distinct_values(np.array([np.nan]))] == [0, 0]
+
+
+def test_evidence_tie_rule_orders_ties_by_the_key_then_at_random():
+    key = np.array([0.0, 0.0, -2.0, 0.0, 3.0])  # lower = easier
+    s = _scores(tie_seed=1).with_tie_rule("evidence", key=key, evidence="aum")
+    assert s.meta["tie_break"] == "evidence" and s.meta["tie_evidence"] == "aum"
+    # 1.0 first; the 0.5s by key (2: -2, 0: 0, 4: 3); then 0.0. Values decide first.
+    assert s.easy_to_hard().tolist() == [1, 2, 0, 4, 3]
+    same_key = _scores(tie_seed=1).with_tie_rule("evidence", key=np.zeros(5))
+    assert same_key.easy_to_hard().tolist() == _scores(tie_seed=1).easy_to_hard().tolist()
+    assert Scores(np.array([1.0, 1.0]), higher_is_easier=False,
+                  tie_key=np.array([1.0, 0.0])).meta["tie_break"] == "evidence"
+
+
+def test_evidence_needs_a_key_and_a_file_keeps_its_order(tmp_path):
+    with pytest.raises(ValueError, match="Expected scores that hold finer evidence"):
+        _scores().with_tie_rule("evidence")
+    with pytest.raises(ValueError, match="Expected a tie key of shape"):
+        Scores(np.zeros(3), higher_is_easier=True, tie_key=np.zeros(2))
+    s = _scores().with_tie_rule("evidence", key=np.array([5.0, 0.0, -1.0, 0.0, 2.0]))
+    path = s.save(tmp_path / "s.csv")
+    loaded = Scores.load(path)
+    assert loaded.meta["tie_break"] == "evidence"
+    assert loaded.easy_to_hard().tolist() == s.easy_to_hard().tolist() == [1, 2, 4, 0, 3]
+    assert loaded.with_tie_rule("dataset-order").easy_to_hard().tolist() == [1, 0, 2, 4, 3]
+    # a file without the rule has no key: evidence is refused, one line
+    with pytest.raises(ValueError, match="ties are ordered random"):
+        Scores.load(_scores().save(tmp_path / "r.csv")).with_tie_rule("evidence")

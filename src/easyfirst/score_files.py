@@ -123,8 +123,9 @@ def read_score_file(
     expect_fingerprint: str | None = None,
     expect_num_samples: int | None = None,
     allow_nan: bool = False,
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The validated header and (N,) scores of a file ``write_score_file`` wrote.
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+    """The validated header, (N,) scores and (N,) ranks (None where the file has none) of a
+    file ``write_score_file`` wrote.
 
     Raises:
         ScoresFileError: not a score file, wrong format/version, N or index mismatch, bad or
@@ -142,7 +143,7 @@ def read_score_file(
     values, ranks = body(n)
     _check_finite(p, values, allow_nan=allow_nan)
     _check_ranks(p, ranks, n)
-    return header, values
+    return header, values, ranks
 
 
 # -- the checks both formats share ---------------------------------------------------------

@@ -33,7 +33,10 @@ __all__ = [  # ScoresFileError and atomic_write_text: re-exported, callers impor
     "distinct_values", "label_texts",
 ]
 
-TIE_RULES = ("random", "dataset-order")
+TIE_RULES = ("evidence", "random", "dataset-order")
+"""How ties are ordered: by finer evidence of the same runs (``tie_key``, e.g. AUM; its ties
+then at random), by a permutation seeded with ``tie_seed``, or by index (the source
+document's rule)."""
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 DIGITS = 6  # significant digits of the summary's numbers (the scores keep every bit)
 
@@ -105,18 +108,24 @@ class Scores:
         values: (N,) float scores.
         higher_is_easier: direction of ``values``.
         meta: scorer, params, seeds, epochs, dataset_fingerprint, library_version, and the
-            tie rule (``tie_break``, ``tie_seed``).
+            tie rule (``tie_break``, ``tie_seed``; ``tie_evidence`` names the finer evidence).
+        tie_key: (N,) finer evidence that orders equal ``values`` under ``tie_break="evidence"``,
+            lower = easier (e.g. minus the mean AUM of the same epochs); loaded files give
+            their ``rank`` column, which orders every tie as the evidence did.
 
     Example:
         >>> s = Scores(np.array([0.5, 1.0, 0.5, 0.0]), higher_is_easier=True,
         ...            meta={"tie_break": "dataset-order"})
         >>> s.easy_to_hard().tolist()
         [1, 0, 2, 3]
+        >>> s.with_tie_rule("evidence", key=np.array([0.0, 0.0, -1.0, 0.0])).easy_to_hard().tolist()
+        [1, 2, 0, 3]
     """
 
     values: np.ndarray
     higher_is_easier: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    tie_key: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float64)
@@ -124,12 +133,18 @@ class Scores:
             raise ValueError(
                 f"Expected scores of shape (N,) with N >= 1; got shape {self.values.shape}."
             )
-        self.meta.setdefault("tie_break", "random")
+        self.meta.setdefault("tie_break", "random" if self.tie_key is None else "evidence")
         self.meta.setdefault("tie_seed", 0)
         if self.meta["tie_break"] not in TIE_RULES:
             raise ValueError(
                 f"Unknown tie rule {self.meta['tie_break']!r}. Available: {', '.join(TIE_RULES)}."
             )
+        if self.tie_key is not None:
+            self.tie_key = np.asarray(self.tie_key, dtype=np.float64)
+            if self.tie_key.shape != self.values.shape:
+                raise ValueError(f"Expected a tie key of shape {self.values.shape} (one per "
+                                 f"score); got {self.tie_key.shape}. Pass the evidence of the "
+                                 "same samples.")
 
     @property
     def num_samples(self) -> int:
@@ -144,18 +159,33 @@ class Scores:
         fp = self.meta.get("dataset_fingerprint")
         return None if fp is None else str(fp)
 
-    def with_tie_rule(self, tie_break: str, *, seed: int | None = None) -> Scores:
+    def with_tie_rule(self, tie_break: str, *, seed: int | None = None,
+                      key: np.ndarray | None = None, evidence: str | None = None) -> Scores:
+        """These scores with ties ordered by ``tie_break`` (``TIE_RULES``); ``"evidence"``
+        uses ``key`` (lower = easier; named ``evidence``) or the key these scores hold."""
         meta = dict(self.meta, tie_break=tie_break)
         if seed is not None:
             meta["tie_seed"] = int(seed)
-        return Scores(self.values.copy(), higher_is_easier=self.higher_is_easier, meta=meta)
+        if evidence is not None:
+            meta["tie_evidence"] = evidence
+        key = self.tie_key if key is None else key
+        if tie_break == "evidence" and key is None:
+            raise ValueError(
+                f"Expected scores that hold finer evidence to order ties by (those of the coarse "
+                f"scorers cumacc, fit, forgetting from easyfirst score); got {self.scorer} scores "
+                f"whose ties are ordered {self.meta['tie_break']}. Use the tie rule random or "
+                "dataset-order, or score again.")
+        return Scores(self.values.copy(), higher_is_easier=self.higher_is_easier, meta=meta,
+                      tie_key=None if key is None else np.array(key, dtype=np.float64))
 
     # -- orderings --------------------------------------------------------------------------
     def easy_to_hard(self) -> np.ndarray:
         """Sample indices from easiest to hardest, (N,) int64, ties broken by the stated rule.
 
-        ``tie_break="random"`` (default): ties are ordered by a random permutation seeded with
-        ``meta["tie_seed"]``. ``"dataset-order"``: the seed document's rule, lower index first.
+        ``tie_break="evidence"``: ties are ordered by ``tie_key`` (lower first), its own ties
+        as ``"random"``. ``"random"`` (the default without a key): a random permutation seeded
+        with ``meta["tie_seed"]``. ``"dataset-order"``: the source document's rule, lower
+        index first.
         """
         nan = int(np.isnan(self.values).sum())
         if nan:
@@ -173,6 +203,12 @@ class Scores:
         if self.meta["tie_break"] == "dataset-order":
             return _stable_argsort(groups)
         perm = np.random.default_rng(int(self.meta["tie_seed"])).permutation(self.num_samples)
+        if self.meta["tie_break"] == "evidence":
+            if self.tie_key is None:
+                raise ValueError(
+                    "Expected a tie key for tie_break='evidence'; got none. Use scores made by "
+                    "easyfirst's scorers, or with_tie_rule('evidence', key=...).")
+            return perm[np.lexsort((self.tie_key[perm], groups[perm]))]
         return perm[_stable_argsort(groups[perm])]
 
     def hard_to_easy(self) -> np.ndarray:
@@ -262,9 +298,11 @@ class Scores:
                 or non-finite numbers, ranks that are not a permutation, or a dataset
                 fingerprint other than ``expect_fingerprint``.
         """
-        header, values = read_score_file(
+        header, values, ranks = read_score_file(
             path, expect_fingerprint=expect_fingerprint, expect_num_samples=expect_num_samples,
             allow_nan=allow_nan,
         )
         meta = {k: v for k, v in header.items() if k not in ("format", "version", "N", "direction")}
-        return cls(values, higher_is_easier=header["direction"] == "higher_is_easier", meta=meta)
+        key = ranks.astype(np.float64) if ranks is not None else None  # orders ties as written
+        return cls(values, higher_is_easier=header["direction"] == "higher_is_easier", meta=meta,
+                   tie_key=key if meta.get("tie_break") == "evidence" else None)

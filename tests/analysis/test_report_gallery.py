@@ -16,7 +16,7 @@ import torch
 from PIL import Image as PILImage
 
 from easyfirst.analysis import plots
-from easyfirst.analysis.gallery import label_issues
+from easyfirst.analysis.label_issues import find_label_issues
 from easyfirst.analysis.report import write_report
 from easyfirst.analysis.sample_media import CLIP_FORMAT
 from easyfirst.cli.main import main
@@ -60,6 +60,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         d.correct_sum[ISSUE] = 0
         d.eval_predicted[ISSUE] = (d.targets[ISSUE] + 1) % 10
         d.eval_confidence[ISSUE] = 0.97
+        assert d.margin_sum is not None
+        d.margin_sum[ISSUE] = -100.0 * d.num_epochs  # the lowest AUM: most evidence
         d.save(sd / "dynamics.pt")
     return out
 
@@ -94,10 +96,12 @@ def test_hardest_easiest_and_label_issues_with_their_files(report: Path) -> None
         assert max(float(r[4]) for r in hard) <= min(float(r[4]) for r in easy)  # higher: easier
     issues = next(rows for title, rows in tables.items() if title.startswith("Likely label"))
     given = np.load(report / "samples.npz")["train.targets"][ISSUE]
-    row = next(r for r in issues if r[0].endswith(f"/{ISSUE}.png)"))
-    assert row[3:7] == [names[given], names[(given + 1) % 10], "0.970", "0.000"]
-    assert [float(r[5]) for r in issues] == sorted((float(r[5]) for r in issues), reverse=True)
-    assert "Rule: CumAcc (mean over the seeds) <= 0.2" in md
+    assert issues[0][0].endswith(f"/{ISSUE}.png)")  # the most evidence: first
+    assert issues[0][3:8] == [names[given], names[(given + 1) % 10], "0.970", "1.00", "-100"]
+    assert [float(r[7]) for r in issues] == sorted(float(r[7]) for r in issues)  # lowest AUM first
+    assert re.search(r"\d+ flagged: the \d+ samples with the hardest mean aum over the seeds "
+                     r"among the \d+ whose suggested class differs from the given label; "
+                     r"[\d.]+ wrong labels estimated by calibrated confident learning", md)
     files = sorted((report / "report_samples").iterdir())
     linked = set(re.findall(r"\((report_samples/[^)]+)\)", md))
     assert {f"report_samples/{f.name}" for f in files} == linked  # every file linked, no others
@@ -127,24 +131,33 @@ def test_data_map_positions_are_the_ringed_points(tmp_path: Path) -> None:
 
 
 def test_rule_and_the_lines_that_say_why(report: Path, tmp_path: Path) -> None:
-    def dyn(cumacc: list[float], pred: list[int], conf: list[float]) -> TrainingDynamics:
-        n = len(cumacc)
+    def dyn(aum: list[float], pred: list[int], conf: list[float], p_given: list[float]
+            ) -> TrainingDynamics:
+        n = len(aum)
         z = torch.zeros(n, dtype=torch.long)
-        return TrainingDynamics(10, torch.full((n,), 10), torch.tensor(cumacc) * 10, z, z, z,
-                                torch.zeros(n), eval_predicted=torch.tensor(pred),
+        return TrainingDynamics(10, torch.full((n,), 10), z, z, z, z, torch.zeros(n),
+                                margin_sum=torch.tensor(aum) * 10,
+                                eval_loss=-torch.tensor(p_given).log(),
+                                eval_predicted=torch.tensor(pred),
                                 eval_confidence=torch.tensor(conf))
 
-    targets = np.array([0, 0, 0, 0, 0])
-    a = dyn([0, 0, 0.5, 0.1, 0], [2, 2, 1, 0, 1], [0.9, 0.95, 0.99, 0.99, 0.99])
-    b = dyn([0, 0, 0.5, 0.1, 0], [2, 1, 1, 0, 1], [0.85, 0.9, 0.99, 0.99, 0.98])
-    found = label_issues([a, b], targets)
-    assert not isinstance(found, str)
-    idx, cls, mean, _ = found
-    assert idx.tolist() == [4, 0] and cls.tolist() == [1, 2]  # 1: the seeds disagree
-    np.testing.assert_allclose(mean, [0.985, 0.875])
-    assert "lack the eval pass" in str(label_issues([TrainingDynamics(
-        1, *(torch.zeros(5, dtype=torch.long),) * 5, torch.zeros(5))], targets))
-    assert "multi-label" in str(label_issues([a], np.zeros((5, 10))))
+    targets = np.array([0, 0, 0, 0, 1, 1])
+    # class 0's threshold: mean p(0) = 0.5; class 1's: 0.8. Sample 0 and 1 are confidently
+    # class 1 (0.9 >= 0.8); sample 2 predicts 1 below its threshold; 3 is confidently 0.
+    a = dyn([-3, -1, -2, 2, 2, 2], [1, 1, 1, 0, 1, 1], [.9, .9, .7, .9, .8, .8],
+            [.1, .1, .3, .9, .8, .8])
+    found = find_label_issues([a, a], targets)
+    # class 0: 2 of its 3 confident samples are confidently another class -> 2/3 * 4 labels
+    assert found.per_seed == [pytest.approx(8 / 3)] * 2 and len(found) == 3
+    assert found.index.tolist() == [0, 2, 1]  # candidates by mean AUM, lowest first
+    assert found.suggested.tolist() == [1, 1, 1] and found.agreement.tolist() == [1, 1, 1]
+    np.testing.assert_allclose(found.evidence, [-3, -2, -1])
+    assert "3 flagged" in found.rule() and "per seed: 2.7, 2.7" in found.rule()
+    with pytest.raises(ValueError, match="lack the eval pass"):
+        find_label_issues([TrainingDynamics(1, *(torch.zeros(5, dtype=torch.long),) * 5,
+                                            torch.zeros(5))], targets[:5])
+    with pytest.raises(ValueError, match="multi-label"):
+        find_label_issues([a], np.zeros((6, 10)))
     root = Path(json.loads((report / "run.json").read_text())["config"]["dataset_options"]
                 ["root"])
     root.rename(root.with_name("moved"))  # the data is gone: tables, no media, one line why

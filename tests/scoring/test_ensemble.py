@@ -40,3 +40,34 @@ def test_refuses_members_from_other_datasets():
         ensemble([a, c])
     with pytest.raises(ValueError, match="at least one"):
         ensemble([])
+
+
+def _logit_run(seed: int, n: int = 20, epochs: int = 3):
+    g = torch.Generator().manual_seed(seed)
+    rec = OutcomeRecorder(n, outcomes="all")
+    y = torch.arange(n) % 3
+    for _ in range(epochs):
+        rec.update(torch.arange(n), torch.randn(n, 3, generator=g), y)
+        rec.end_epoch()
+    return rec.dynamics(seed=seed, dataset_fingerprint="fp"), None
+
+
+def test_coarse_scorers_order_ties_by_the_runs_evidence_and_ensembles_average_it():
+    runs = [_logit_run(s) for s in range(3)]
+    aum = get_scorer("aum")(runs[0][0]).values
+    for name in ("cumacc", "fit", "forgetting"):
+        members = [get_scorer(name)(d) for d, _ in runs]
+        assert members[0].meta["tie_break"] == "evidence"
+        assert members[0].meta["tie_evidence"] == "aum"  # margins recorded: minus AUM
+        np.testing.assert_allclose(members[0].tie_key, -aum)
+        ens = ensemble(members)
+        assert ens.meta["tie_break"] == "evidence" and ens.tie_key is not None
+        np.testing.assert_allclose(ens.tie_key, np.mean([m.tie_key for m in members], axis=0))
+    assert get_scorer("aum").higher_is_easier and get_scorer("celoss")(runs[0][0]).tie_key is None
+    mixed = ensemble([get_scorer("cumacc")(runs[0][0]),
+                      get_scorer("cumacc")(runs[1][0]).with_tie_rule("random")])
+    assert mixed.meta["tie_break"] == "evidence"  # keys of one evidence: still averaged
+    plain = Scores(np.ones(20), higher_is_easier=True, meta={"dataset_fingerprint": "fp",
+                                                             "scorer": "cumacc"})
+    fallback = ensemble([get_scorer("cumacc")(runs[0][0]), plain])
+    assert fallback.meta["tie_break"] == "random" and fallback.tie_key is None

@@ -41,5 +41,8 @@ def format_html(table: Table) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in table.rows)
     note = f"<p class='note'>{html.escape(table.note)}</p>" if table.note else ""
-    return (f"<p class='caption'>{html.escape(table.title)}</p><table><thead><tr>{head}</tr>"
-            f"</thead><tbody>{body}</tbody></table>{note}")
+    grid = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+    if table.collapsed:
+        return (f"<details><summary class='caption'>{html.escape(table.title)} (click to "
+                f"open)</summary>{grid}</details>")
+    return f"<p class='caption'>{html.escape(table.title)}</p>{grid}"

@@ -5,13 +5,9 @@ seed-ensemble scores in the scorer's easy-to-hard order), and the *likely label 
 each row with the sample's thumbnail and player (``sample_media``). The first row showing a
 sample carries the HTML anchor that its ringed point on the data map links to.
 
-Likely label issues (single-label runs whose ``dynamics.pt`` hold the eval pass's
-``eval_predicted`` and ``eval_confidence``; older runs lack them): training samples whose
-CumAcc, averaged over the seeds, is at most ``MAX_CUMACC`` while the eval passes over the
-training set give another class c a probability of at least ``MIN_CONFIDENCE`` averaged over
-the seeds. c is the class with the largest summed probability over the seeds that predict
-it, and a seed that predicts another class adds 0, so the average is a lower bound on the
-seeds' mean probability of c. Sorted by that average, most confident first.
+Likely label issues (single-label runs whose ``dynamics.pt`` hold the eval pass): the
+samples ``easyfirst.analysis.label_issues`` flags, with a number estimated from the runs; the
+first rows with their media, then every flagged sample in a collapsed table.
 """
 
 from __future__ import annotations
@@ -24,42 +20,16 @@ import numpy as np
 
 from easyfirst.analysis import plots
 from easyfirst.analysis.blocks import Gallery, Image, Link, Row
+from easyfirst.analysis.label_issues import find_label_issues
 from easyfirst.analysis.per_sample import easy_to_hard
+from easyfirst.analysis.results import Table
 from easyfirst.analysis.sample_media import SampleMedia
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
 from easyfirst.workflows.outputs import SAMPLES, read_sample_meta
 
 K = 5
-MAX_CUMACC, MIN_CONFIDENCE = 0.2, 0.8
-RULE = (f"CumAcc (mean over the seeds) <= {MAX_CUMACC:g} and, in the eval passes over the "
-        f"training set, another class predicted with mean probability >= {MIN_CONFIDENCE:g} "
-        "over the seeds (a seed predicting a third class counts 0)")
-
-
-def label_issues(dyns: Sequence[TrainingDynamics], targets: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | str:
-    """``(indices, predicted class, mean probability, CumAcc)`` by the module's rule, most
-    confident first; or one line saying why the runs cannot tell."""
-    have = [d for d in dyns if d.eval_predicted is not None and d.eval_confidence is not None]
-    if not dyns:
-        return ("Likely label issues: not shown, no seed has a dynamics.pt (no scorer trained "
-                "the ordinary runs).")
-    if targets.ndim != 1:
-        return "Likely label issues: not shown for multi-label data (one class per sample only)."
-    if not have:
-        return ("Likely label issues: not shown, the runs' dynamics.pt lack the eval pass's "
-                "predicted classes (easyfirst before eval_predicted); score again to see them.")
-    cumacc = np.mean([d.cumacc().numpy() for d in have], axis=0)
-    low = np.flatnonzero(cumacc <= MAX_CUMACC)
-    pred = np.stack([d.eval_predicted.numpy()[low] for d in have])  # type: ignore[union-attr]
-    conf = np.stack([d.eval_confidence.numpy()[low] for d in have])  # type: ignore[union-attr]
-    votes = np.zeros((len(low), int(max(pred.max(initial=0), targets.max(initial=0))) + 1))
-    np.add.at(votes, (np.broadcast_to(np.arange(len(low)), pred.shape), pred), conf)
-    cls, mean = votes.argmax(1), votes.max(1, initial=0.0) / len(have)
-    keep = (mean >= MIN_CONFIDENCE) & (cls != targets[low])
-    order = np.argsort(-mean[keep], kind="stable")
-    return low[keep][order], cls[keep][order], mean[keep][order], cumacc[low][keep][order]
+ISSUE_COLUMNS = ["given class", "suggested class", "mean probability", "seed agreement"]
 
 
 def _fmt(x: float) -> str:
@@ -111,36 +81,51 @@ class SampleTables:
             out.append(g)
         return out
 
-    def issue_table(self, dyns: Sequence[TrainingDynamics], k: int) -> Gallery | str:
+    def issue_tables(self, dyns: Sequence[TrainingDynamics], k: int
+                     ) -> list[Gallery | Table | str]:
+        """The first ``k`` flagged samples with their media, then all of them (collapsed)."""
         if self.targets is None:
-            return f"Likely label issues: not shown, {SAMPLES} and the dynamics hold no labels."
-        found = label_issues(dyns, np.asarray(self.targets))
-        if isinstance(found, str):
-            return found
-        idx, cls, conf, cumacc = found
-        g = Gallery(f"Likely label issues: {len(idx)} sample(s)" + (
-            f", the {k} most confident shown" if len(idx) > k else ""),
-            ["sample", "given class", "predicted class", "mean probability", "CumAcc"],
-            note=f"Rule: {RULE}; over the {sum(d.eval_predicted is not None for d in dyns)} "
-            "seed(s) whose runs recorded the eval pass's predictions.")
-        g.rows = [self.row(i, [self.label(i), self.name(int(c)), f"{p:.3f}", f"{a:.3f}"],
-                           f"likely label issue, predicted {self.name(int(c))}")
-                  for i, c, p, a in zip(idx[:k], cls[:k], conf[:k], cumacc[:k], strict=True)]
-        return g if g.rows else f"Likely label issues: none ({RULE})."
+            return [f"Likely label issues: not shown, {SAMPLES} and the dynamics hold no labels."]
+        try:
+            found = find_label_issues(dyns, np.asarray(self.targets),
+                                      num_classes=len(self.names) or None)
+        except ValueError as exc:
+            return [f"Likely label issues: not shown. {exc}"]
+        if not len(found):
+            return [f"Likely label issues: none. {found.rule()}."]
+
+        def cells(j: int) -> list[str]:
+            return [self.name(int(found.given[j])), self.name(int(found.suggested[j])),
+                    f"{found.probability[j]:.3f}", f"{found.agreement[j]:.2f}",
+                    _fmt(found.evidence[j])]
+
+        columns = [*ISSUE_COLUMNS, f"mean {found.evidence_name}"]
+        g = Gallery(f"Likely label issues: {len(found)} flagged" + (
+            f", the {k} with the most evidence shown here" if len(found) > k else ""),
+            ["sample", *columns], note=f"{found.rule()}. easyfirst export RUN --label-issues "
+            "writes them all as CSV.")
+        g.rows = [self.row(int(i), cells(j), "likely label issue, suggested "
+                           f"{self.name(int(found.suggested[j]))}")
+                  for j, i in enumerate(found.index[:k])]
+        every = Table(f"All {len(found)} likely label issues, most evidence first",
+                      ["#", "sample", *columns],
+                      [[str(j + 1), self.sample_id(int(i)), *cells(j)]
+                       for j, i in enumerate(found.index)], collapsed=True)
+        return [g, every] if len(found) > k else [g]
 
 
 def sample_tables(
     folder: Path, out_dir: Path, ensembles: dict[str, Scores], dyns: Sequence[TrainingDynamics],
     *, class_names: Sequence[str] | None, tag: str = "", k: int = K,
-) -> tuple[list[Gallery | str], dict[int, tuple[str, str]]]:
+) -> tuple[list[Gallery | Table | str], dict[int, tuple[str, str]]]:
     """The blocks of the sample section, and ``{index: (href, title)}`` of the samples shown
     (what the data map links)."""
     targets = dyns[0].targets.numpy() if dyns and dyns[0].targets is not None else None
     tables = SampleTables(folder, out_dir, class_names, targets, tag)
-    blocks: list[Gallery | str] = []
+    blocks: list[Gallery | Table | str] = []
     for name, s in ensembles.items():
         blocks += tables.scorer_tables(name, s, k)
-    blocks.append(tables.issue_table(dyns, 2 * k))
+    blocks += tables.issue_tables(dyns, 2 * k)
     return [*blocks, *tables.media.notes()], tables.shown
 
 

@@ -102,6 +102,19 @@ def _predicted(folder: Path, n: int) -> np.ndarray | None:
     return votes.argmax(1)
 
 
+def load_ensembles(folder: Path) -> dict[str, Scores]:
+    """The seed-ensemble scores of a score folder, by scorer name."""
+    return {p.stem: Scores.load(p, allow_nan=True)
+            for p in sorted((folder / "scores").glob("*.csv"))}
+
+
+def class_names(folder: Path) -> list[str]:
+    """The class names a score folder's ``summary.json`` lists ([] without one)."""
+    summary = read_json(folder / "summary.json", what="the scores summary") \
+        if (folder / "summary.json").is_file() else {}
+    return list(summary.get("class_names") or [])
+
+
 def sample_table(root: str | Path, *, by: str | None = None) -> tuple[list[str], list[list[Any]]]:
     """Columns and rows (easiest first) of every training sample of ``root``'s score folder.
 
@@ -114,8 +127,7 @@ def sample_table(root: str | Path, *, by: str | None = None) -> tuple[list[str],
         seed_agreement`` (module docstring); ``None`` for an empty cell, floats as they are.
     """
     folder = find_score_folder(root)
-    ensembles = {p.stem: Scores.load(p, allow_nan=True)
-                 for p in sorted((folder / "scores").glob("*.csv"))}
+    ensembles = load_ensembles(folder)
     by = by or next(iter(ensembles))
     if by not in ensembles:
         raise ValueError(
@@ -125,9 +137,7 @@ def sample_table(root: str | Path, *, by: str | None = None) -> tuple[list[str],
     ranking = ensembles[by]
     n = ranking.num_samples
     meta = read_sample_meta(folder)
-    summary = read_json(folder / "summary.json", what="the scores summary") \
-        if (folder / "summary.json").is_file() else {}
-    names = summary.get("class_names") or []
+    names = class_names(folder)
     targets = meta.get("train.targets")
     labels = label_texts(targets, names) if targets is not None and names else [None] * n
     ids = meta["train.ids"].tolist() if "train.ids" in meta else [None] * n
@@ -155,12 +165,21 @@ def write_sample_csv(root: str | Path, out: str | Path | None = None, *,
     """Write ``sample_table`` as CSV, atomically (default: ``per_sample.csv`` in the score
     folder); returns the path."""
     path = Path(out) if out is not None else find_score_folder(root) / "per_sample.csv"
+    check_csv_target(path)
+    return write_table_csv(path, *sample_table(root, by=by))
+
+
+def check_csv_target(path: Path) -> None:
+    """Refuse (one line) an ``--out`` that is an existing folder."""
     if path.is_dir():
         raise ValueError(
             f"Expected --out to be a CSV file; got {str(path)!r}, an existing folder. Pass a "
             "file name such as samples.csv (nothing was changed)."
         )
-    columns, rows = sample_table(root, by=by)
+
+
+def write_table_csv(path: Path, columns: list[str], rows: list[list[Any]]) -> Path:
+    """``columns`` and ``rows`` as CSV at ``path``, atomically (empty cells for None/NaN)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)

@@ -33,6 +33,7 @@ from easyfirst.analysis import blocks, gallery, plots
 from easyfirst.analysis.agreement import agreement
 from easyfirst.analysis.blocks import Image, Section
 from easyfirst.analysis.formats import format_html, format_markdown
+from easyfirst.analysis.label_issues import find_label_issues, noise_table
 from easyfirst.analysis.per_sample import score_folders, seed_dirs
 from easyfirst.analysis.results import (
     RunRecord,
@@ -51,7 +52,7 @@ from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.pacing import PacingFunction
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
-from easyfirst.workflows.outputs import read_json
+from easyfirst.workflows.outputs import read_json, read_sample_meta
 
 REPRODUCE_FILE = "reproduce.json"
 FILES_DIR = "report_files"
@@ -98,6 +99,7 @@ def score_section(
             "Scoring runs", ["seed", metric],
             [[str(k), _fmt(v)] for k, v in accs.items()]))
     overview.blocks += fact_tables(folder, ensembles, seeds)
+    overview.blocks += _noise_tables(folder, ensembles, dyns, len(class_names or []))
     for name, s in ensembles.items():
         overview.blocks.append(Image(
             plots.score_histograms(s, files / f"{tag}hist_{name}.png", targets=targets,
@@ -119,6 +121,21 @@ def score_section(
         out.append(sec)
     out.append(Section("Samples to look at and listen to", list(samples)))
     return out
+
+
+def _noise_tables(folder: Path, ensembles: dict[str, Scores], dyns: list[TrainingDynamics],
+                  num_classes: int) -> list[Table]:
+    """With injected label noise (``train.label_flipped`` in samples.npz): how well each
+    scorer and the flagged label issues find it."""
+    meta = read_sample_meta(folder)
+    flipped = meta.get("train.label_flipped")
+    if flipped is None or "train.targets" not in meta:
+        return []
+    try:
+        found = find_label_issues(dyns, meta["train.targets"], num_classes=num_classes or None)
+    except ValueError:
+        found = None
+    return [noise_table(ensembles, np.asarray(flipped, dtype=bool), found)]
 
 
 def _agreement_sections(ensembles: dict[str, Scores], files: Path, tag: str) -> list[Section]:

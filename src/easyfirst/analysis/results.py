@@ -38,12 +38,14 @@ PACING_ORDER = ("logarithmic", "root", "linear", "exponential")  # fast to slow 
 
 @dataclass
 class Table:
-    """A small table of preformatted cells, rendered by ``easyfirst.analysis.report``."""
+    """A small table of preformatted cells, rendered by ``easyfirst.analysis.report``;
+    ``collapsed`` tables (long lists) start folded in HTML."""
 
     title: str
     columns: list[str]
     rows: list[list[str]]
     note: str = ""
+    collapsed: bool = False
 
 
 def _in_metric(make: Callable[..., Any]) -> Callable[..., Any]:

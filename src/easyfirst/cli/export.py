@@ -13,7 +13,15 @@ reproduce folder), easiest first by one scorer:
   predicted       the class the eval passes over the training set predict, majority over seeds
   <each scorer>   its seed-ensemble score
   seed_agreement  fraction of seeds whose own rank of the sample lies in the ensemble rank's
-                  decile (1 = every seed places it alike; empty with fewer than 2 seeds)"""
+                  decile (1 = every seed places it alike; empty with fewer than 2 seeds)
+
+With --label-issues, one row per likely mislabelled training sample instead, most evidence
+first (default file: label_issues.csv in the score folder):
+  issue_rank, index, id, given, suggested (the class the eval passes favour), probability
+  (its mean eval probability over the seeds), seed_agreement (fraction of seeds predicting
+  it), the evidence that ranked it (the seeds' mean AUM where recorded), each scorer's score.
+The number flagged is estimated from the runs (confident learning on the eval passes); the
+command prints how."""
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +32,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="where to write (default: per_sample.csv in the score folder)")
     p.add_argument("--by", default=None, metavar="SCORER",
                    help="the scorer that ranks the rows (default: the first by name)")
+    p.add_argument("--label-issues", action="store_true",
+                   help="write only the likely mislabelled samples (see above)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from easyfirst.analysis.label_issues import write_label_issues
     from easyfirst.analysis.per_sample import write_sample_csv
 
+    if args.label_issues:
+        if args.by is not None:
+            raise ValueError("Expected --by without --label-issues (label issues are ranked by "
+                             f"the runs' evidence); got --by {args.by}. Drop one of the two.")
+        path, found = write_label_issues(args.run_dir, args.out)
+        print(f"label issues: {found.rule()}\n  -> {path}")
+        return 0
     print(f"samples: {write_sample_csv(args.run_dir, args.out, by=args.by)}")
     return 0

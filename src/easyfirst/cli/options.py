@@ -12,6 +12,7 @@ from easyfirst.audio.augment import AUGMENTATIONS
 from easyfirst.data import DATASETS, load_dataset
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import PLACEMENTS
+from easyfirst.data.label_noise import NOISE_KINDS
 from easyfirst.models import MODELS
 from easyfirst.models.registry import check_model_options
 from easyfirst.monitor.loggers import LOGGERS
@@ -165,6 +166,15 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
         help="extra dataset loader option (repeatable); the keys and their defaults of a "
         "dataset: easyfirst datasets NAME",
     )
+    p.add_argument("--label-noise", type=float, default=0.0, metavar="RATE",
+                   help="flip this share of the TRAINING labels, in [0, 1) (any single-label "
+                   "dataset; dev and test stay clean; the flipped mask goes to samples.npz; "
+                   "part of the dataset fingerprint; 0: none)")
+    p.add_argument("--noise-kind", default="uniform", metavar="KIND",
+                   help=f"with --label-noise, {one_of(NOISE_KINDS)}: uniform gives another class "
+                   "at random, pairs the class's partner in a seeded pairing of the classes")
+    p.add_argument("--noise-seed", type=int, default=0, metavar="N",
+                   help="with --label-noise, the seed of which labels flip and to what")
 
 
 def add_recipe_args(p: argparse.ArgumentParser) -> None:
@@ -242,17 +252,30 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
     p.add_argument("--log-dir", default=None, help="where --log writes (default: OUT/logs)")
 
 
+def noise_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--label-noise``, ``--noise-kind`` and ``--noise-seed`` as ``load_dataset`` keywords."""
+    return {"label_noise": getattr(args, "label_noise", 0.0),
+            "noise_kind": getattr(args, "noise_kind", "uniform"),
+            "noise_seed": getattr(args, "noise_seed", 0)}
+
+
 def dataset_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``load_dataset``'s keywords as a run records them: ``--dataset-opt``, ``--root`` and,
+    with a label-noise rate above 0, the noise settings (so a report loads the same data)."""
     opts = parse_kv(args.dataset_opt, "--dataset-opt")
     if args.root is not None:
         opts["root"] = args.root
+    noise = noise_options(args)
+    noise.update((k, opts[k]) for k in list(noise) if k in opts)  # --dataset-opt label_noise=
+    if noise["label_noise"]:
+        opts.update(noise)
     return opts
 
 
 def load_data(args: argparse.Namespace) -> DatasetBundle:
-    """The dataset of ``--dataset``, ``--root`` and ``--dataset-opt``; ``--no-progress`` also
-    hides the loader's bars (feature caching)."""
-    opts = dataset_options(args)
+    """The dataset of ``--dataset``, ``--root``, ``--dataset-opt`` and ``--label-noise``;
+    ``--no-progress`` also hides the loader's bars (feature caching)."""
+    opts = {**noise_options(args), **dataset_options(args)}
     progress = bool(opts.pop("progress", not args.no_progress))
     return load_dataset(args.dataset, progress=progress, **opts)
 

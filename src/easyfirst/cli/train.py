@@ -9,6 +9,7 @@ from easyfirst.curriculum.balance import BALANCES
 from easyfirst.curriculum.ordering import ORDERINGS
 from easyfirst.curriculum.sampler import MODES, PACE_BY
 from easyfirst.pacing import PACINGS
+from easyfirst.scores import TIE_RULES
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +37,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help=f"{one_of(BALANCES)}: balanced (multi-label: rarest labels first), "
                    "stratified (single-label), cover (every class in the pool from the first "
                    "epoch)")
+    p.add_argument("--ties", default="file", choices=("file", *TIE_RULES),
+                   help="how samples with equal scores are ordered: file (the rule in the score "
+                   "file's header; easyfirst score: evidence), evidence (by the finer evidence of "
+                   "the same runs, e.g. AUM), random (a seeded permutation), dataset-order (lower "
+                   "index first, the source document's rule)")
     p.add_argument("--seed", type=int, default=0, help="seed of the run (initialisation, "
                    "order of batches, random ordering)")
     p.set_defaults(func=run)
@@ -53,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if is_main_process():
         print(note, flush=True)
     scores = load_scores_for(args.scores, bundle) if args.scores else None
+    if scores is not None and args.ties != "file":
+        scores = scores.with_tie_rule(args.ties)
     result = train_curriculum(bundle, cfg, spec, scores=scores, out_dir=args.out,
                               resume=args.resume, overwrite=args.overwrite,
                               progress=not args.no_progress)

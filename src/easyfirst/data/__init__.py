@@ -12,13 +12,17 @@ from easyfirst.data import speechcommands as _speechcommands  # noqa: F401
 from easyfirst.data import synthkws as _synthkws  # noqa: F401
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.indexed import WithIndex
+from easyfirst.data.label_noise import NOISE_KINDS, inject_label_noise, with_label_noise
 from easyfirst.data.registry import DATASETS, load_dataset, register_dataset
 
 __all__ = [
     "DATASETS",
     "ArraySplit",
     "DatasetBundle",
+    "NOISE_KINDS",
     "WithIndex",
+    "inject_label_noise",
     "load_dataset",
     "register_dataset",
+    "with_label_noise",
 ]

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.data.label_noise import check_label_noise, with_label_noise
 from easyfirst.registry import Registry
 
 DatasetLoader = Callable[..., DatasetBundle]
 DATASETS: Registry[DatasetLoader] = Registry("dataset")
 register_dataset = DATASETS.register
+NOISE_DEFAULTS: dict[str, Any] = {"label_noise": 0.0, "noise_kind": "uniform", "noise_seed": 0}
+"""``load_dataset``'s label-noise keywords (any dataset) and their defaults."""
 SECTIONS = ("Args:", "Returns:", "Raises:", "Example:", "Examples:", "Attributes:")
 _ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|obj|exc):`~?([^`]+)`")
 _SEE = re.compile(r"^(?:as in|see) :func:`~?([\w.]+)`")
@@ -124,14 +127,24 @@ def load_dataset(name: str, *, progress: bool | None = None, **options: Any) -> 
         name: a registered dataset (``easyfirst datasets``).
         progress: show the loader's progress bars (feature caching); ``None`` keeps the
             loader's default. Loaders without bars ignore it.
-        **options: the loader's keywords.
+        **options: the loader's keywords, and any dataset's label-noise keywords:
+            ``label_noise`` (share of training labels to flip, in [0, 1); single-label data;
+            default 0: none), ``noise_kind`` (``uniform``: another class at random, the
+            default; ``pairs``: a seeded pairing of the classes) and ``noise_seed`` (default
+            0); see ``easyfirst.data.label_noise.with_label_noise``.
 
-    An option the loader does not take, a required one missing or a ``root`` that does not
-    exist raises ``ValueError`` (``FileNotFoundError`` for the root) in one line.
+    An option the loader does not take, a required one missing, a ``root`` that does not
+    exist or bad label-noise settings raise ``ValueError`` (``FileNotFoundError`` for the
+    root) in one line, before anything is loaded; label noise on multi-label data is refused
+    once loaded.
     """
+    noise = {k: options.pop(k, v) for k, v in NOISE_DEFAULTS.items()}
+    check_label_noise(noise["label_noise"], noise["noise_kind"], noise["noise_seed"])
     DATASETS.check_keywords(name, options, how="--dataset-opt KEY=VALUE, --root PATH")
     _check_required(name, options)
     takes = inspect.signature(DATASETS.get(name)).parameters
     if progress is not None and "progress" in takes:
         options.setdefault("progress", progress)
-    return DATASETS.get(name)(**options)
+    bundle = DATASETS.get(name)(**options)
+    return with_label_noise(bundle, noise["label_noise"], noise["noise_kind"],
+                            seed=noise["noise_seed"])

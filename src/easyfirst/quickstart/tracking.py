@@ -21,10 +21,12 @@ from torch.utils.data import Dataset
 from easyfirst.atomic import atomic_write
 from easyfirst.data import WithIndex
 from easyfirst.recording import OutcomeRecorder, TrainingDynamics
-from easyfirst.scores import TIE_RULES, Scores
+from easyfirst.scores import Scores
 
 DEFAULT_TIES = "dataset-order"
 """The document's stated rule ("ties handled by dataset order"), kept stable here."""
+QUICKSTART_TIES = ("dataset-order", "random")
+"""The tracker records correctness only: no finer evidence to order ties by."""
 
 
 class IndexedDataset(Dataset[tuple[int, Any, Any]]):
@@ -45,19 +47,27 @@ class IndexedDataset(Dataset[tuple[int, Any, Any]]):
         return len(self._indexed)
 
 
+def _check_ties(ties: str) -> None:
+    if ties not in QUICKSTART_TIES:
+        raise ValueError(f"Unknown tie rule {ties!r}. Available: {', '.join(QUICKSTART_TIES)}.")
+
+
 def difficulty_ranking(scores: np.ndarray, easy_to_hard: bool = True, *,
                        ties: str = DEFAULT_TIES, seed: int = 0) -> np.ndarray:
     """Sample indices of higher-is-easier ``scores`` (e.g. CumAcc), easiest first.
 
     ``easy_to_hard=False`` puts the hardest first (anti-curriculum). ``ties``:
     ``"dataset-order"`` (default, the document's stated rule: lower index first, in either
-    direction) or ``"random"`` (easyfirst's default: a permutation seeded with ``seed``).
+    direction) or ``"random"`` (a permutation seeded with ``seed``). easyfirst's own scorers
+    order ties by finer evidence of the same runs (``Scores`` ``tie_break="evidence"``), which
+    correctness alone does not hold.
 
     The document ranks with ``np.argsort(-scores)``, which is not a stable sort: with few
     distinct values (CumAcc has at most E + 1) its order within ties is arbitrary. This is
     ``easyfirst.scores.Scores(...).easy_to_hard()``, equal to
     ``np.argsort(-scores, kind="stable")`` under ``"dataset-order"``.
     """
+    _check_ties(ties)
     meta = {"scorer": "cumacc", "tie_break": ties, "tie_seed": int(seed)}
     return Scores(np.asarray(scores), higher_is_easier=easy_to_hard, meta=meta).easy_to_hard()
 
@@ -98,8 +108,7 @@ class CumAccTracker:
             raise ValueError(f"Expected num_epochs >= 1; got {num_epochs}. Pass the number "
                              "of training epochs.")
         self.num_samples, self.num_epochs = num_samples, num_epochs
-        if ties not in TIE_RULES:
-            raise ValueError(f"Unknown tie rule {ties!r}. Available: {', '.join(TIE_RULES)}.")
+        _check_ties(ties)
         self.ties, self.seed = ties, seed
         self._recorder: OutcomeRecorder | None = None
         if device is not None:

@@ -13,7 +13,10 @@ def ensemble(members: Sequence[Scores], *, names: Sequence[str] | None = None) -
     """Average per-seed ``Scores`` (K members of N samples) into one ``Scores``.
 
     For CumAcc with equal epochs per member this equals pooling the correct counts. Members
-    must share scorer, direction, N and dataset fingerprint.
+    must share scorer, direction, N and dataset fingerprint. Where every member holds a tie
+    key of the same evidence (coarse scorers: ``Scores.tie_key``), the ensemble's key is their
+    mean (the seeds' mean AUM, say); members read from files give their rank column, so the
+    ensemble orders its ties by the members' mean rank. Otherwise ties are ordered at random.
 
     Args:
         members: K per-seed scores.
@@ -44,4 +47,10 @@ def ensemble(members: Sequence[Scores], *, names: Sequence[str] | None = None) -
         else [{"seeds": m.meta.get("seeds", []), "epochs": m.meta.get("epochs")} for m in members],
         ensemble_size=len(members),
     )
-    return Scores(values, higher_is_easier=first.higher_is_easier, meta=meta)
+    keys = [m.tie_key for m in members if m.tie_key is not None]
+    same = len({m.meta.get("tie_evidence") for m in members}) == 1
+    key = np.mean(np.stack(keys), axis=0) if same and len(keys) == len(members) else None
+    if key is None and meta.get("tie_break") == "evidence":
+        meta.update(tie_break="random")
+        meta.pop("tie_evidence", None)
+    return Scores(values, higher_is_easier=first.higher_is_easier, meta=meta, tie_key=key)

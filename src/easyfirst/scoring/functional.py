@@ -89,3 +89,18 @@ def aum(d: TrainingDynamics) -> torch.Tensor:
 def el2n(d: TrainingDynamics) -> torch.Tensor:
     """EL2N at ``d.el2n_epoch``: ||softmax - onehot||_2 (lower = easier)."""
     return _recorded(d, d.el2n, "el2n").double()
+
+
+def tie_evidence(d: TrainingDynamics) -> tuple[str, torch.Tensor]:
+    """The finest per-sample evidence the record holds, as a key where lower = easier, and its
+    scorer's name: minus AUM, else minus confidence, else CE loss (``celoss``).
+
+    Coarse scorers (CumAcc: at most E + 1 values) order their ties by it: the same epochs'
+    margins separate a mislabelled sample from a merely hard one where the count of correct
+    epochs cannot.
+    """
+    if d.margin_sum is not None:
+        return "aum", -aum(d)
+    if d.prob_sum is not None:
+        return "confidence", -confidence(d)
+    return "celoss", celoss(d)

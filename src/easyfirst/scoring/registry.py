@@ -35,6 +35,8 @@ class DynamicsScorer:
         higher_is_easier: direction of the score.
         description: one line for ``easyfirst scorers``.
         outcomes: the optional recorder outcomes it reads (``easyfirst.recording.OUTCOMES``).
+        coarse: its values are few (counts of epochs), so ties are ordered by the finer
+            evidence of the same run (``functional.tie_evidence``: ``tie_break="evidence"``).
     """
 
     name: str
@@ -45,6 +47,7 @@ class DynamicsScorer:
     summary_keys: tuple[str, ...] = ()
     test_params: Mapping[str, Any] = field(default_factory=dict)
     outcomes: tuple[str, ...] = ()
+    coarse: bool = False
 
     def __call__(self, dynamics: TrainingDynamics, /, **options: Any) -> Scores:
         """Score the samples of one training run from its ``dynamics`` (see the module notes).
@@ -73,7 +76,12 @@ class DynamicsScorer:
             "dataset_fingerprint": dynamics.fingerprint,
             "library_version": __version__,
         }
-        return Scores(values, higher_is_easier=self.higher_is_easier, meta=meta)
+        if not self.coarse:
+            return Scores(values, higher_is_easier=self.higher_is_easier, meta=meta)
+        evidence, key = F.tie_evidence(dynamics)
+        meta.update(tie_break="evidence", tie_evidence=evidence)
+        return Scores(values, higher_is_easier=self.higher_is_easier, meta=meta,
+                      tie_key=key.double().cpu().numpy())
 
     def from_runs(self, runs: Sequence[TrainingDynamics]) -> list[Scores]:
         return [self(d) for d in runs]
@@ -106,15 +114,18 @@ SCORERS: Registry[Scorer] = Registry("scorer")
 
 
 def register_scorer(
-    name: str, *, higher_is_easier: bool, description: str, outcomes: tuple[str, ...] = ()
+    name: str, *, higher_is_easier: bool, description: str, outcomes: tuple[str, ...] = (),
+    coarse: bool = False,
 ) -> Callable[[Callable[[TrainingDynamics], torch.Tensor]],
               Callable[[TrainingDynamics], torch.Tensor]]:
-    """Register ``fn(dynamics) -> (N,) tensor`` as the dynamics scorer ``name``."""
+    """Register ``fn(dynamics) -> (N,) tensor`` as the dynamics scorer ``name``; ``coarse``
+    scorers (few distinct values) order their ties by the run's finer evidence."""
 
     def decorator(fn: Callable[[TrainingDynamics], torch.Tensor]
                   ) -> Callable[[TrainingDynamics], torch.Tensor]:
         SCORERS.register(name, kind="dynamics")(
-            DynamicsScorer(name, fn, higher_is_easier, description, outcomes=outcomes))
+            DynamicsScorer(name, fn, higher_is_easier, description, outcomes=outcomes,
+                           coarse=coarse))
         return fn
 
     return decorator
@@ -132,6 +143,7 @@ def get_scorer(name: str) -> Scorer:
     return SCORERS.get(name)
 
 
+COARSE = ("cumacc", "fit", "forgetting")  # counts of epochs: ties ordered by finer evidence
 for _name, _fn, _higher, _text, _needs in [
     ("cumacc", F.cumacc, True, "fraction of epochs classified correctly (Rampp et al. 2024)", ()),
     ("fit", F.fit, False, "first epoch from which the sample stays correct; never learned = E",
@@ -147,4 +159,5 @@ for _name, _fn, _higher, _text, _needs in [
     ("aum", F.aum, True, "area under the margin (Pleiss et al. 2020)", ("margins",)),
     ("el2n", F.el2n, False, "EL2N at a chosen early epoch (Paul et al. 2021)", ("el2n",)),
 ]:
-    register_scorer(_name, higher_is_easier=_higher, description=_text, outcomes=_needs)(_fn)
+    register_scorer(_name, higher_is_easier=_higher, description=_text, outcomes=_needs,
+                    coarse=_name in COARSE)(_fn)

@@ -3,7 +3,8 @@
 ``run.json`` (score and train folders; a reproduce folder's ``reproduce.json`` likewise,
 ``run_record``): ``kind`` (``score``, ``train`` or ``reproduce``), ``version`` (of this
 schema), ``easyfirst_version``, ``cwd`` (where it ran: a relative ``--root`` is under it),
-``dataset`` (the bundle's name), ``dataset_fingerprint``,
+``dataset`` (the bundle's name), ``dataset_fingerprint``, ``label_noise`` (only with
+injected label noise: ``{"rate", "kind", "seed", "flipped"}``, ``data.label_noise``),
 ``config`` (the settings that make the run: ``RunConfig.identity()``, plus ``seed`` for a
 train run), then the kind's own keys (train: ``curriculum``, ``scores``; reproduce:
 ``class_names``, ``plan``). Files of easyfirst before this schema (``settings`` for
@@ -17,6 +18,9 @@ train run), then the kind's own keys (train: ``curriculum``, ``scores``; reprodu
 ``samples.npz`` (``write_sample_meta``): per split, ``{split}.ids``, ``{split}.targets`` and
 every numeric per-sample meta column as ``{split}.meta.{column}`` (synthkws: ``snr_db``), so
 a report can relate scores and accuracies to known sample facts without loading the dataset.
+With injected label noise (``--label-noise``) also ``train.label_flipped (N,)`` bool (the
+flipped mask) and ``train.clean_targets (N,)`` (the labels before flipping;
+``train.targets`` are the ones trained on).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import torch
 from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
+from easyfirst.data.label_noise import NOISE_COLUMNS
 from easyfirst.locks import LOCK
 from easyfirst.targets import test_metrics
 from easyfirst.training.runs import RunResult
@@ -47,9 +52,10 @@ INFO_KEYS = ("version", "easyfirst_version", "cwd")
 def run_record(kind: str, bundle: DatasetBundle, config: Mapping[str, Any],
                **extra: Any) -> dict[str, Any]:
     """The ``run.json`` of a ``kind`` run (the schema in the module docstring)."""
+    noise = {"label_noise": bundle.info["label_noise"]} if "label_noise" in bundle.info else {}
     return {"kind": kind, "version": RUN_VERSION, "easyfirst_version": __version__,
             "cwd": os.getcwd(), "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint,
-            "config": dict(config), **extra}
+            **noise, "config": dict(config), **extra}
 
 
 def upgrade_record(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,13 +119,16 @@ def write_sample_meta(path: Path, bundle: DatasetBundle) -> None:
         arrays[f"{name}.targets"] = split.targets.numpy()
         for col, values in split.meta.items():
             v = np.asarray(values)
-            if np.issubdtype(v.dtype, np.number) and v.ndim == 1:
+            if col in NOISE_COLUMNS:  # label noise: train.label_flipped, train.clean_targets
+                arrays[f"{name}.{col}"] = v
+            elif np.issubdtype(v.dtype, np.number) and v.ndim == 1:
                 arrays[f"{name}.meta.{col}"] = v
     _write_npz(path, arrays)
 
 
 def read_sample_meta(folder: Path) -> dict[str, np.ndarray]:
-    """The arrays of ``folder/samples.npz`` by name (``train.ids``, ...); {} without one."""
+    """The arrays of ``folder/samples.npz`` by name (``train.ids``, ``train.label_flipped``
+    with label noise, ...; the module docstring); {} without one."""
     path = folder / SAMPLES
     if not path.is_file():
         return {}

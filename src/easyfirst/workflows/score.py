@@ -52,7 +52,7 @@ from easyfirst.locks import folder_lock
 from easyfirst.monitor import expect_epochs, log_scores
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores, ScoresFileError, label_texts
-from easyfirst.scoring import Scorer, SeedInputs, ensemble, get_scorer
+from easyfirst.scoring import DynamicsScorer, Scorer, SeedInputs, ensemble, get_scorer
 from easyfirst.training.config import RunConfig, identity, resolve_auto
 from easyfirst.training.distributed import is_main_process, local_runs, world_size
 from easyfirst.training.loop import CHECKPOINT, RunResult, train
@@ -279,14 +279,15 @@ def _per_seed(scorer: Scorer, params: dict[str, Any], bundle: DatasetBundle, cfg
               models: dict[int, nn.Module], *, progress: bool, fresh: bool = False
               ) -> list[Scores]:
     """One scorer's scores of each seed, saved in the seed's folder. ``fresh``: this call's
-    seed-parallel ranks just wrote them, so they are read whatever the scorer."""
+    seed-parallel ranks just wrote them, so they are read, except a dynamics scorer's: its
+    math is cheap and its tie key (``Scores.tie_key``) lives in the run, not the file."""
     uses_runs, uses_model = scorer.uses_runs(params), scorer.uses_run_model(params)
+    reuse = not uses_runs or (fresh and not isinstance(scorer, DynamicsScorer))
     per_seed = []
     for seed in seeds:
         inputs = SeedInputs(bundle, cfg, seed, dynamics=runs.get(seed) if uses_runs else None,
                             model=models.get(seed) if uses_model else None, progress=progress)
-        per_seed.append(_seed_scores(scorer, inputs, params, out,
-                                     reuse=fresh or not uses_runs))
+        per_seed.append(_seed_scores(scorer, inputs, params, out, reuse=reuse))
     if is_main_process():
         for seed, s in zip(seeds, per_seed, strict=True):
             s.save(seed_dir(out, seed) / "scores" / f"{scorer.name}.csv",
