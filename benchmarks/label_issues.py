@@ -75,13 +75,14 @@ def subset(bundle: DatasetBundle, n: int | None) -> DatasetBundle:
 
 
 def easyfirst_side(bundle: DatasetBundle, flipped: np.ndarray, cfg: Any, seeds: int,
-                   scorers: tuple[str, ...]) -> dict[str, Any]:
+                   scorers: tuple[str, ...], keep: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
+        out = keep if keep is not None else Path(tmp)
         t0 = time.perf_counter()
         ens, summary = score_dataset(bundle, cfg, seeds=list(range(seeds)), scorers=scorers,
-                                     out_dir=tmp, progress=False)
+                                     out_dir=out, progress=False, overwrite=keep is not None)
         wall = time.perf_counter() - t0
-        dyns = load_runs(Path(tmp))
+        dyns = load_runs(out)
     found = find_label_issues(dyns, bundle.train.targets.numpy(), num_classes=bundle.num_classes)
     flagged = found.flagged_mask(len(bundle.train))
     hits = int((flagged & flipped).sum())
@@ -96,7 +97,8 @@ def easyfirst_side(bundle: DatasetBundle, flipped: np.ndarray, cfg: Any, seeds: 
         "trainings": seeds, "wall_s": round(wall, 1), "train_s": round(train_s, 1),
         "test_accuracy": [round(float(v), 4) for v in summary["test_accuracy"].values()]
         if "test_accuracy" in summary else None,
-        "ap": ap, "flagged": int(flagged.sum()), "estimated": round(found.estimated, 1),
+        "ap": ap, "flagged": int(flagged.sum()), "estimated": found.estimated,
+        "confident_learning_count": round(found.confident, 1),
         "precision": round(hits / max(int(flagged.sum()), 1), 4),
         "recall": round(hits / max(int(flipped.sum()), 1), 4), "rule": found.rule(),
     }
@@ -152,7 +154,8 @@ def run_setting(clean: DatasetBundle, kind: str, rate: float, args: argparse.Nam
     row: dict[str, Any] = {"dataset": bundle.name, "kind": kind, "rate": rate,
                            "n_train": flipped.size, "n_flipped": int(flipped.sum()),
                            "config": note}
-    row["easyfirst"] = easyfirst_side(bundle, flipped, cfg, args.seeds, SCORERS)
+    keep = Path(args.keep) / f"{bundle.name}-{kind}-{rate:g}" if args.keep else None
+    row["easyfirst"] = easyfirst_side(bundle, flipped, cfg, args.seeds, SCORERS, keep)
     print(json.dumps(row["easyfirst"]), flush=True)
     if args.folds:
         row["cleanlab"] = cleanlab_side(bundle, flipped, cfg, args.folds)
@@ -200,13 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--folds", type=int, default=5, help="cleanlab's folds (0: skip cleanlab)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--quick", action="store_true", help="digits, 1 seed, 2 epochs, 2 folds")
+    p.add_argument("--quick", action="store_true",
+                   help="500 digits, mlp, 2 seeds, 2 epochs, 2 folds (the smoke test)")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="keep each setting's score folder under DIR (easyfirst report/export)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.quick:
         args.dataset, args.seeds, args.epochs, args.folds = "digits", 2, 2, 2
-        args.settings = "uniform:0.1"
+        args.settings, args.train_subset, args.model = "uniform:0.1", 500, "mlp"
     opts = {}
     if args.dataset == "fsdd":
         opts["root"] = args.root or os.environ.get("EASYFIRST_FSDD",

@@ -241,9 +241,17 @@ class Scores:
             "num_unique": int(uniq.size),
             "largest_tie": int(counts.max()) if counts.size else 0,
             "largest_tie_value": _round(uniq[counts.argmax()]) if counts.size else math.nan,
+            "ties": self.tie_rule_text(),
             "easiest": [name(i) for i in order[:top]],
             "hardest": [name(i) for i in order[::-1][:top]],
         }
+
+    def tie_rule_text(self) -> str:
+        """How ties are ordered, e.g. ``evidence (aum)``, ``random (seed 0)``."""
+        rule = self.meta["tie_break"]
+        if rule == "evidence":
+            return f"evidence ({self.meta.get('tie_evidence', 'a key')})"
+        return f"random (seed {self.meta['tie_seed']})" if rule == "random" else rule
 
     # -- files ------------------------------------------------------------------------------
     def header(self) -> dict[str, Any]:

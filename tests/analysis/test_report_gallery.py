@@ -101,7 +101,7 @@ def test_hardest_easiest_and_label_issues_with_their_files(report: Path) -> None
     assert [float(r[7]) for r in issues] == sorted(float(r[7]) for r in issues)  # lowest AUM first
     assert re.search(r"\d+ flagged: the \d+ samples with the hardest mean aum over the seeds "
                      r"among the \d+ whose suggested class differs from the given label; "
-                     r"[\d.]+ wrong labels estimated by calibrated confident learning", md)
+                     r"\d+ wrong labels estimated by a two-component Gaussian mixture", md)
     files = sorted((report / "report_samples").iterdir())
     linked = set(re.findall(r"\((report_samples/[^)]+)\)", md))
     assert {f"report_samples/{f.name}" for f in files} == linked  # every file linked, no others
@@ -147,12 +147,15 @@ def test_rule_and_the_lines_that_say_why(report: Path, tmp_path: Path) -> None:
     a = dyn([-3, -1, -2, 2, 2, 2], [1, 1, 1, 0, 1, 1], [.9, .9, .7, .9, .8, .8],
             [.1, .1, .3, .9, .8, .8])
     found = find_label_issues([a, a], targets)
-    # class 0: 2 of its 3 confident samples are confidently another class -> 2/3 * 4 labels
-    assert found.per_seed == [pytest.approx(8 / 3)] * 2 and len(found) == 3
+    # the mixture: minus AUM {3, 1, 2} against {-2, -2, -2}: 3 counted, 3 candidates flagged
+    assert found.estimated == 3 and len(found) == 3
+    # confident learning, class 0: 2 of its 3 confident samples are confidently another class
+    assert found.confident == pytest.approx(2 / 3 * 4)
     assert found.index.tolist() == [0, 2, 1]  # candidates by mean AUM, lowest first
     assert found.suggested.tolist() == [1, 1, 1] and found.agreement.tolist() == [1, 1, 1]
     np.testing.assert_allclose(found.evidence, [-3, -2, -1])
-    assert "3 flagged" in found.rule() and "per seed: 2.7, 2.7" in found.rule()
+    assert "3 flagged" in found.rule() and "confident learning on the eval passes: 2.7" in \
+        found.rule()
     with pytest.raises(ValueError, match="lack the eval pass"):
         find_label_issues([TrainingDynamics(1, *(torch.zeros(5, dtype=torch.long),) * 5,
                                             torch.zeros(5))], targets[:5])

@@ -83,8 +83,8 @@ def score_section(
     for name, s in ensembles.items():
         sm = s.summary()
         q = sm["quantiles"]
-        tie = f"{sm['largest_tie']} at {_fmt(sm['largest_tie_value'])}" \
-            if sm["largest_tie"] > 1 else "none"
+        tie = f"{sm['largest_tie']} at {_fmt(sm['largest_tie_value'])}, ordered by " \
+            f"{sm['ties']}" if sm["largest_tie"] > 1 else "none"
         rows.append([name, sm["direction"].replace("_", " "), str(sm["N"]),
                      str(len(s.meta.get("seeds") or [])), str(sm["num_unique"]), tie,
                      _fmt(sm["min"]), _fmt(q.get("0.5", math.nan)), _fmt(sm["max"])])

@@ -151,7 +151,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"p25 {q.get('0.25', float('nan')):.4g}  median {q.get('0.5', float('nan')):.4g}  "
         f"p75 {q.get('0.75', float('nan')):.4g}  max {s['max']:.4g}  mean {s['mean']:.4g}\n"
         f"  unique values {s['num_unique']}, " + (
-            f"largest tie {s['largest_tie']} samples at {s['largest_tie_value']:.4g}\n"
+            f"largest tie {s['largest_tie']} samples at {s['largest_tie_value']:.4g}, "
+            f"ordered by {s['ties']}\n"
             if s["largest_tie"] > 1 else "no ties\n") +
         f"  easiest: {', '.join(map(str, s['easiest']))}\n"
         f"  hardest: {', '.join(map(str, s['hardest']))}"
