@@ -247,3 +247,23 @@ def test_the_report_in_a_browser(report: Path, tmp_path: Path) -> None:
               "--hide-scrollbars", (report / "report.html").as_uri())
     assert shot.stat().st_size > 50_000
     print(f"screenshot: {shot}")
+
+
+def test_noise_injected_from_python_is_reloaded_for_the_media(tmp_path: Path) -> None:
+    """Label noise added with with_label_noise (not the CLI) is in run.json: the report loads
+    the same data again (thumbnails) and scores each scorer against the flipped labels."""
+    from easyfirst.data import load_dataset, with_label_noise
+    from easyfirst.training.config import configure
+    from easyfirst.workflows.score import score_dataset
+
+    bundle = with_label_noise(load_dataset("digits"), 0.1, "pairs", seed=3)
+    cfg, _ = configure(bundle, model="mlp", epochs=2, device="cpu", dataset="digits")
+    out = tmp_path / "noisy"
+    score_dataset(bundle, cfg, seeds=[0], scorers=["cumacc", "aum"], out_dir=out,
+                  progress=False)
+    _, md_path = write_report(out)
+    md = md_path.read_text()
+    assert "No thumbnails" not in md and "report_samples/" in md
+    rows = _tables(md)["Injected label noise: 126 of 1257 training labels flipped"]
+    assert [r[0] for r in rows] == ["aum", "cumacc", "label issues (flagged)"]
+    assert all(0.5 < float(r[1]) <= 1 for r in rows[:2])  # AUROC above chance after 2 epochs

@@ -56,6 +56,10 @@ def _scored_bundle(folder: Path) -> tuple[str, DatasetBundle | None, str]:
     if name not in DATASETS:
         return name, None, f"run.json names no registered dataset (got {name or 'none'!r})"
     options = dict(settings.get("dataset_options") or {})
+    noise = run.get("label_noise")  # recorded however it was injected (CLI or Python)
+    if isinstance(noise, dict) and "label_noise" not in options:
+        options.update(label_noise=noise.get("rate", 0.0), noise_kind=noise.get("kind"),
+                       noise_seed=noise.get("seed", 0))
     if options.get("root") and run.get("cwd"):  # a relative --root: where the run was started
         options["root"] = str(Path(run["cwd"]) / Path(options["root"]).expanduser())
     try:
