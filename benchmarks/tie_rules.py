@@ -12,8 +12,8 @@ permutation; ``dataset-order``: the source document's):
   hardest 10 %;
 - **curriculum test accuracy**: ``easyfirst train`` (curriculum, logarithmic, the defaults)
   from the first 3-seed CumAcc ensemble under each rule, ``--train-seeds`` seeds each; every
-  rule's runs share their seeds, so the differences against ``random`` are paired (mean and a
-  95 % t interval over the seeds).
+  rule's runs share their seeds, so the differences against ``random`` are paired (mean, 95 %
+  bootstrap interval and sign-flip p over the seeds: ``easyfirst.analysis.stats``).
 
 Run::
 
@@ -38,6 +38,7 @@ from scipy import stats
 from sklearn.metrics import average_precision_score
 
 from easyfirst.analysis.label_issues import load_runs
+from easyfirst.analysis.stats import mean_interval, paired_difference
 from easyfirst.data import DatasetBundle, load_dataset
 from easyfirst.scores import TIE_RULES, Scores
 from easyfirst.scoring import ensemble, get_scorer
@@ -46,15 +47,6 @@ from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
 from easyfirst.workflows.score import score_dataset
 
 COARSE = ("cumacc", "fit", "forgetting")
-
-
-def interval(x: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95 % t interval of ``x`` (the mean twice with one value)."""
-    m = float(np.mean(x))
-    if x.size < 2:
-        return m, m, m
-    h = float(stats.t.ppf(0.975, x.size - 1) * stats.sem(x)) if np.std(x) > 0 else 0.0
-    return m, m - h, m + h
 
 
 def quality(s: Scores, bundle: DatasetBundle) -> dict[str, float]:
@@ -95,10 +87,11 @@ def curricula(bundle: DatasetBundle, cfg: Any, by_rule: dict[str, Scores], seeds
             acc[rule].append(float(res.test_accuracy or 0.0))
     out: dict[str, Any] = {"test_accuracy": acc}
     for rule in acc:
-        m, lo, hi = interval(np.asarray(acc[rule]))
-        d = interval(np.asarray(acc[rule]) - np.asarray(acc["random"]))
-        out[rule] = {"mean": round(m, 4), "ci": [round(lo, 4), round(hi, 4)],
-                     "minus_random": [round(v, 4) for v in d]}
+        est = mean_interval(acc[rule])
+        diff = paired_difference(acc[rule], acc["random"])
+        out[rule] = {"mean": round(est.mean, 4), "ci": _finite([est.ci_low, est.ci_high]),
+                     "minus_random": _finite([diff.effect, diff.ci_low, diff.ci_high]),
+                     "p": diff.p}
     return out
 
 
@@ -152,12 +145,20 @@ def print_tables(r: dict[str, Any]) -> None:
                   f"{q['hardest10_overlap']:.3f} |")
     if "curriculum" in r:
         c = r["curriculum"]
-        print("\n| CumAcc ties | curriculum test acc (95 % CI) | minus random, paired |")
-        print("|---|---|---|")
+        print("\n| CumAcc ties | curriculum test acc (95 % CI) | minus random, paired | p |")
+        print("|---|---|---|---|")
         for rule in TIE_RULES:
-            d = c[rule]["minus_random"]
-            print(f"| {rule} | {c[rule]['mean']:.4f} [{c[rule]['ci'][0]:.4f}, "
-                  f"{c[rule]['ci'][1]:.4f}] | {d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}] |")
+            d, ci = c[rule]["minus_random"], c[rule]["ci"]
+            print(f"| {rule} | {c[rule]['mean']:.4f} [{_f(ci[0])}, {_f(ci[1])}] | {d[0]:+.4f} "
+                  f"[{_f(d[1], '+')}, {_f(d[2], '+')}] | {c[rule]['p']:.3f} |")
+
+
+def _finite(xs: list[float]) -> list[float | None]:
+    return [round(float(x), 4) if np.isfinite(x) else None for x in xs]
+
+
+def _f(x: float | None, sign: str = "") -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:{sign}.4f}"
 
 
 def main(argv: list[str] | None = None) -> int:
