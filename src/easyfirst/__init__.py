@@ -10,7 +10,7 @@ from typing import Any as _Any
 from easyfirst import estimators  # noqa: F401  (registers the scorers that train models)
 from easyfirst._version import __version__
 from easyfirst.curriculum import CurriculumSampler, make_ordering
-from easyfirst.data import ArraySplit, DatasetBundle, WithIndex, load_dataset
+from easyfirst.data import ArraySplit, DatasetBundle, WithIndex, load_dataset, with_label_noise
 from easyfirst.pacing import PacingFunction
 from easyfirst.recording import OutcomeRecorder, TrainingDynamics
 from easyfirst.scores import Scores
@@ -29,18 +29,25 @@ __all__ = [
     "WithIndex",
     "__version__",
     "ensemble",
+    "find_label_issues",
+    "folder_label_issues",
     "fuse_runs",
     "get_scorer",
     "load_dataset",
     "make_ordering",
+    "with_label_noise",
 ]
+
+_LAZY = {"fuse_runs": "easyfirst.analysis.fusion",
+         "find_label_issues": "easyfirst.analysis.label_issues",
+         "folder_label_issues": "easyfirst.analysis.label_issues"}
 
 
 def __getattr__(name: str) -> _Any:
-    """``fuse_runs`` is imported on first use: late fusion brings in the analysis layer
-    (plots, matplotlib), which training does not need."""
-    if name == "fuse_runs":
-        from easyfirst.analysis.fusion import fuse_runs
+    """``fuse_runs`` and the label-issue finders are imported on first use: they bring in the
+    analysis layer (plots, matplotlib), which training does not need."""
+    if name in _LAZY:
+        import importlib
 
-        return fuse_runs
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'easyfirst' has no attribute {name!r}")
