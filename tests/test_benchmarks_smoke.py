@@ -1,4 +1,4 @@
-"""The GPU-facing benchmarks still run (smoke sizes, CPU): no timing is asserted here."""
+"""The benchmarks still run (smoke sizes, CPU): no timing is asserted here."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import gpu_step_variants  # noqa: E402
+import image_recipes  # noqa: E402
 import scoring_throughput  # noqa: E402
 
 
@@ -35,3 +37,34 @@ def test_gpu_step_variants_smoke(tmp_path):
     assert names == ["ref", "eager", "eager+bench", "eager+bench+fadam", "vmap",
                      "vmap+bench+fadam"]
     assert all(r["members"] == (2 if r["variant"].startswith("vmap") else 1) for r in rows)
+
+
+def test_image_recipes_smoke(tmp_path):
+    if not image_recipes.fmnist_present():
+        pytest.skip("Fashion-MNIST is not installed in /usr/share/datasets/fashion-mnist "
+                    "(apt-get install dataset-fashion-mnist): the image recipe benchmark needs it")
+    out = tmp_path / "i.json"
+    assert image_recipes.main(["--quick", "--recipes", "auto", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["timing"]["auto"]) == {"fmnist", "cifar"}
+    assert all(t["samples_per_s"] > 0 for t in data["timing"]["auto"].values())
+    run = data["fmnist"]["auto"]
+    assert run["model"] == "image_cnn" and len(run["test_per_epoch"]) == 1  # --quick: 1 epoch
+    noisy = data["noisy"]["auto"]
+    assert data["noisy_flipped"] == round(0.1 * data["noisy_train"])
+    assert len(noisy["test_accuracy"]) == 2 and noisy["train_s"] > 0
+    assert set(noisy["scorers"]) == set(image_recipes.SCORERS)
+    for q in noisy["scorers"].values():
+        assert 0 < q["ap_pessimistic"] <= 1 and 0 < q["ap_rank"] <= 1
+
+
+def test_image_recipes_ap_orders_ties_against_the_flipped():
+    flipped = np.array([True, False, False, True, False])
+    # one tie of all five: the three clean samples count as harder than both flipped ones
+    # (sklearn's AP scores the flipped pair together: precision 2/5 at recall 1)
+    assert image_recipes.ap_pessimistic(np.zeros(5), flipped) == pytest.approx(2 / 5)
+    # a tie of one flipped and one clean sample on top: the clean one first
+    hard = np.array([2.0, 2.0, 0.0, 1.0, 0.0])
+    assert image_recipes.ap_pessimistic(hard, flipped) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    # no ties: the flipped samples are the two hardest
+    assert image_recipes.ap_pessimistic(np.array([3.0, 1.0, 0.0, 2.0, 0.5]), flipped) == 1.0

@@ -8,6 +8,7 @@ import torch
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.models import build_model
+from easyfirst.models.image_cnn import ImageCNN
 from easyfirst.models.input_norm import InputNorm, bin_statistics, fit_input_norms, silence_level
 from easyfirst.models.recipes import auto_model, model_recipe
 from easyfirst.training.config import RunConfig, configure
@@ -99,8 +100,8 @@ def test_fit_input_norms_is_a_no_op_without_one() -> None:
 
 def test_auto_picks_by_input_kind() -> None:
     assert auto_model((1, 64, 101), {"features": {"n_mels": 64}})[0] == "tcresnet8"
-    assert auto_model((1, 28, 28), {})[0] == "small_cnn"
-    assert auto_model((3, 32, 32), {})[0] == "small_cnn"
+    assert auto_model((1, 28, 28), {})[0] == "image_cnn"
+    assert auto_model((3, 32, 32), {})[0] == "image_cnn"
     assert auto_model((20,), {})[0] == "mlp"
 
 
@@ -121,11 +122,11 @@ def test_auto_keeps_digits_working() -> None:
 
     bundle = load_dataset("digits")
     cfg, note = configure(bundle, epochs=1, device="cpu")
-    assert cfg.model == "small_cnn" and "image-like" in note
+    assert cfg.model == "image_cnn" and "image-like" in note
     res = train(bundle, cfg, progress=False)
     assert res.test_accuracy is not None and res.test_accuracy > 0.2
     flat = train(bundle, RunConfig(model="auto", epochs=1, device="cpu"), progress=False)
-    assert isinstance(flat.model, torch.nn.Sequential)  # train() resolves auto itself
+    assert isinstance(flat.model, ImageCNN)  # train() resolves auto itself
 
 
 def test_tcresnet_learns_the_toy_task() -> None:

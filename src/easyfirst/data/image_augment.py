@@ -64,27 +64,67 @@ class RandomCrop(Augmentation):
 
     def forward(self, x: torch.Tensor, *, generator: GeneratorLike) -> torch.Tensor:
         _check_batch(x, "RandomCrop")
-        generator = _generator(generator, x.device)
-        p, (h, w) = self.padding, (tuple(x.shape[-2:]) if self.same else self.size)
-        if p:
-            x = F.pad(x, (p, p, p, p))
-        b, _, hp, wp = x.shape
-        if h > hp or w > wp:
+        size = tuple(x.shape[-2:]) if self.same else self.size
+        return _pad_and_crop(x, self.padding, size, _generator(generator, x.device))
+
+
+class RandomShift(Augmentation):
+    """Translate each image by up to ``fraction`` of its smaller side (at least 1 pixel).
+
+    A zero-padded shift, drawn per sample and per axis from ``[-s, s]`` with
+    ``s = max(1, round(fraction * min(H, W)))``: 1 pixel on 8x8 digits, 2 on 28x28 and 32x32
+    images. Unlike a flip it keeps the meaning of any image whose class does not depend on
+    where the object sits (digits and letters included); unlike CIFAR's 4-pixel crop it does
+    not push half of a tiny image out of the frame.
+
+    Shapes:
+        ``(B, C, H, W) -> (B, C, H, W)``.
+    """
+
+    def __init__(self, fraction: float = 1 / 16) -> None:
+        super().__init__()
+        if not 0.0 < fraction < 0.5:
             raise ValueError(
-                f"RandomCrop: crop {(h, w)} exceeds the padded image {(hp, wp)}; use a smaller "
-                "size or more padding."
+                f"Expected a shift fraction 0 < fraction < 0.5 of the image side; got {fraction}."
             )
-        # Offsets come from the generator's device, then move (async) to the batch's device.
-        top = torch.randint(0, hp - h + 1, (b,), generator=generator, device=generator.device)
-        left = torch.randint(0, wp - w + 1, (b,), generator=generator, device=generator.device)
-        rows = (top.to(x.device, non_blocking=True)[:, None]
-                + torch.arange(h, device=x.device))  # (B, h)
-        cols = (left.to(x.device, non_blocking=True)[:, None]
-                + torch.arange(w, device=x.device))  # (B, w)
-        batch = torch.arange(b, device=x.device)[:, None, None]
-        # Advanced indices split by the channel slice land first: (B, h, w, C).
-        out = x[batch, :, rows[:, :, None], cols[:, None, :]]
-        return out.permute(0, 3, 1, 2).contiguous()
+        self.fraction = fraction
+
+    def max_shift(self, height: int, width: int) -> int:
+        """The largest shift in pixels for an image of ``height`` x ``width``."""
+        return max(1, round(self.fraction * min(height, width)))
+
+    def forward(self, x: torch.Tensor, *, generator: GeneratorLike) -> torch.Tensor:
+        _check_batch(x, "RandomShift")
+        h, w = tuple(x.shape[-2:])
+        return _pad_and_crop(x, self.max_shift(h, w), (h, w), _generator(generator, x.device))
+
+    def extra_repr(self) -> str:
+        return f"fraction={self.fraction:g}"
+
+
+def _pad_and_crop(x: torch.Tensor, p: int, size: tuple[int, ...],
+                  generator: torch.Generator) -> torch.Tensor:
+    """Zero-pad ``x (B, C, H, W)`` by ``p`` on every side, crop ``size`` at per-sample offsets."""
+    h, w = size
+    if p:
+        x = F.pad(x, (p, p, p, p))
+    b, _, hp, wp = x.shape
+    if h > hp or w > wp:
+        raise ValueError(
+            f"RandomCrop: crop {(h, w)} exceeds the padded image {(hp, wp)}; use a smaller "
+            "size or more padding."
+        )
+    # Offsets come from the generator's device, then move (async) to the batch's device.
+    top = torch.randint(0, hp - h + 1, (b,), generator=generator, device=generator.device)
+    left = torch.randint(0, wp - w + 1, (b,), generator=generator, device=generator.device)
+    rows = (top.to(x.device, non_blocking=True)[:, None]
+            + torch.arange(h, device=x.device))  # (B, h)
+    cols = (left.to(x.device, non_blocking=True)[:, None]
+            + torch.arange(w, device=x.device))  # (B, w)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    # Advanced indices split by the channel slice land first: (B, h, w, C).
+    out = x[batch, :, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).contiguous()
 
 
 class RandomHorizontalFlip(Augmentation):
@@ -118,3 +158,9 @@ def random_crop() -> RandomCrop:
 def hflip() -> RandomHorizontalFlip:
     """Mirror each image left-right with probability 0.5."""
     return RandomHorizontalFlip(0.5)
+
+
+@register_augmentation("random_shift")
+def random_shift() -> RandomShift:
+    """Zero-padded shift by up to 1/16 of the image side, at least 1 pixel (any images)."""
+    return RandomShift(1 / 16)

@@ -1,6 +1,7 @@
 """Models: registry and builders (inputs ``(B, 1, mels, frames)`` for audio)."""
 
 from easyfirst.models import efficientnet as _efficientnet  # noqa: F401  (registers)
+from easyfirst.models import image_cnn as _image_cnn  # noqa: F401
 from easyfirst.models import mlp as _mlp  # noqa: F401
 from easyfirst.models import panns as _panns  # noqa: F401
 from easyfirst.models import resnet as _resnet  # noqa: F401

@@ -18,7 +18,7 @@ from typing import Any
 from easyfirst.models.registry import MODELS
 
 AUDIO_MODEL = "tcresnet8"
-IMAGE_MODEL = "small_cnn"
+IMAGE_MODEL = "image_cnn"
 TABULAR_MODEL = "mlp"
 
 
@@ -68,7 +68,7 @@ def auto_model(input_shape: tuple[int, ...], info: Mapping[str, Any]) -> tuple[s
         >>> auto_model((1, 64, 101), {"features": {"n_mels": 64}})
         ('tcresnet8', 'log-Mel inputs (1, 64, 101)')
         >>> auto_model((1, 8, 8), {})
-        ('small_cnn', 'image-like inputs (1, 8, 8)')
+        ('image_cnn', 'image-like inputs (1, 8, 8)')
     """
     shape = tuple(input_shape)
     if info.get("features") and len(shape) == 3 and shape[0] == 1:

@@ -160,7 +160,7 @@ def configure(
         >>> from easyfirst.data import load_dataset
         >>> cfg, note = configure(load_dataset("digits"), lr=0.01)
         >>> cfg.model, cfg.lr, cfg.schedule
-        ('small_cnn', 0.01, 'constant')
+        ('image_cnn', 0.01, 'onecycle')
     """
     why = ""
     if model == "auto":
