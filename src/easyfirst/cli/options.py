@@ -181,7 +181,7 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
     """Model and optimiser options; unset ones come from the model's recipe."""
     p.add_argument("--model", default="auto",
                    help=f"model, {one_of(MODELS.names())} (easyfirst models), or auto: picked "
-                   "from the inputs (log-Mel -> tcresnet8, images -> small_cnn, flat -> mlp; "
+                   "from the inputs (log-Mel -> tcresnet8, images -> image_cnn, flat -> mlp; "
                    "default: auto)")
     p.add_argument("--model-opt", action="append", metavar="KEY=VALUE",
                    help="extra model option (repeatable; easyfirst models lists each model's)")
