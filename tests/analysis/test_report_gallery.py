@@ -156,6 +156,10 @@ def test_rule_and_the_lines_that_say_why(report: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(found.evidence, [-3, -2, -1])
     assert "3 flagged" in found.rule() and "confident learning on the eval passes: 2.7" in \
         found.rule()
+    clean = dyn([-3, -1, -2, 2, 2, 2], [0, 0, 0, 0, 1, 1], [.9] * 6, [.9] * 6)
+    none = find_label_issues([clean], targets)
+    assert len(none) == 0 and none.rule().startswith("0 flagged: the eval passes predict the "
+                                                     "given label of every training sample")
     with pytest.raises(ValueError, match="lack the eval pass"):
         find_label_issues([TrainingDynamics(1, *(torch.zeros(5, dtype=torch.long),) * 5,
                                             torch.zeros(5))], targets[:5])

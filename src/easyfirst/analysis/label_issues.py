@@ -99,6 +99,9 @@ class LabelIssues:
 
     def rule(self) -> str:
         """How the cut-off was chosen, one sentence (the report's note, export's line)."""
+        if not self.candidates:
+            return ("0 flagged: the eval passes predict the given label of every training "
+                    "sample, over all seeds")
         return (f"{len(self)} flagged: the {len(self)} samples with the hardest mean "
                 f"{self.evidence_name} over the seeds among the {self.candidates} whose "
                 f"suggested class differs from the given label; {self.estimated} wrong labels "
