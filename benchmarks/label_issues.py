@@ -39,7 +39,8 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
-from easyfirst.analysis.label_issues import find_label_issues, load_runs
+from easyfirst.analysis.label_issues import find_label_issues
+from easyfirst.analysis.per_sample import load_runs
 from easyfirst.data import DatasetBundle, load_dataset, with_label_noise
 from easyfirst.data.base import ArraySplit
 from easyfirst.estimators.folds import stratified_folds

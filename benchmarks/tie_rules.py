@@ -37,7 +37,7 @@ import torch
 from scipy import stats
 from sklearn.metrics import average_precision_score
 
-from easyfirst.analysis.label_issues import load_runs
+from easyfirst.analysis.per_sample import load_runs
 from easyfirst.analysis.stats import mean_interval, paired_difference
 from easyfirst.data import DatasetBundle, load_dataset
 from easyfirst.scores import TIE_RULES, Scores

@@ -20,13 +20,13 @@ import numpy as np
 
 from easyfirst.analysis import plots
 from easyfirst.analysis.blocks import Gallery, Image, Link, Row
-from easyfirst.analysis.label_issues import find_label_issues
+from easyfirst.analysis.label_issues import LabelIssues
 from easyfirst.analysis.per_sample import easy_to_hard
 from easyfirst.analysis.results import Table
 from easyfirst.analysis.sample_media import SampleMedia
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
-from easyfirst.workflows.outputs import SAMPLES, read_sample_meta
+from easyfirst.workflows.outputs import read_sample_meta
 
 K = 5
 ISSUE_COLUMNS = ["given class", "suggested class", "mean probability", "seed agreement"]
@@ -81,16 +81,11 @@ class SampleTables:
             out.append(g)
         return out
 
-    def issue_tables(self, dyns: Sequence[TrainingDynamics], k: int
-                     ) -> list[Gallery | Table | str]:
-        """The first ``k`` flagged samples with their media, then all of them (collapsed)."""
-        if self.targets is None:
-            return [f"Likely label issues: not shown, {SAMPLES} and the dynamics hold no labels."]
-        try:
-            found = find_label_issues(dyns, np.asarray(self.targets),
-                                      num_classes=len(self.names) or None)
-        except ValueError as exc:
-            return [f"Likely label issues: not shown. {exc}"]
+    def issue_tables(self, found: LabelIssues | str, k: int) -> list[Gallery | Table | str]:
+        """The first ``k`` flagged samples with their media, then all of them (collapsed);
+        or the line saying why there are none."""
+        if isinstance(found, str):
+            return [f"Likely label issues: not shown. {found}"]
         if not len(found):
             return [f"Likely label issues: none. {found.rule()}."]
 
@@ -116,16 +111,16 @@ class SampleTables:
 
 def sample_tables(
     folder: Path, out_dir: Path, ensembles: dict[str, Scores], dyns: Sequence[TrainingDynamics],
-    *, class_names: Sequence[str] | None, tag: str = "", k: int = K,
+    issues: LabelIssues | str, *, class_names: Sequence[str] | None, tag: str = "", k: int = K,
 ) -> tuple[list[Gallery | Table | str], dict[int, tuple[str, str]]]:
     """The blocks of the sample section, and ``{index: (href, title)}`` of the samples shown
-    (what the data map links)."""
+    (what the data map links); ``issues``: the folder's label issues, or why there are none."""
     targets = dyns[0].targets.numpy() if dyns and dyns[0].targets is not None else None
     tables = SampleTables(folder, out_dir, class_names, targets, tag)
     blocks: list[Gallery | Table | str] = []
     for name, s in ensembles.items():
         blocks += tables.scorer_tables(name, s, k)
-    blocks += tables.issue_tables(dyns, 2 * k)
+    blocks += tables.issue_tables(issues, 2 * k)
     return [*blocks, *tables.media.notes()], tables.shown
 
 

@@ -50,7 +50,7 @@ from easyfirst.analysis.per_sample import (
     class_names,
     find_score_folder,
     load_ensembles,
-    seed_dirs,
+    load_runs,
     write_table_csv,
 )
 from easyfirst.analysis.results import Table
@@ -191,10 +191,15 @@ def find_label_issues(dyns: Sequence[TrainingDynamics], targets: np.ndarray, *,
         confident=confident, candidates=int(candidates.size))
 
 
-def load_runs(folder: Path) -> list[TrainingDynamics]:
-    """The ``dynamics.pt`` of each seed of a score folder, by seed."""
-    return [TrainingDynamics.load(sd / "dynamics.pt") for sd in seed_dirs(folder)
-            if (sd / "dynamics.pt").is_file()]
+def label_issues_or_why(dyns: Sequence[TrainingDynamics], targets: np.ndarray | None, *,
+                        num_classes: int | None = None) -> LabelIssues | str:
+    """``find_label_issues``, or the one line saying why the runs cannot tell (the report)."""
+    if targets is None:
+        return "samples.npz and the runs' dynamics.pt hold no labels"
+    try:
+        return find_label_issues(dyns, targets, num_classes=num_classes)
+    except ValueError as exc:
+        return str(exc)
 
 
 def issue_rows(found: LabelIssues, *, ids: Sequence[Any] | None, names: Sequence[str],

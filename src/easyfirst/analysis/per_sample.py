@@ -88,11 +88,16 @@ def seed_agreement(ensemble: Scores, members: list[Scores]) -> np.ndarray:
     return np.where(decile >= 0, same, np.nan)
 
 
+def load_runs(folder: Path) -> list[TrainingDynamics]:
+    """The ``dynamics.pt`` of each seed of a score folder, by seed (seeds without one left
+    out)."""
+    return [TrainingDynamics.load(sd / "dynamics.pt") for sd in seed_dirs(folder)
+            if (sd / "dynamics.pt").is_file()]
+
+
 def _predicted(folder: Path, n: int) -> np.ndarray | None:
     """Majority over the seeds of the eval passes' predicted classes, or ``None``."""
-    dyns = [TrainingDynamics.load(sd / "dynamics.pt") for sd in seed_dirs(folder)
-            if (sd / "dynamics.pt").is_file()]
-    preds = [d.eval_predicted.numpy() for d in dyns
+    preds = [d.eval_predicted.numpy() for d in load_runs(folder)
              if d.eval_predicted is not None and d.eval_predicted.numel() == n]
     if not preds:
         return None

@@ -33,8 +33,8 @@ from easyfirst.analysis import blocks, gallery, plots
 from easyfirst.analysis.agreement import agreement
 from easyfirst.analysis.blocks import Image, Section
 from easyfirst.analysis.formats import format_html, format_markdown
-from easyfirst.analysis.label_issues import find_label_issues, noise_table
-from easyfirst.analysis.per_sample import score_folders, seed_dirs
+from easyfirst.analysis.label_issues import label_issues_or_why, noise_table
+from easyfirst.analysis.per_sample import load_runs, score_folders, seed_dirs
 from easyfirst.analysis.results import (
     RunRecord,
     Table,
@@ -50,7 +50,6 @@ from easyfirst.analysis.results import (
 from easyfirst.analysis.robustness import RobustnessCurve, robustness_curve
 from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.pacing import PacingFunction
-from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
 from easyfirst.workflows.outputs import read_json, read_sample_meta
 
@@ -69,8 +68,7 @@ def score_section(
     ensembles = {p.stem: Scores.load(p, allow_nan=True)
                  for p in sorted((folder / "scores").glob("*.csv"))}
     seeds = seed_dirs(folder)
-    dyns = [TrainingDynamics.load(sd / "dynamics.pt") for sd in seeds
-            if (sd / "dynamics.pt").is_file()]
+    dyns = load_runs(folder)
     dyn = dyns[0] if dyns else None
     targets = dyn.targets.numpy() if dyn is not None and dyn.targets is not None else None
     targets = None if targets is not None and targets.ndim == 2 else targets  # per class: 1-D
@@ -99,7 +97,13 @@ def score_section(
             "Scoring runs", ["seed", metric],
             [[str(k), _fmt(v)] for k, v in accs.items()]))
     overview.blocks += fact_tables(folder, ensembles, seeds)
-    overview.blocks += _noise_tables(folder, ensembles, dyns, len(class_names or []))
+    meta = read_sample_meta(folder)
+    issues = label_issues_or_why(dyns, meta.get("train.targets", targets),
+                                 num_classes=len(class_names or []) or None)
+    if "train.label_flipped" in meta:
+        overview.blocks.append(noise_table(
+            ensembles, np.asarray(meta["train.label_flipped"], dtype=bool),
+            None if isinstance(issues, str) else issues))
     for name, s in ensembles.items():
         overview.blocks.append(Image(
             plots.score_histograms(s, files / f"{tag}hist_{name}.png", targets=targets,
@@ -108,7 +112,7 @@ def score_section(
     out = [overview]
     out += _agreement_sections(ensembles, files, tag)
     out += _robustness_sections(ensembles, seeds, files, tag, target)
-    samples, links = gallery.sample_tables(folder, files.parent, ensembles, dyns,
+    samples, links = gallery.sample_tables(folder, files.parent, ensembles, dyns, issues,
                                            class_names=class_names, tag=tag)
     if dyn is not None:
         sec = Section("Data map")
@@ -121,21 +125,6 @@ def score_section(
         out.append(sec)
     out.append(Section("Samples to look at and listen to", list(samples)))
     return out
-
-
-def _noise_tables(folder: Path, ensembles: dict[str, Scores], dyns: list[TrainingDynamics],
-                  num_classes: int) -> list[Table]:
-    """With injected label noise (``train.label_flipped`` in samples.npz): how well each
-    scorer and the flagged label issues find it."""
-    meta = read_sample_meta(folder)
-    flipped = meta.get("train.label_flipped")
-    if flipped is None or "train.targets" not in meta:
-        return []
-    try:
-        found = find_label_issues(dyns, meta["train.targets"], num_classes=num_classes or None)
-    except ValueError:
-        found = None
-    return [noise_table(ensembles, np.asarray(flipped, dtype=bool), found)]
 
 
 def _agreement_sections(ensembles: dict[str, Scores], files: Path, tag: str) -> list[Section]:
