@@ -202,10 +202,13 @@ def hardness(scores: Any) -> np.ndarray:
 
 
 def ap_pessimistic(hard: np.ndarray, flipped: np.ndarray) -> float:
-    """AP of ranking ``flipped`` first by ``hard``, with each tie ordered against them."""
-    _, group = np.unique(hard, return_inverse=True)
-    key = 2.0 * group + (~flipped)  # in a tie, the clean samples count as harder
-    return float(average_precision_score(flipped, key))
+    """AP of ranking ``flipped`` first by ``hard``, with each tie ordered against them: a
+    total order (hardest first, clean before flipped within a tie), so a tied block of
+    flipped samples is counted one by one, not at once (the issue's pessimistic AP)."""
+    order = np.lexsort((flipped, -np.asarray(hard, dtype=np.float64)))
+    rank = np.empty(order.size)
+    rank[order] = np.arange(order.size, 0, -1)  # higher = flagged earlier
+    return float(average_precision_score(flipped, rank))
 
 
 def score_quality(bundle: DatasetBundle, flipped: np.ndarray, recipe: dict[str, Any], *,

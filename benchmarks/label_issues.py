@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from image_recipes import ap_pessimistic  # same folder: one definition of the tie rule
 from sklearn.metrics import average_precision_score
 
 from easyfirst.analysis.label_issues import find_label_issues
@@ -55,11 +56,7 @@ SCORERS = ("cumacc", "aum", "celoss", "confidence", "fit", "forgetting")
 
 def pessimistic_ap(s: Scores, flipped: np.ndarray) -> float:
     """AP of flagging hardest first, flipped samples placed last within each tie."""
-    hard = -s.values if s.higher_is_easier else s.values
-    order = np.lexsort((flipped, -hard))  # hardest first; in a tie, clean samples first
-    ranks = np.empty(hard.size)
-    ranks[order] = np.arange(hard.size, 0, -1)  # higher = flagged earlier
-    return float(average_precision_score(flipped, ranks))
+    return ap_pessimistic(-s.values if s.higher_is_easier else s.values, flipped)
 
 
 def rank_ap(s: Scores, flipped: np.ndarray) -> float:

@@ -60,9 +60,9 @@ def test_image_recipes_smoke(tmp_path):
 
 def test_image_recipes_ap_orders_ties_against_the_flipped():
     flipped = np.array([True, False, False, True, False])
-    # one tie of all five: the three clean samples count as harder than both flipped ones
-    # (sklearn's AP scores the flipped pair together: precision 2/5 at recall 1)
-    assert image_recipes.ap_pessimistic(np.zeros(5), flipped) == pytest.approx(2 / 5)
+    # one tie of all five: the three clean samples count as harder than both flipped ones,
+    # which then come one by one: precision 1/4, then 2/5
+    assert image_recipes.ap_pessimistic(np.zeros(5), flipped) == pytest.approx((1 / 4 + 2 / 5) / 2)
     # a tie of one flipped and one clean sample on top: the clean one first
     hard = np.array([2.0, 2.0, 0.0, 1.0, 0.0])
     assert image_recipes.ap_pessimistic(hard, flipped) == pytest.approx((1 / 2 + 2 / 3) / 2)
