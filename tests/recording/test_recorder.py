@@ -231,7 +231,7 @@ def test_distributed_end_epoch_packs_counts_in_one_all_reduce(monkeypatch):
     z = torch.tensor([[float("nan"), 0.0], [0.0, 1.0], [1.0, 0.0]])
     rec.update(torch.tensor([0, 1, 2]), z, torch.tensor([0, 1, 1]))
     rec.end_epoch()
-    assert calls == [3 * 3 + 3]  # visits, hits, loss per sample; two error counts, nonfinite
+    assert calls == [3 * 3 + 4]  # visits, hits, loss per sample; three error counts, nonfinite
     d = rec.dynamics()
     assert d.cumacc().tolist() == [0.0, 1.0, 0.0] and d.meta["nonfinite_logits"] == 1
     rec.update(torch.tensor([0, 5]), z[:2], torch.tensor([0, 2]))
@@ -252,9 +252,9 @@ def test_dropped_rows_with_nan_logits_leave_no_trace():
 
 
 @pytest.mark.parametrize(("kwargs", "graded", "expected"), [
-    ({"max_epochs": 50}, False, 10), ({}, False, 14), ({"max_epochs": 50}, True, 16),
-    ({}, True, 19), ({"max_epochs": 50, "outcomes": "all"}, False, 34),
-    ({"max_epochs": 16, "keep_history": True}, False, 12),
+    ({"max_epochs": 50}, False, 16), ({}, False, 20), ({"max_epochs": 50}, True, 19),
+    ({}, True, 22), ({"max_epochs": 50, "outcomes": "all"}, False, 40),
+    ({"max_epochs": 16, "keep_history": True}, False, 18),
 ])
 def test_bytes_per_sample_follow_the_layout(kwargs, graded, expected):
     rec = OutcomeRecorder(1000, **kwargs)

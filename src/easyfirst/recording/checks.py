@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
 import torch
@@ -89,3 +90,54 @@ def check_recorded(epochs: int) -> None:
     if epochs < 1:
         raise ValueError("Expected at least one finished epoch; got none (the record is "
                          "empty). Call recorder.end_epoch() after each epoch, then dynamics().")
+
+
+MAX_EPOCHS = 32767
+"""The most epochs an ``OutcomeRecorder`` counts (its two-byte per-sample counters)."""
+MAX_EPOCH_ROWS = 2**31 - 1
+"""The most rows one process may pass to ``update`` in one epoch: the int32 visit counter of
+a sample can then never wrap, whatever the sampler repeats."""
+BAD_INDEX, BAD_TARGET, BAD_CORRECT = range(3)
+"""The value errors ``update`` counts on the device; ``end_epoch`` raises them."""
+
+
+def check_settings(num_samples: int, members: int, el2n_epoch: int, keep_history: bool,
+                   max_epochs: int) -> None:
+    """Refuse a recorder that could not count what it is asked to (one line each)."""
+    if num_samples < 1 or members < 1 or num_samples % members:
+        raise ValueError(f"Expected num_samples >= 1 split evenly over members >= 1; got "
+                         f"{num_samples} and {members}.")
+    if not isinstance(max_epochs, numbers.Integral) or not 0 <= max_epochs <= MAX_EPOCHS:
+        raise ValueError(f"Expected max_epochs from 1 to {MAX_EPOCHS} (the most the recorder "
+                         f"counts; 0: unknown); got {max_epochs!r}. Train for fewer epochs.")
+    if keep_history and max_epochs < 1:
+        raise ValueError(f"keep_history needs max_epochs >= 1; got {max_epochs}. Pass the "
+                         "epoch count.")
+    if not isinstance(el2n_epoch, numbers.Integral) or el2n_epoch < 0 or 0 < max_epochs <= el2n_epoch:
+        upper = f" below max_epochs ({max_epochs})" if max_epochs else ""
+        raise ValueError(f"Expected el2n_epoch, the 0-based epoch EL2N is taken at, >= 0"
+                         f"{upper}; got {el2n_epoch!r}. Pass an epoch the run reaches.")
+
+
+def check_epoch_rows(rows: int) -> None:
+    """Refuse an epoch of more rows than the visit counters can count (host-side count)."""
+    if rows > MAX_EPOCH_ROWS:
+        raise ValueError(f"Expected at most {MAX_EPOCH_ROWS} rows per epoch and process (a "
+                         f"sample's visit counter would wrap); got {rows}. Call end_epoch() "
+                         "after each epoch, or use shorter epochs.")
+
+
+def raise_bad(bad: list[int], num_samples: int) -> None:
+    """Raise the first value error ``update`` counted this epoch (after the collective)."""
+    if bad[BAD_INDEX]:
+        raise IndexError(f"Expected sample indices in [0, {num_samples}); got {bad[BAD_INDEX]} "
+                         "outside it this epoch. Wrap the dataset with WithIndex and pass its "
+                         "indices to update().")
+    if bad[BAD_TARGET]:
+        raise ValueError(
+            f"Expected targets in [0, C) for logits of C classes; got {bad[BAD_TARGET]} "
+            "outside it this epoch. Check the dataset's labels against the model's "
+            "num_classes, and the order of update(indices, logits, targets).")
+    if bad[BAD_CORRECT]:
+        raise ValueError(f"Expected correct= values in [0, 1]; got {bad[BAD_CORRECT]} outside "
+                         "it (or NaN) this epoch. Pass 0/1 or a fraction of the labels right.")

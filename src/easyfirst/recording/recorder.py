@@ -5,8 +5,9 @@ Layout per sample (``C``: one byte when ``max_epochs`` <= 255 is given, else int
 ``correct=``, keeps ``hits`` and ``epochs_correct`` in float32):
 
 ==================  =========  ===========================================================
-``visits``          uint8      this epoch's visits (at most 255 per epoch)
-``hits``            uint8/f32  this epoch's correct visits (graded: sum of correctness)
+``visits``          int32      this epoch's visits (any sampler: an epoch of more than
+                               2**31 - 1 rows is refused before a counter could wrap)
+``hits``            int32/f32  this epoch's correct visits (graded: sum of correctness)
 ``epochs_seen``     C          epochs with a visit
 ``epochs_correct``  C/f32      epochs at least half of whose visits were correct (CumAcc)
 ``since``           C          1 + first epoch of the final unbroken correct run, 0 when the
@@ -16,8 +17,8 @@ Layout per sample (``C``: one byte when ``max_epochs`` <= 255 is given, else int
                                reset at the sample's first visit)
 ==================  =========  ===========================================================
 
-``outcomes="core"`` is those: 10 B (binary correctness, <= 255 epochs), 14 B (longer runs),
-16 B (graded, <= 255 epochs), 19 B (graded, longer). ``"all"`` adds 24 B, float32: ``probs``
+``outcomes="core"`` is those: 16 B (binary correctness, <= 255 epochs), 20 B (longer runs),
+19 B (graded, <= 255 epochs), 22 B (graded, longer). ``"all"`` adds 24 B, float32: ``probs``
 (this epoch's true-class probability sum, its Welford mean and M2 over epochs: confidence,
 variability), ``margins`` (epoch sum, sum over epochs: AUM), ``el2n`` (at ``el2n_epoch``).
 Error and NaN/inf-logit counts are per-member scalars. Each buffer has a spare slot ``N``
@@ -32,7 +33,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from easyfirst.recording.checks import check_batch, check_recorded, resolve_outcomes
+from easyfirst.recording import checks
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.targets import (
     DEFAULT_CORRECTNESS,
@@ -42,7 +43,7 @@ from easyfirst.targets import (
 )
 from easyfirst.targets import correctness as correctness_of
 
-LAYOUT, (_BAD_INDEX, _BAD_TARGET) = 2, range(2)  # state_dict layout (1: float64 (N, 7)); errors
+LAYOUT = 2  # state_dict layout (1: float64 (N, 7))
 
 
 class OutcomeRecorder:
@@ -57,8 +58,8 @@ class OutcomeRecorder:
     NaN or inf counts as incorrect; their number is ``dynamics().meta["nonfinite_logits"]``.
 
     Shapes and dtypes are checked in ``update`` (host metadata, no sync); values that are
-    out of range (indices outside ``[0, N)``, targets outside ``[0, C)``) are counted on the
-    device and raised in ``end_epoch``.
+    out of range (indices outside ``[0, N)``, targets outside ``[0, C)``, ``correct=`` outside
+    ``[0, 1]`` or NaN) are counted on the device and raised in ``end_epoch``.
 
     Args:
         num_samples: N, the size of the training set (indices are in ``[0, N)``); with
@@ -69,7 +70,7 @@ class OutcomeRecorder:
         keep_history: also keep the full per-epoch correctness, bit-packed (1 bit per sample
             per epoch).
         max_epochs: the number of epochs, when known: the history's capacity, and one-byte
-            counters when it is at most 255 (else two bytes, up to 32767 epochs).
+            counters when it is at most 255 (else two bytes; more than 32767 is refused).
         correctness: multi-label targets: when a sample is correct (``easyfirst.targets``:
             ``exact``, ``label-mean``, ``recall``, ``f1``); single-label: argmax == label.
         outcomes: ``"core"`` (CumAcc, FIT, forgetting, last-epoch loss), ``"all"``, or names
@@ -94,17 +95,12 @@ class OutcomeRecorder:
                  el2n_epoch: int = 0, keep_history: bool = False, max_epochs: int = 0,
                  correctness: str = DEFAULT_CORRECTNESS, outcomes: str | Iterable[str] = "core",
                  members: int = 1, sync: bool | None = None) -> None:
-        if num_samples < 1 or members < 1 or num_samples % members:
-            raise ValueError(f"Expected num_samples >= 1 split evenly over members >= 1; got "
-                             f"{num_samples} and {members}.")
-        if keep_history and max_epochs < 1:
-            raise ValueError(f"keep_history needs max_epochs >= 1; got {max_epochs}. Pass the "
-                             "epoch count.")
+        checks.check_settings(num_samples, members, el2n_epoch, keep_history, max_epochs)
         self.num_samples, self.members = num_samples, members
         self.device = torch.device(device)
         self.el2n_epoch, self.keep_history, self.max_epochs = el2n_epoch, keep_history, max_epochs
         self.correctness = check_correctness(correctness)
-        self.outcomes = resolve_outcomes(outcomes)
+        self.outcomes = checks.resolve_outcomes(outcomes)
         self.sync = sync
         self.counter = torch.uint8 if 0 < max_epochs <= 255 else torch.int16
         self.graded: bool | None = None  # set by the first update (host metadata)
@@ -114,7 +110,7 @@ class OutcomeRecorder:
         def zeros(dtype: torch.dtype = torch.float32, fill: float = 0.0) -> torch.Tensor:
             return torch.full((n1,), fill, device=dev, dtype=dtype)
 
-        self.visits, self.hits = zeros(torch.uint8), zeros(torch.uint8)
+        self.visits, self.hits = zeros(torch.int32), zeros(torch.int32)
         self.epochs_seen, self.epochs_correct = zeros(self.counter), zeros(self.counter)
         self.since, self.forgetting = zeros(self.counter), zeros(self.counter)
         self.last_loss = zeros(fill=float("nan"))
@@ -124,7 +120,8 @@ class OutcomeRecorder:
             self.margin_epoch, self.margin_sum = zeros(), zeros()
         if "el2n" in self.outcomes:
             self.el2n = zeros(fill=float("nan"))
-        self._bad = torch.zeros(2, device=dev, dtype=torch.int64)  # _BAD_INDEX, _BAD_TARGET
+        self._bad = torch.zeros(3, device=dev, dtype=torch.int64)  # checks.BAD_*
+        self._rows = 0  # rows passed to update this epoch (host metadata)
         self._el2n_on = torch.tensor(el2n_epoch == 0, device=dev)
         self._nonfinite_epoch = torch.zeros(members + 1, device=dev, dtype=torch.int64)
         self.nonfinite = torch.zeros(members, device=dev, dtype=torch.int64)
@@ -151,10 +148,12 @@ class OutcomeRecorder:
             loss: (B,) precomputed per-sample loss; defaults to cross-entropy of ``logits``.
             weight: (B,) optional 0/1 mask; 0 drops the row (e.g. sampler padding).
         """
-        check_batch(indices, logits, targets, correct, loss, weight)
+        checks.check_batch(indices, logits, targets, correct, loss, weight)
+        self._rows += indices.numel()
+        checks.check_epoch_rows(self._rows)
         idx, n = indices.to(self.device, non_blocking=True).long().reshape(-1), self.num_samples
         valid = (idx >= 0) & (idx < n)
-        self._bad[_BAD_INDEX].add_((~valid).sum())  # raised in end_epoch, after the collective
+        self._bad[checks.BAD_INDEX].add_((~valid).sum())  # raised in end_epoch, after all_reduce
         keep = valid if weight is None else valid & (weight.to(self.device).reshape(-1) > 0)
         idx = torch.where(keep, idx, n)  # dropped rows land in the spare slot
         if logits is not None:
@@ -166,6 +165,7 @@ class OutcomeRecorder:
             nan = torch.full(idx.shape, float("nan"), device=self.device)
             self._set_form(correct.dtype.is_floating_point)
             hit = correct.to(self.device).reshape(-1).float()
+            self._bad[checks.BAD_CORRECT].add_((~((hit >= 0) & (hit <= 1)) & keep).sum())
             row_loss = nan if loss is None else loss.detach().to(self.device).reshape(-1)
             extra = (nan, nan, nan)
         first = self.visits[idx] == 0  # equal for repeats of an index: a deterministic reset
@@ -175,7 +175,7 @@ class OutcomeRecorder:
             resets.append((self.el2n, first & on))
         for buf, reset in resets:
             buf.index_put_((idx,), torch.where(reset, 0.0, buf[idx]))
-        self.visits.index_add_(0, idx, torch.ones_like(idx, dtype=torch.uint8))
+        self.visits.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int32))
         self.hits.index_add_(0, idx, hit.to(self.hits.dtype))
         self.last_loss.index_add_(0, idx, row_loss.float())
         p_true, margin, el2n = extra
@@ -214,7 +214,7 @@ class OutcomeRecorder:
         else:
             y = targets.to(self.device).long().reshape(-1)
             in_range = (y >= 0) & (y < z.shape[1])
-            self._bad[_BAD_TARGET].add_((~in_range & keep).sum())  # a view: no setitem
+            self._bad[checks.BAD_TARGET].add_((~in_range & keep).sum())  # a view: no setitem
             y = y.clamp(0, z.shape[1] - 1)
         per = self.num_samples // self.members
         self._nonfinite_epoch.index_add_(0, idx // per, (~torch.isfinite(z).all(dim=1)).long())
@@ -237,13 +237,13 @@ class OutcomeRecorder:
         counts = torch.cat([self._bad, self._nonfinite_epoch[:-1]])
         on = self.sync if self.sync is not None else dist.is_available() and dist.is_initialized()
         if not on:
-            return cols, [int(b) for b in self._bad.tolist()], counts[2:]  # host-sync: 1/epoch
+            return cols, [int(b) for b in self._bad.tolist()], counts[3:]  # host-sync: 1/epoch
         packed = torch.cat([torch.stack([c.float() for c in cols], 1).reshape(-1),
                             counts.float()])  # float32: counts below 2**24 are exact
         dist.all_reduce(packed, op=dist.ReduceOp.SUM)
         sums = packed[: n * len(cols)].view(n, len(cols)).unbind(1)
         tail = packed[n * len(cols):].round().long()
-        return list(sums), [int(b) for b in tail[:2].tolist()], tail[2:]  # host-sync: 1/epoch
+        return list(sums), [int(b) for b in tail[:3].tolist()], tail[3:]  # host-sync: 1/epoch
 
     def end_epoch(self) -> None:
         """Fold the epoch's outcomes into the cumulative state. The one sync point."""
@@ -253,15 +253,7 @@ class OutcomeRecorder:
             raise ValueError(f"The recorder counts up to {limit} epochs; got epoch {e + 1}. "
                              "Pass max_epochs (up to 32767) to record longer runs.")
         sums, bad, nonfinite = self._epoch_sums()
-        if bad[_BAD_INDEX]:
-            raise IndexError(f"Expected sample indices in [0, {n}); got {bad[_BAD_INDEX]} outside "
-                             "it this epoch. Wrap the dataset with WithIndex and pass its "
-                             "indices to update().")
-        if bad[_BAD_TARGET]:
-            raise ValueError(
-                f"Expected targets in [0, C) for logits of C classes; got {bad[_BAD_TARGET]} "
-                "outside it this epoch. Check the dataset's labels against the model's "
-                "num_classes, and the order of update(indices, logits, targets).")
+        checks.raise_bad(bad, n)
         self.nonfinite += nonfinite
         visits, hits, loss = sums[:3]
         seen, per_visit = visits > 0, visits.clamp(min=1).float()
@@ -269,7 +261,7 @@ class OutcomeRecorder:
             correct = seen & (hits.float() / per_visit >= 0.5)
             self.epochs_correct[:n] += torch.where(seen, hits.float() / per_visit, 0.0)
         else:
-            correct = seen & (2 * hits.to(torch.int16) >= visits.to(torch.int16))
+            correct = seen & (2 * hits.long() >= visits.long())
             self.epochs_correct[:n] += correct.to(self.counter)
         since = self.since[:n]
         self.forgetting[:n] += (seen & (since > 0) & ~correct).to(self.counter)
@@ -296,7 +288,7 @@ class OutcomeRecorder:
                     getattr(self, "margin_epoch", None), self._bad, self._nonfinite_epoch):
             if buf is not None:
                 buf.zero_()
-        self.epoch += 1
+        self.epoch, self._rows = self.epoch + 1, 0
         self._el2n_on.fill_(self._el2n_now())
 
     def dynamics(self, rows: slice | None = None, **meta: Any) -> TrainingDynamics:
@@ -306,7 +298,7 @@ class OutcomeRecorder:
         1) * N/K)``) of K stacked members. ``meta["nonfinite_logits"]``: that member's visits
         whose logits held a NaN or inf (counted as incorrect); ``meta["outcomes"]``: groups.
         """
-        check_recorded(self.epoch)
+        checks.check_recorded(self.epoch)
         sel, m = self._member_rows(rows)
         if m is None and self.members > 1:
             raise ValueError(f"Expected the rows of one of the {self.members} members; got "
@@ -393,7 +385,7 @@ class OutcomeRecorder:
             if name != "history":  # + the spare slot
                 src = torch.cat([src, cur[-1:].cpu()])
             setattr(self, name, src.to(self.device, cur.dtype).clone())
-        self._bad = state["bad"].to(self.device).clone()
+        self._bad[: len(state["bad"])] = state["bad"].to(self.device)  # older: 2 counts
         self.nonfinite = state["nonfinite"].to(self.device).clone()
         src = state["nonfinite_epoch"]
         self._nonfinite_epoch[: len(src)] = src.to(self.device)
