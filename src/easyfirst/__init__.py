@@ -30,17 +30,21 @@ __all__ = [
     "__version__",
     "ensemble",
     "find_label_issues",
+    "folder_findings",
     "folder_label_issues",
     "fuse_runs",
     "get_scorer",
     "load_dataset",
     "make_ordering",
+    "paper_findings",
     "with_label_noise",
 ]
 
 _LAZY = {"fuse_runs": "easyfirst.analysis.fusion",
          "find_label_issues": "easyfirst.analysis.label_issues",
-         "folder_label_issues": "easyfirst.analysis.label_issues"}
+         "folder_label_issues": "easyfirst.analysis.label_issues",
+         "folder_findings": "easyfirst.analysis.findings",
+         "paper_findings": "easyfirst.analysis.findings"}
 
 
 def __getattr__(name: str) -> _Any:

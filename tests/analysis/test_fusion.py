@@ -99,11 +99,11 @@ def test_table_by_ordering_pacing(grid):
     t = table_by_ordering_pacing(grid)
     assert t.columns == ["ordering", "logarithmic", "exponential", "all"]  # paper order
     rows = {r[0]: r[1:] for r in t.rows}
-    # CL logarithmic: test accs 1.0 (a=0.5) and 0.0 (a=0.8) -> 0.5 ± 0.5
-    assert rows["CL (cumacc)"][0] == "0.5000 ± 0.5000 (n=2)"
-    assert rows["CL (cumacc)"][1] == "0.6667 (n=1)"
-    assert rows["RCL"] == ["0.3333 (n=1)", "-", "0.3333 (n=1)"]
-    assert rows["baseline"][-1] == "0.5556 ± 0.4157 (n=3)"
+    # CL logarithmic: test accs 1.0 (a=0.5) and 0.0 (a=0.8) -> 0.5, bootstrap over {0, 1}
+    assert rows["CL (cumacc)"][0] == "0.5000 [0.0000, 1.0000] (n=2)"
+    assert rows["CL (cumacc)"][1] == "0.6667 [n/a, n/a] (n=1)"  # one run: no interval
+    assert rows["RCL"] == ["0.3333 [n/a, n/a] (n=1)", "-", "0.3333 [n/a, n/a] (n=1)"]
+    assert rows["baseline"][-1] == "0.5556 [0.0000, 1.0000] (n=3)"
     assert list(rows) == ["CL (cumacc)", "RCL", "ACL (cumacc)", "baseline"]
 
 
@@ -133,3 +133,10 @@ def test_fusion_groups_and_table(grid):
     assert by["B1..B2"]["delta_vs_best_k_baselines"] == pytest.approx(
         by["B1..B2"]["accuracy"] - 5 / 6)
     assert len(t.rows) == 5
+    # CL+RCL+ACL fused (GOOD + A + B: 3/3) vs B1..B3 fused (TWO + GOOD + BAD: 2/3), paired
+    # over the 3 test samples: one discordant sample, McNemar p = 1
+    assert by["CL+RCL+ACL"]["vs_baselines_fused"]["group"] == "B1..B3"
+    assert by["CL+RCL+ACL"]["vs_baselines_fused"]["effect"] == pytest.approx(1 / 3)
+    assert by["CL+RCL+ACL"]["vs_baselines_fused"]["p"] == pytest.approx(1.0)
+    assert by["CL+ACL"]["vs_best_member"]["effect"] == pytest.approx(0.0)  # GOOD is a member
+    assert by["B1..B2"]["vs_baselines_fused"] is None

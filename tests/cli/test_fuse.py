@@ -44,6 +44,10 @@ def test_fuse_runs_prints_fused_and_member_accuracy(rep, tmp_path, capsys):
         assert acc == json.loads((run / "metrics.json").read_text())["test_accuracy"]
         assert re.search(rf"\n{run.name} +{acc:.4f}\n", out)
     assert re.search(rf"\nfused \(sum of probabilities\) +{fused:.4f}\n", out)
+    vs = data["vs_best_member"]  # paired over the test samples, against the best member
+    assert vs["effect"] == pytest.approx(fused - max(members)) and vs["n"] > 0
+    assert vs["ci_low"] <= vs["effect"] <= vs["ci_high"] and 0 < vs["p"] <= 1
+    assert f"McNemar p = {vs['p']:.4g} over {vs['n']} samples" in out
     py = easyfirst.fuse_runs(runs)  # the same from Python, from the folders
     assert py["accuracy"] == fused and py["member_accuracies"] == members
 

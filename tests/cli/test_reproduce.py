@@ -17,12 +17,15 @@ def test_budgets():
     assert make_plan("tiny").num_runs == 2 + 2 + 6
     assert make_plan("small").num_runs == 3 + 3 + 24
     assert make_plan("paper").num_runs == 10 + 10 + 72
+    p = make_plan("compare")  # 10 seeds per compared cell: p < .05 / 6 is within reach
+    assert (p.baseline_seeds, p.grid_seeds, p.num_runs) == (tuple(range(10)),) * 2 + (73,)
     p = make_plan("7")
     assert (p.score_seeds, p.baseline_seeds, p.cells) == ((0, 1), (0, 1), (("logarithmic", 0.5),))
     p = make_plan("31")  # 4 + 24 grid runs, 3 left: 2 more scoring seeds, 1 more baseline
     assert (len(p.score_seeds), len(p.baseline_seeds), len(p.cells), p.num_runs) == (4, 3, 8, 31)
     assert make_plan("12", scorers=["cumacc", "fit"], order_by=["cumacc", "fit"]).num_runs == 9
-    with pytest.raises(ValueError, match="Unknown budget 'huge'. Available: tiny, small, paper"):
+    with pytest.raises(ValueError,
+                       match="Unknown budget 'huge'. Available: tiny, small, compare, paper"):
         make_plan("huge")
     with pytest.raises(ValueError, match="at least 7 runs"):
         make_plan("5")
@@ -35,7 +38,9 @@ def test_reproduce_resumes_and_skips_finished_runs(tmp_path, capsys):
     assert main([*FAST, "--budget", "7", "--out", str(out), "--no-report"]) == 0
     first = capsys.readouterr().out
     assert "trained 7 runs, skipped 0" in first
-    for title in ("Mean test accuracy by ordering x pacing",
+    for title in ("The paper's findings on these runs",
+                  "Test accuracy per cell, paired with the baseline of the same seed",
+                  "Mean test accuracy by ordering x pacing",
                   "Best run of each type vs the mean of the best 2 baselines",
                   "Late fusion (sum of softmax probabilities, test split)", "Training runs"):
         assert title in first
@@ -48,6 +53,14 @@ def test_reproduce_resumes_and_skips_finished_runs(tmp_path, capsys):
     stamp = (out / "runs" / "baseline-s0" / "predictions.npz").stat().st_mtime_ns
     results = json.loads((out / "results.json").read_text())
     assert {r["fusion"] for r in results["fusion"]} >= {"CL+RCL+ACL+B1", "B1..B2"}
+    findings = json.loads((out / "findings.json").read_text())
+    assert findings == results["findings"]
+    claims = [f["claim"] for f in findings["findings"]]
+    assert claims and all(c.startswith("late fusion") for c in claims)  # 1 grid seed: no pairs
+    for f in findings["findings"]:
+        assert set(f) >= {"claim", "verdict", "effect", "ci_low", "ci_high", "p", "n"}
+        if f["ci_low"] <= 0 <= f["ci_high"]:
+            assert f["verdict"] == "not distinguishable"
 
     assert main([*FAST, "--budget", "7", "--out", str(out)]) == 0
     second = capsys.readouterr().out

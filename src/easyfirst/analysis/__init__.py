@@ -1,6 +1,8 @@
-"""Analyses of scores and runs: agreement, seed robustness, late fusion, plots, reports."""
+"""Analyses of scores and runs: agreement, seed robustness, late fusion, findings with
+statistics (``stats``), plots, reports."""
 
 from easyfirst.analysis.agreement import agreement, agreement_matrix, rank_correlation
+from easyfirst.analysis.findings import cell_table, folder_findings, paper_findings
 from easyfirst.analysis.fusion import (
     RunPredictions,
     fuse,
@@ -36,8 +38,10 @@ __all__ = [
     "agreement",
     "agreement_matrix",
     "best_vs_baselines",
+    "cell_table",
     "disjoint_groups",
     "find_runs",
+    "folder_findings",
     "fit_single_seed_correlation",
     "fuse",
     "fuse_runs",
@@ -46,6 +50,7 @@ __all__ = [
     "fusion_table",
     "load_predictions",
     "load_run",
+    "paper_findings",
     "rank_correlation",
     "robustness_curve",
     "seeds_for_target",

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from easyfirst.analysis.stats import Comparison, paired_bootstrap_accuracy
 from easyfirst.targets import selection_metric
 from easyfirst.workflows.outputs import read_json
 
@@ -129,8 +130,10 @@ def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split:
 
     Returns:
         ``{"members": [names], "accuracy": fused, "member_accuracies": [K],
-        "mean_member_accuracy", "best_member_accuracy", "metric"}`` (``metric``:
-        ``accuracy``, or ``map`` for multi-label runs, whose numbers are macro mAP).
+        "mean_member_accuracy", "best_member_accuracy", "metric", "vs_best_member"}``
+        (``metric``: ``accuracy``, or ``map`` for multi-label runs, whose numbers are macro
+        mAP; ``vs_best_member``: fused minus the member with the best accuracy here, as
+        ``{effect, ci_low, ci_high, p, n}`` from ``compare_fusions``, None for multi-label).
 
     Example:
         >>> ids, y = np.array(["a", "b"]), np.array([1, 0])
@@ -161,6 +164,7 @@ def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split:
                 f"the same {split} set. Fuse runs of one dataset."
             )
     member = [r.accuracy for r in preds]
+    vs_best = compare_fusions(preds, [preds[int(np.argmax(member))]])
     return {
         "members": [r.name for r in preds],
         "accuracy": fusion_accuracy([r.probs for r in preds], first.targets),
@@ -168,7 +172,29 @@ def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split:
         "mean_member_accuracy": float(np.mean(member)),
         "best_member_accuracy": float(np.max(member)),
         "metric": "map" if first.targets.ndim == 2 else "accuracy",
+        "vs_best_member": None if vs_best is None else asdict(vs_best),
     }
+
+
+def fused_correct(preds: Sequence[RunPredictions]) -> np.ndarray | None:
+    """(M,) correctness of the argmax of the summed probabilities; None for multi-label runs
+    (their mAP has no per-sample correctness)."""
+    if preds[0].targets.ndim != 1:
+        return None
+    return fuse([p.probs for p in preds]).argmax(1) == preds[0].targets
+
+
+def compare_fusions(a: Sequence[RunPredictions], b: Sequence[RunPredictions], *,
+                    seed: int = 0) -> Comparison | None:
+    """Fused ``a`` minus fused ``b`` (one run each is no fusion) on the same test samples.
+
+    A paired bootstrap over the samples gives the interval, McNemar's exact test the p-value
+    (``stats.paired_bootstrap_accuracy``); ``n`` = samples. None for multi-label runs.
+    """
+    x, y = fused_correct(a), fused_correct(b)
+    if x is None or y is None:
+        return None
+    return paired_bootstrap_accuracy(x, y, seed=seed)
 
 
 def fusion_table(groups: Mapping[str, Sequence[RunPredictions]]) -> list[dict[str, Any]]:

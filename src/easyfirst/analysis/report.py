@@ -10,7 +10,9 @@ shows what is there:
   data map of the first seed, and per scorer the hardest and easiest samples and the likely
   label issues to look at and listen to (``gallery``; its points on the data map link there);
 * training runs: the run table, pacing curves, learning curves with pool size, and (with
-  several run types) the paper's tables and late fusion.
+  several run types) the paper's findings tested (``findings``: verdicts with intervals and
+  p-values), each cell against the baseline of the same seeds, the paper's tables and late
+  fusion with paired intervals.
 
 Files: ``OUT/report.html`` (PNGs embedded as base64 data URIs), ``OUT/report.md`` and
 ``OUT/report_files/*.png`` (the Markdown links these), with ``OUT`` = the folder by default;
@@ -32,6 +34,7 @@ import numpy as np
 from easyfirst.analysis import blocks, gallery, plots
 from easyfirst.analysis.agreement import agreement
 from easyfirst.analysis.blocks import Image, Section
+from easyfirst.analysis.findings import cell_table, findings_table, paper_findings, score_stability
 from easyfirst.analysis.formats import format_html, format_markdown
 from easyfirst.analysis.label_issues import label_issues_or_why, noise_table
 from easyfirst.analysis.per_sample import load_runs, score_folders, seed_dirs
@@ -186,13 +189,20 @@ def _robustness_sections(ensembles: dict[str, Scores], seeds: list[Path], files:
 
 
 def runs_sections(
-    records: Sequence[RunRecord], files: Path, *, best_k: int, plan: dict[str, Any] | None
+    records: Sequence[RunRecord], files: Path, *, best_k: int, plan: dict[str, Any] | None,
+    stability: dict[str, float] | None = None,
 ) -> list[Section]:
-    """Sections for finished training runs (one run, a folder of runs, or a reproduce grid)."""
+    """Sections for finished training runs (one run, a folder of runs, or a reproduce grid);
+    ``stability``: r1 per scorer, for the finding on seed-stable scorers."""
     out: list[Section] = []
     kinds = {r.kind for r in records}
     if len(records) >= 2 and len(kinds) >= 2:
         sec = Section("Results (Rampp et al. 2024 protocol)")
+        found = paper_findings(records, best_k=best_k, stability=stability)
+        if found:
+            sec.blocks.append(findings_table(found))
+        if "baseline" in kinds:
+            sec.blocks.append(cell_table(records))
         sec.blocks.append(table_by_ordering_pacing(records))
         if "baseline" in kinds:
             sec.blocks.append(best_vs_baselines(records, best_k)[0])
@@ -260,7 +270,9 @@ def collect_sections(
         sections += score_section(folder, files, target=target, class_names=class_names, tag=tag)
     records = find_runs(root)
     if records:
-        sections += runs_sections(records, files, best_k=best_k, plan=plan)
+        stability = score_stability(root / "score", (plan or {}).get("plan", {}).get(
+            "scorers", [])) if plan is not None else None
+        sections += runs_sections(records, files, best_k=best_k, plan=plan, stability=stability)
     if not sections or (plan is not None and len(sections) == 1):
         unfinished = [d for d in run_folders(root) if not is_finished(d)]
         if unfinished:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,11 @@ from easyfirst.analysis.fusion import (
     PREDICTIONS,
     RunPredictions,
     accuracy,
+    compare_fusions,
     fuse_runs,
     load_predictions,
 )
+from easyfirst.analysis.stats import Comparison, mean_interval
 from easyfirst.workflows.outputs import read_json
 
 KIND_BY_ORDERING = {"curriculum": "CL", "random": "RCL", "anti": "ACL", "none": "baseline"}
@@ -186,13 +188,10 @@ def best_runs(records: Sequence[RunRecord], k: int = 1) -> list[RunRecord]:
     return sorted(records, key=lambda r: (-r.selection_accuracy(), r.name))[:k]
 
 
-def _mean_std(values: Sequence[float]) -> str:
+def _mean_ci(values: Sequence[float]) -> str:
+    """``0.9800 [0.9733, 0.9867] (n=5)``: the mean and its 95 % bootstrap interval."""
     v = [x for x in values if math.isfinite(x)]
-    if not v:
-        return "-"
-    if len(v) == 1:
-        return f"{v[0]:.4f} (n=1)"
-    return f"{np.mean(v):.4f} ± {np.std(v):.4f} (n={len(v)})"
+    return mean_interval(v).text() if v else "-"
 
 
 def _selected_on(records: Sequence[RunRecord]) -> str:
@@ -201,7 +200,8 @@ def _selected_on(records: Sequence[RunRecord]) -> str:
 
 @_in_metric
 def table_by_ordering_pacing(records: Sequence[RunRecord]) -> Table:
-    """Mean ± std test accuracy per run type (rows) and pacing (columns), over a and seeds."""
+    """Mean test accuracy [95 % CI] per run type (rows) and pacing (columns), over a and
+    seeds."""
     curr = [r for r in records if r.kind != "baseline"]
     rank = {p: i for i, p in enumerate(PACING_ORDER)}
     pacings = sorted(dict.fromkeys(r.pacing for r in curr), key=lambda p: rank.get(p, len(rank)))
@@ -210,19 +210,20 @@ def table_by_ordering_pacing(records: Sequence[RunRecord]) -> Table:
     rows = []
     for lab in labels:
         mine = [r for r in curr if r.label == lab]
-        rows.append([lab] + [_mean_std([r.test_accuracy for r in mine if r.pacing == p])
-                             for p in pacings] + [_mean_std([r.test_accuracy for r in mine])])
+        rows.append([lab] + [_mean_ci([r.test_accuracy for r in mine if r.pacing == p])
+                             for p in pacings] + [_mean_ci([r.test_accuracy for r in mine])])
     base = [r for r in records if r.kind == "baseline"]
     if base:
         rows.append(["baseline"] + ["-"] * len(pacings)
-                    + [_mean_std([r.test_accuracy for r in base])])
+                    + [_mean_ci([r.test_accuracy for r in base])])
     a_values = sorted({r.full_at for r in curr if math.isfinite(r.full_at)})
     return Table(
         "Mean test accuracy by ordering x pacing",
         ["ordering"] + pacings + ["all"],
         rows,
-        note="mean ± std over saturation fractions a in "
-        f"{{{', '.join(f'{a:g}' for a in a_values)}}} and seeds; n = runs.",
+        note="mean [95 % bootstrap interval] over saturation fractions a in "
+        f"{{{', '.join(f'{a:g}' for a in a_values)}}} and seeds; n = runs. The paired "
+        "comparisons with the baseline are in the per-cell table.",
     )
 
 
@@ -288,30 +289,49 @@ def fusion_groups(records: Sequence[RunRecord], *, k: int = 3) -> dict[str, list
     return groups
 
 
+def _ci_text(c: dict[str, Any] | Comparison | None) -> str:
+    """``+0.0100 [-0.0033, +0.0233], p = 0.34`` of a sample-paired comparison, or ``-``."""
+    if c is None:
+        return "-"
+    return (c if isinstance(c, Comparison) else Comparison(**c)).text().rsplit(" (n=", 1)[0]
+
+
 @_in_metric
 def fusion_results(
     records: Sequence[RunRecord], *, k: int = 3, split: str = "test"
 ) -> tuple[Table, list[dict[str, Any]]]:
-    """Late fusion (sum of softmax probabilities) of the ``fusion_groups``: table and rows."""
+    """Late fusion (sum of softmax probabilities) of the ``fusion_groups``: table and rows.
+
+    Each fused group is compared on the same samples (paired bootstrap interval, McNemar p)
+    with its best member and, for groups of several run types, with the fusion of as many
+    baselines (``B1..Bm``) where there are enough.
+    """
     groups = fusion_groups(records, k=k)
     base = best_runs([r for r in records if r.kind == "baseline"], k)
     ref = float(np.mean([r.test_accuracy for r in base])) if base else math.nan
+    preds = {name: [m.predictions(split) for m in members] for name, members in groups.items()}
     rows_data: list[dict[str, Any]] = []
     rows: list[list[str]] = []
-    for name, members in groups.items():
-        res = {"fusion": name, **fuse_runs([m.predictions(split) for m in members])}
+    for name, members in preds.items():
+        res = {"fusion": name, **fuse_runs(members)}
         res["delta_vs_best_k_baselines"] = round(res["accuracy"] - ref, 12)  # no float noise
+        twin = f"B1..B{len(members)}"
+        vs = compare_fusions(members, preds[twin]) \
+            if not name.startswith("B") and twin in preds else None
+        res["vs_baselines_fused"] = None if vs is None else {"group": twin, **asdict(vs)}
         rows_data.append(res)
         rows.append([name, ", ".join(res["members"]), f"{res['accuracy']:.4f}",
-                     f"{res['mean_member_accuracy']:.4f}", f"{res['best_member_accuracy']:.4f}",
+                     f"{res['best_member_accuracy']:.4f}", _ci_text(res["vs_best_member"]),
+                     f"{twin}: {_ci_text(vs)}" if vs is not None else "-",
                      f"{res['delta_vs_best_k_baselines']:+.4f}" if math.isfinite(ref) else "-"])
     return Table(
         f"Late fusion (sum of softmax probabilities, {split} split)",
-        ["fusion", "members", "fused acc", "mean member", "best member",
-         f"Δ vs best {len(base)} baselines"],
+        ["fusion", "members", "fused acc", "best member", "fused − best member [95 % CI], p",
+         "fused − as many baselines fused [95 % CI], p", f"Δ vs mean of best {len(base)}"],
         rows,
         note=f"members are the best run of each type on {_selected_on(records)}; Bi is the "
-        "i-th best baseline.",
+        "i-th best baseline. Intervals: paired bootstrap over the test samples; p: McNemar's "
+        "exact test. They hold for these trained models, not across seeds.",
     ), rows_data
 
 

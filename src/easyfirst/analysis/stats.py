@@ -363,11 +363,12 @@ def finding_from(claim: str, comparison: Comparison, *, expected_sign: int,
 
 def finding(claim: str, a: ArrayLike, b: ArrayLike, *, expected_sign: int,
             confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0,
-            note: str = "") -> Finding:
+            note: str = "", tests: int = 1) -> Finding:
     """A ``Finding`` from paired per-seed values: ``paired_difference``, verdict, seeds needed.
 
     alpha is ``1 - confidence``; the verdict needs the interval to exclude 0 *and* p < alpha
-    (so at least 6 seeds at 95 %); ``seeds_needed`` uses the observed effect and spread.
+    (so at least 6 seeds at 95 %); ``seeds_needed`` uses the observed effect and spread, at
+    ``alpha / tests`` when the finding is to be Holm-corrected with ``tests`` others.
 
     Example:
         >>> f = finding("CL beats baseline", [0.91, 0.92, 0.93, 0.92, 0.94, 0.92],
@@ -376,7 +377,8 @@ def finding(claim: str, a: ArrayLike, b: ArrayLike, *, expected_sign: int,
         ('shown', 6, 0.03125)
     """
     comparison = paired_difference(a, b, confidence=confidence, resamples=resamples, seed=seed)
-    need = seeds_needed(np.asarray(a, float) - np.asarray(b, float), alpha=1 - confidence)
+    d = np.asarray(a, float) - np.asarray(b, float)
+    need = seeds_needed(d, alpha=(1 - confidence) / tests)
     return finding_from(claim, comparison, expected_sign=expected_sign, alpha=1 - confidence,
                         seeds_needed=need, note=note)
 

@@ -10,9 +10,11 @@ from typing import Any
 DESCRIPTION = """\
 Late fusion: add the class probabilities of several finished runs (easyfirst train --out
 folders) and take the argmax; prints the fused and each member's test accuracy (macro mAP for
-multi-label data). Given one folder that holds runs (a reproduce folder, or any parent), it
-prints the paper's table instead: the best run of each type (on dev) fused, against the
-best baselines fused. easyfirst report PARENT shows the same table."""
+multi-label data) and the fused minus the best member with a paired-bootstrap interval over
+the test samples and McNemar's p. Given one folder that holds runs (a reproduce folder, or
+any parent), it prints the paper's table instead: the best run of each type (on dev) fused,
+against its best member and against as many baselines fused, with the same intervals.
+easyfirst report PARENT shows the same table."""
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -37,9 +39,14 @@ def _members_table(res: dict[str, Any], split: str) -> Any:
     rows = [[name, f"{acc:.4f}"] for name, acc in
             zip(res["members"], res["member_accuracies"], strict=True)]
     rows.append(["fused (sum of probabilities)", f"{res['accuracy']:.4f}"])
+    vs = res["vs_best_member"]
+    note = f"fused - best member: {res['accuracy'] - res['best_member_accuracy']:+.4f}"
+    if vs is not None:
+        note += (f" [95 % CI {vs['ci_low']:+.4f}, {vs['ci_high']:+.4f}], McNemar p = "
+                 f"{vs['p']:.4g} over {vs['n']} samples (paired bootstrap; these trained "
+                 "models, not other seeds)")
     return Table(f"Late fusion of {len(res['members'])} runs ({split} split)",
-                 ["run", f"{split} {metric}"], rows,
-                 note=f"fused - best member: {res['accuracy'] - res['best_member_accuracy']:+.4f}")
+                 ["run", f"{split} {metric}"], rows, note=note)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,9 @@ The grid is pacing (logarithmic, root, linear, exponential) x a in {0.5, 0.8} x 
 
   tiny   (default) 10 runs, 4 epochs: 2 scoring seeds, 2 baselines, {log, exp} x a=0.5 x 3
   small  30 runs, 6 epochs: 3 scoring seeds, 3 baselines, the full 24-run grid
+  compare 73 runs, 6 epochs: 3 scoring seeds, then 10 seeds each of baseline, CL, RCL
+         and ACL at {log, exp} x a=0.5: enough seeds for paired tests that survive
+         Holm's correction over the findings (findings.json)
   paper  92 runs, 50 epochs: 10 scoring seeds, 10 baselines, the full grid x 3 seeds
   N      N runs (N >= 7), 6 epochs: 2 scoring seeds and 2 baselines, then grid cells of 3 runs
          (log, exp, root, linear at a=0.5, then at a=0.8); once the grid is full, the runs
@@ -38,7 +41,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     add_data_args(p)
     p.add_argument("--budget", default="tiny",
-                   help="tiny, small, paper, or a number of training runs (see above)")
+                   help="tiny, small, compare, paper, or a number of training runs (see above)")
     p.add_argument("--scorers", "--scorer", dest="scorers", default="cumacc,fit,celoss",
                    metavar="NAME[,NAME]",
                    help=f"scorers computed from the scoring runs, comma-separated, "

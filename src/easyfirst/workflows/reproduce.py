@@ -5,14 +5,19 @@
 3. The grid: pacing (logarithmic, root, linear, exponential) x a (full-at) in {0.5, 0.8} x
    ordering CL (easy first, by the ensemble scores), RCL (random order, same pacing) and ACL
    (hard first), with b = 0.2 (start fraction).
-4. Late fusion and the paper's tables: mean test accuracy by ordering x pacing; the best run
-   of each type (on dev) against the mean of the best k baselines; fusion of the best runs.
+4. The paper's findings tested (``findings.json``: each claim ``shown``, ``reversed`` or ``not
+   distinguishable at n = K``, with its effect, interval and p; see
+   ``easyfirst.analysis.findings``), every cell's mean with its interval and its paired
+   difference from the baseline, mean test accuracy by ordering x pacing, the best run of
+   each type (on dev) against the mean of the best k baselines, and late fusion of the best
+   runs with paired intervals.
 
 Layout of ``OUT``::
 
     OUT/reproduce.json      kind, config, dataset fingerprint, the plan (budget, seeds, grid)
     OUT/score/              easyfirst score output (seeds/, scores/<scorer>.csv, summary.json)
     OUT/runs/<run>/         one easyfirst train output per run (metrics.json, predictions.npz)
+    OUT/findings.json       the findings (claim, verdict, effect, ci_low, ci_high, p, n, ...)
     OUT/results.json        the tables' numbers; OUT/tables.md the tables as Markdown
 
 Every run has its own folder; a finished run (metrics.json + predictions.npz) is skipped and
@@ -29,6 +34,10 @@ budget     runs                                                                 
 ``tiny``   2 scoring seeds, 2 baselines, pacing {log, exp} x a {0.5} x 3 orders   4
 ``small``  3 scoring seeds, 3 baselines, the full grid (4 x 2 x 3 = 24 runs)      6
 ``paper``  10 scoring seeds, 10 baselines, the full grid with 3 seeds (72 runs)   50
+``compare`` 3 scoring seeds, then 10 seeds of baseline, CL, RCL and ACL at        6
+           pacing {log, exp} x a {0.5} (73 runs): enough seeds per compared
+           cell for a paired test to reach p < 0.05 after Holm over the
+           findings (``findings.json``)
 ``N``      2 scoring seeds and 2 baselines, then grid cells (3 runs each) in the  6
            order log, exp, root, linear at a = 0.5, then the same at a = 0.8;
            runs left once the grid is full go to extra scoring seeds and
@@ -42,13 +51,21 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from easyfirst.analysis.findings import (
+    FINDINGS_FILE,
+    cell_table,
+    findings_dict,
+    findings_table,
+    paper_findings,
+    score_stability,
+)
 from easyfirst.analysis.formats import format_markdown
 from easyfirst.analysis.results import (
     RunRecord,
@@ -74,6 +91,10 @@ from easyfirst.workflows.score import score_dataset
 PACING_ORDER = ("logarithmic", "exponential", "root", "linear")
 FULL_AT = (0.5, 0.8)
 START_FRACTION = 0.2
+# Seeds per compared cell: Holm over the ~6 findings needs the strongest p < 0.05 / 6; the
+# exact sign-flip test reaches 2 / 2**n at best, so n >= 8 (every seed agreeing); 10 leaves
+# room for a seed or two that disagree.
+COMPARE_SEEDS = 10
 ORDER_NAMES = {"CL": "curriculum", "RCL": "random", "ACL": "anti", "baseline": "none"}
 
 
@@ -188,13 +209,17 @@ def make_plan(
                     epochs=4, **common)
     if text == "small":
         return Plan("small", (0, 1, 2), (0, 1, 2), all_cells, epochs=6, **common)
+    if text == "compare":
+        seeds = tuple(range(COMPARE_SEEDS))
+        return Plan("compare", (0, 1, 2), seeds, (("logarithmic", 0.5), ("exponential", 0.5)),
+                    grid_seeds=seeds, epochs=6, **common)
     if text == "paper":
         return Plan("paper", tuple(range(10)), tuple(range(10)), all_cells, grid_seeds=(0, 1, 2),
                     epochs=50, **common)
     if not text.isdigit():
         raise ValueError(
-            f"Unknown budget {text!r}. Available: tiny, small, paper, or a number of runs "
-            "(e.g. 20)."
+            f"Unknown budget {text!r}. Available: tiny, small, compare, paper, or a number of "
+            "runs (e.g. 20)."
         )
     n = int(text)
     per_cell = 2 * len(order) + 1
@@ -294,8 +319,10 @@ def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
     bar.close()
 
     records = [load_run(out / "runs" / s.name) for s in [*baselines, *grid]]
-    tables, results = paper_tables(records, best_k=plan.best_k)
+    stability = score_stability(out / "score", plan.scorers)
+    tables, results = paper_tables(records, best_k=plan.best_k, stability=stability)
     results.update(plan=plan.to_dict(), trained=trained, skipped=skipped)
+    atomic_write_text(out / FINDINGS_FILE, json.dumps(results["findings"], indent=1))
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=float))
 
     atomic_write_text(out / "tables.md", "\n\n".join(format_markdown(t) for t in tables) + "\n")
@@ -316,16 +343,24 @@ def _check_finished_run(run_dir: Path, plan: Plan) -> None:
         )
 
 
-def paper_tables(records: Sequence[RunRecord], *, best_k: int = 3) -> tuple[list[Table],
-                                                                            dict[str, Any]]:
+def paper_tables(records: Sequence[RunRecord], *, best_k: int = 3,
+                 stability: Mapping[str, float] | None = None
+                 ) -> tuple[list[Table], dict[str, Any]]:
     """The paper's tables over finished runs, and their numbers.
 
+    Args:
+        records: finished runs.
+        best_k: best baselines compared with (and fused).
+        stability: r1 per ordering scorer (``score_stability``), for the stability finding.
+
     Returns:
-        ``[ordering x pacing, best vs best-k baselines, late fusion, all runs]`` (tables that
-        need missing run types are left out) and ``{"best_vs_baselines", "fusion", "runs"}``.
+        ``[findings, per cell vs baseline, ordering x pacing, best vs best-k baselines, late
+        fusion, all runs]`` (tables that need missing run types are left out) and
+        ``{"findings", "best_vs_baselines", "fusion", "runs"}``.
     """
-    tables = [table_by_ordering_pacing(records)]
-    results: dict[str, Any] = {}
+    found = paper_findings(records, best_k=best_k, stability=stability)
+    tables = [findings_table(found), cell_table(records), table_by_ordering_pacing(records)]
+    results: dict[str, Any] = {"findings": findings_dict(found, stability)}
     if any(r.kind == "baseline" for r in records):
         t, data = best_vs_baselines(records, best_k)
         tables.append(t)

@@ -1,0 +1,151 @@
+"""The paper's protocol in the regimes where its findings can show (issue 27).
+
+Each regime is one ``reproduce`` folder with the ``compare`` budget: 3 scoring seeds, then 10
+seeds each of baseline, CL, RCL and ACL at pacing {logarithmic, exponential} x a = 0.5
+(73 trainings), ordered by the ensemble CumAcc. ``reproduce`` writes the tables with
+intervals and ``findings.json``; this script adds the wall time and copies the small files
+to ``--results``. The regimes and their epochs were fixed before any of their runs was made
+(FSDD's noisy regimes were first planned at 8 epochs and Fashion-MNIST at 5,000 images, cut
+for the machine's time before they started):
+
+=================  ==========================================================  ======
+regime             data                                                        epochs
+=================  ==========================================================  ======
+``synthkws``       the embedded set, as today                                  6
+``fsdd-short``     FSDD, clean labels: the short-budget regime                 3
+``fsdd-u20``       FSDD, 20 % of training labels flipped uniformly             6
+``fsdd-p20``       FSDD, 20 % flipped within seeded class pairs                6
+``fsdd-u40``       FSDD, 40 % uniform                                          6
+``fsdd-p40``       FSDD, 40 % pairs                                            6
+``fmnist``         Fashion-MNIST, first 4,000 train and 1,000 dev images,      5
+                   the full 10,000-image test set
+=================  ==========================================================  ======
+
+Usage::
+
+    python benchmarks/protocol.py --regimes synthkws,fsdd-u20 --work /tmp/protocol \\
+        --results benchmarks/results/protocol-cpu-2026-12-07
+
+Re-running skips finished trainings (``reproduce`` resumes), so the tables and findings can
+be recomputed at no training cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from easyfirst.data.base import DatasetBundle
+from easyfirst.data.registry import load_dataset
+from easyfirst.training.config import configure
+from easyfirst.workflows.reproduce import make_plan, reproduce
+
+FSDD_ROOT = os.environ.get("EASYFIRST_FSDD", "../shared/data/fsdd/recordings")
+COPIED = ("findings.json", "tables.md", "results.json", "reproduce.json")
+
+
+@dataclass(frozen=True)
+class Regime:
+    dataset: str
+    epochs: int
+    label_noise: float = 0.0
+    noise_kind: str = "uniform"
+    train_subset: int | None = None
+    dev_subset: int | None = None
+
+
+REGIMES = {
+    "synthkws": Regime("synthkws", 6),
+    "fsdd-short": Regime("fsdd", 3),
+    "fsdd-u20": Regime("fsdd", 6, 0.2, "uniform"),
+    "fsdd-p20": Regime("fsdd", 6, 0.2, "pairs"),
+    "fsdd-u40": Regime("fsdd", 6, 0.4, "uniform"),
+    "fsdd-p40": Regime("fsdd", 6, 0.4, "pairs"),
+    "fmnist": Regime("fashion_mnist", 5, train_subset=4000, dev_subset=1000),
+}
+
+
+def load_regime(r: Regime) -> DatasetBundle:
+    """The regime's dataset: noise injected into train, then the subsets taken."""
+    opts = {"root": FSDD_ROOT} if r.dataset == "fsdd" else {}
+    if r.label_noise:
+        opts.update(label_noise=r.label_noise, noise_kind=r.noise_kind, noise_seed=0)
+    bundle = load_dataset(r.dataset, progress=False, **opts)
+    if r.train_subset:
+        bundle = replace(bundle, train=bundle.train.subset(np.arange(r.train_subset)),
+                         info={**bundle.info, "train_subset": r.train_subset})
+    if r.dev_subset and bundle.dev is not None:
+        bundle = replace(bundle, dev=bundle.dev.subset(np.arange(r.dev_subset)),
+                         info={**bundle.info, "dev_subset": r.dev_subset})
+    return bundle
+
+
+def runs_wall(folder: Path) -> dict[str, float]:
+    """Seconds spent training, from the files' times (robust to interrupted calls): each
+    run from its ``run.json`` to its ``predictions.npz``; scoring from the score folder's
+    ``run.json`` to the last seed's ``dynamics.pt``."""
+    runs = [d for d in (folder / "runs").iterdir() if (d / "predictions.npz").is_file()]
+    train = sum((d / "predictions.npz").stat().st_mtime - (d / "run.json").stat().st_mtime
+                for d in runs)
+    ends = [f.stat().st_mtime for f in (folder / "score").glob("seeds/*/dynamics.pt")]
+    start = folder / "score" / "run.json"
+    score = max(ends) - start.stat().st_mtime if ends and start.is_file() else 0.0
+    return {"runs_s": round(train, 1), "scoring_s": round(score, 1),
+            "total_s": round(train + score, 1), "runs": len(runs)}
+
+
+def run_regime(name: str, work: Path, results: Path | None, budget: str) -> dict[str, object]:
+    r = REGIMES[name]
+    bundle = load_regime(r)
+    cfg, note = configure(bundle, model="auto", device="cpu", epochs=r.epochs,
+                          dataset=bundle.name)
+    plan = make_plan(budget, scorers=("cumacc", "fit", "celoss"))
+    print(f"\n## {name}: {bundle.name}, {len(bundle.train)} train; {note}; "
+          f"{plan.num_runs} runs", flush=True)
+    t0 = time.perf_counter()
+    res = reproduce(bundle, cfg, plan, out_dir=work / name, progress=False)
+    wall = time.perf_counter() - t0
+    timing = {"regime": name, "this_call_wall_s": round(wall, 1), "trained": res.trained,
+              "skipped": res.skipped, "threads": torch.get_num_threads(), "config": note,
+              **runs_wall(work / name)}
+    (work / name / "timing.json").write_text(json.dumps(timing, indent=1))
+    if results is not None:
+        dest = results / name
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in (*COPIED, "timing.json"):
+            if (work / name / f).is_file():
+                shutil.copy2(work / name / f, dest / f)
+    print(f"{name}: trained {res.trained}, skipped {res.skipped}, {wall:.0f} s", flush=True)
+    return timing
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--regimes", default=",".join(REGIMES), help="comma-separated, of "
+                   + ", ".join(REGIMES))
+    p.add_argument("--work", default="/tmp/easyfirst-protocol", help="the reproduce folders")
+    p.add_argument("--results", default=None, help="copy the small result files here")
+    p.add_argument("--budget", default="compare")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    names = [n for n in args.regimes.split(",") if n]
+    unknown = [n for n in names if n not in REGIMES]
+    if unknown:
+        p.error(f"unknown regime(s) {unknown}; expected some of {list(REGIMES)}")
+    results = Path(args.results) if args.results else None
+    for name in names:
+        run_regime(name, Path(args.work), results, args.budget)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
