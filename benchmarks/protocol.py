@@ -27,7 +27,9 @@ Usage::
         --results benchmarks/results/protocol-cpu-2026-12-07
 
 Re-running skips finished trainings (``reproduce`` resumes), so the tables and findings can
-be recomputed at no training cost.
+be recomputed at no training cost. ``--order-by cumacc,celoss`` on a finished regime adds
+CL and ACL runs ordered by CE loss, and with them the finding on seed-stable scorers (run on
+``synthkws`` and ``fsdd-u20``).
 """
 
 from __future__ import annotations
@@ -102,12 +104,14 @@ def runs_wall(folder: Path) -> dict[str, float]:
             "total_s": round(train + score, 1), "runs": len(runs)}
 
 
-def run_regime(name: str, work: Path, results: Path | None, budget: str) -> dict[str, object]:
+def run_regime(name: str, work: Path, results: Path | None, budget: str,
+               order_by: tuple[str, ...] = ("cumacc",), epochs: int | None = None
+               ) -> dict[str, object]:
     r = REGIMES[name]
     bundle = load_regime(r)
-    cfg, note = configure(bundle, model="auto", device="cpu", epochs=r.epochs,
+    cfg, note = configure(bundle, model="auto", device="cpu", epochs=epochs or r.epochs,
                           dataset=bundle.name)
-    plan = make_plan(budget, scorers=("cumacc", "fit", "celoss"))
+    plan = make_plan(budget, scorers=("cumacc", "fit", "celoss"), order_by=order_by)
     print(f"\n## {name}: {bundle.name}, {len(bundle.train)} train; {note}; "
           f"{plan.num_runs} runs", flush=True)
     t0 = time.perf_counter()
@@ -135,15 +139,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default=None, help="copy the small result files here")
     p.add_argument("--budget", default="compare")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--order-by", default="cumacc", help="scorers ordering CL/ACL runs; two or "
+                   "more (e.g. cumacc,celoss) add the finding on seed-stable scorers")
+    p.add_argument("--quick", action="store_true",
+                   help="the smoke test: synthkws, budget 7, 1 epoch")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.quick:
+        args.regimes, args.budget = "synthkws", "7"
     names = [n for n in args.regimes.split(",") if n]
     unknown = [n for n in names if n not in REGIMES]
     if unknown:
         p.error(f"unknown regime(s) {unknown}; expected some of {list(REGIMES)}")
     results = Path(args.results) if args.results else None
     for name in names:
-        run_regime(name, Path(args.work), results, args.budget)
+        run_regime(name, Path(args.work), results, args.budget,
+                   tuple(x for x in args.order_by.split(",") if x), 1 if args.quick else None)
     return 0
 
 

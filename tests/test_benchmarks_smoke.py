@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import gpu_step_variants  # noqa: E402
 import image_recipes  # noqa: E402
+import protocol  # noqa: E402
 import scoring_throughput  # noqa: E402
 
 
@@ -68,3 +69,16 @@ def test_image_recipes_ap_orders_ties_against_the_flipped():
     assert image_recipes.ap_pessimistic(hard, flipped) == pytest.approx((1 / 2 + 2 / 3) / 2)
     # no ties: the flipped samples are the two hardest
     assert image_recipes.ap_pessimistic(np.array([3.0, 1.0, 0.0, 2.0, 0.5]), flipped) == 1.0
+
+
+def test_protocol_smoke(tmp_path):
+    work, results = tmp_path / "work", tmp_path / "results"
+    args = ["--quick", "--threads", "1", "--work", str(work), "--results", str(results)]
+    assert protocol.main(args) == 0
+    copied = sorted(p.name for p in (results / "synthkws").iterdir())
+    assert copied == ["findings.json", "reproduce.json", "results.json", "tables.md",
+                      "timing.json"]
+    timing = json.loads((results / "synthkws" / "timing.json").read_text())
+    assert timing["runs"] == 5 and timing["runs_s"] > 0 and timing["scoring_s"] > 0
+    findings = json.loads((results / "synthkws" / "findings.json").read_text())
+    assert findings["alpha"] == 0.05 and findings["findings"]

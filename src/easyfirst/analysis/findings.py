@@ -119,9 +119,8 @@ def primary_scorer(records: Sequence[RunRecord]) -> str | None:
     return min(set(names), key=lambda n: (-names.count(n), n)) if names else None
 
 
-def _ordering_sides(records: Sequence[RunRecord]) -> dict[str, Side]:
-    """CL, RCL, ACL and baseline runs; CL and ACL only as ordered by ``primary_scorer``."""
-    by = primary_scorer(records)
+def _ordering_sides(records: Sequence[RunRecord], by: str | None) -> dict[str, Side]:
+    """CL, RCL, ACL and baseline runs; CL and ACL only as ordered by the scorer ``by``."""
 
     def keep(kind: str) -> Callable[[RunRecord], bool]:
         ordered = kind in ("CL", "ACL")
@@ -159,10 +158,10 @@ def _stability_claim(records: Sequence[RunRecord], stability: Mapping[str, float
             side(records, f"CL ({least})", lambda r: r.kind == "CL" and r.scorer == least))
 
 
-def _seed_claims(records: Sequence[RunRecord], stability: Mapping[str, float]
-                 ) -> list[tuple[str, Side, Side]]:
+def _seed_claims(records: Sequence[RunRecord], stability: Mapping[str, float],
+                 by: str | None) -> list[tuple[str, Side, Side]]:
     """The seed-paired claims whose run types are present: (claim, a, b), a beats b."""
-    sides = _ordering_sides(records)
+    sides = _ordering_sides(records, by)
     cl, rcl, acl, base = (sides[k] for k in ("CL", "RCL", "ACL", "baseline"))
     claims = [("CL beats the baseline", cl, base),
               ("easy-to-hard (CL) beats hard-to-easy (ACL)", cl, acl),
@@ -173,7 +172,8 @@ def _seed_claims(records: Sequence[RunRecord], stability: Mapping[str, float]
 
 
 def paper_findings(records: Sequence[RunRecord], *, best_k: int = 3,
-                   stability: Mapping[str, float] | None = None) -> list[Finding]:
+                   stability: Mapping[str, float] | None = None,
+                   order_by: str | None = None) -> list[Finding]:
     """The paper's findings on ``records``, Holm-corrected together.
 
     Args:
@@ -182,13 +182,15 @@ def paper_findings(records: Sequence[RunRecord], *, best_k: int = 3,
         stability: per ordering scorer, its single-seed rank correlation r1 (the seed
             robustness curve); with two or more scorers that order CL runs, adds the claim
             that the more stable one gives the better curriculum.
+        order_by: the scorer whose CL and ACL runs the ordering claims use (default: the
+            one ordering most CL runs, ``primary_scorer``).
 
     Returns:
         The testable claims: seed-paired ones first, then late fusion (a claim is left out
         when its run types are missing or fewer than 2 seeds pair up).
     """
     fused = [f for _, f in fusion_findings(records, best_k=best_k)]
-    claims = _seed_claims(records, stability or {})
+    claims = _seed_claims(records, stability or {}, order_by or primary_scorer(records))
     paired = [seed_finding(c, a, b, tests=len(claims) + len(fused)) for c, a, b in claims]
     kept = [f for f in paired if f is not None] + fused
     return holm_findings(kept, alpha=ALPHA) if kept else []
@@ -301,10 +303,17 @@ def score_stability(score_dir: str | Path, names: Sequence[str]) -> dict[str, fl
     return out
 
 
-def folder_findings(folder: str | Path, *, best_k: int = 3) -> list[Finding]:
-    """``paper_findings`` of the finished runs below ``folder`` (a reproduce folder: its
-    ``score/`` folder gives the scorers' stability)."""
-    records = find_runs(folder)
+def folder_findings(folder: str | Path, *, best_k: int | None = None) -> list[Finding]:
+    """``paper_findings`` of the finished runs below ``folder``; a reproduce folder's plan
+    gives ``best_k`` and the first ordering scorer, its ``score/`` folder the stability."""
+    from easyfirst.workflows.outputs import read_json
+
+    root = Path(folder)
+    plan_file = root / "reproduce.json"
+    plan = read_json(plan_file, what="the reproduce plan").get("plan", {}) \
+        if plan_file.is_file() else {}
+    records = find_runs(root)
     names = sorted({r.scorer for r in records if r.scorer})
-    return paper_findings(records, best_k=best_k,
-                          stability=score_stability(Path(folder) / "score", names))
+    order_by = (plan.get("order_by") or [None])[0]
+    return paper_findings(records, best_k=best_k or int(plan.get("best_k", 3)),
+                          stability=score_stability(root / "score", names), order_by=order_by)

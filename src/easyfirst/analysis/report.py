@@ -198,7 +198,8 @@ def runs_sections(
     kinds = {r.kind for r in records}
     if len(records) >= 2 and len(kinds) >= 2:
         sec = Section("Results (Rampp et al. 2024 protocol)")
-        found = paper_findings(records, best_k=best_k, stability=stability)
+        order_by = ((plan or {}).get("plan", {}).get("order_by") or [None])[0]
+        found = paper_findings(records, best_k=best_k, stability=stability, order_by=order_by)
         if found:
             sec.blocks.append(findings_table(found))
         if "baseline" in kinds:

@@ -320,7 +320,8 @@ def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
 
     records = [load_run(out / "runs" / s.name) for s in [*baselines, *grid]]
     stability = score_stability(out / "score", plan.scorers)
-    tables, results = paper_tables(records, best_k=plan.best_k, stability=stability)
+    tables, results = paper_tables(records, best_k=plan.best_k, stability=stability,
+                                   order_by=plan.order_by[0])
     results.update(plan=plan.to_dict(), trained=trained, skipped=skipped)
     atomic_write_text(out / FINDINGS_FILE, json.dumps(results["findings"], indent=1))
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=float))
@@ -344,7 +345,7 @@ def _check_finished_run(run_dir: Path, plan: Plan) -> None:
 
 
 def paper_tables(records: Sequence[RunRecord], *, best_k: int = 3,
-                 stability: Mapping[str, float] | None = None
+                 stability: Mapping[str, float] | None = None, order_by: str | None = None
                  ) -> tuple[list[Table], dict[str, Any]]:
     """The paper's tables over finished runs, and their numbers.
 
@@ -352,13 +353,14 @@ def paper_tables(records: Sequence[RunRecord], *, best_k: int = 3,
         records: finished runs.
         best_k: best baselines compared with (and fused).
         stability: r1 per ordering scorer (``score_stability``), for the stability finding.
+        order_by: the scorer whose CL/ACL runs the ordering findings use (the plan's first).
 
     Returns:
         ``[findings, per cell vs baseline, ordering x pacing, best vs best-k baselines, late
         fusion, all runs]`` (tables that need missing run types are left out) and
         ``{"findings", "best_vs_baselines", "fusion", "runs"}``.
     """
-    found = paper_findings(records, best_k=best_k, stability=stability)
+    found = paper_findings(records, best_k=best_k, stability=stability, order_by=order_by)
     tables = [findings_table(found), cell_table(records), table_by_ordering_pacing(records)]
     results: dict[str, Any] = {"findings": findings_dict(found, stability)}
     if any(r.kind == "baseline" for r in records):
