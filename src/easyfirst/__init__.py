@@ -7,7 +7,6 @@ The pieces a custom training loop needs are re-exported here::
 
 from typing import Any as _Any
 
-from easyfirst import estimators  # noqa: F401  (registers the scorers that train models)
 from easyfirst._version import __version__
 from easyfirst.curriculum import CurriculumSampler, make_ordering
 from easyfirst.data import ArraySplit, DatasetBundle, WithIndex, load_dataset, with_label_noise

@@ -1,9 +1,22 @@
-"""A tiny name -> object registry shared by scorers, pacing functions, models and datasets."""
+"""A tiny name -> object registry shared by scorers, pacing functions, models and datasets.
+
+A registry finds its members itself, on its first lookup: it imports every module of its
+``packages`` (so a new file with the decorator is enough, no import list to edit) and loads
+the ``entry_points`` group that third-party packages declare, e.g. in their
+``pyproject.toml``::
+
+    [project.entry-points."easyfirst.datasets"]
+    mine = "my_package.my_module"    # a module that calls @register_dataset("mine")
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import inspect
-from collections.abc import Callable, Collection, Iterator, Mapping
+import pkgutil
+import warnings
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -21,10 +34,38 @@ class Registry(Generic[T]):
         1
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, packages: Sequence[str] = (),
+                 entry_points: str | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
         self._meta: dict[str, dict[str, Any]] = {}
+        self._packages = tuple(packages)
+        self._group = entry_points
+        self._found = not (self._packages or entry_points)
+
+    def discover(self) -> None:
+        """Import the modules of ``packages`` and load the ``entry_points`` group, once.
+
+        A plugin that fails to load is skipped with a warning naming it; a module of the
+        package itself that fails to import raises (it is a bug in easyfirst).
+        """
+        if self._found:
+            return
+        self._found = True
+        for package in self._packages:
+            pkg = importlib.import_module(package)
+            for info in pkgutil.iter_modules(pkg.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{package}.{info.name}")
+        if self._group is None:
+            return
+        for ep in importlib.metadata.entry_points(group=self._group):
+            try:
+                ep.load()
+            except Exception as err:  # a broken plugin must not break easyfirst
+                warnings.warn(f"easyfirst: the {self.kind} plugin {ep.name!r} ({ep.value}) of "
+                              f"{self._group!r} failed to load ({err}); skipped. Fix or "
+                              "uninstall it.", stacklevel=2)
 
     def register(self, name: str, **meta: Any) -> Callable[[T], T]:
         """Decorator registering ``obj`` under ``name``; ``meta`` is kept for :meth:`meta`."""
@@ -49,6 +90,7 @@ class Registry(Generic[T]):
         return dict(self._meta[name])
 
     def get(self, name: str) -> T:
+        self.discover()
         try:
             return self._items[name]
         except KeyError:
@@ -83,9 +125,11 @@ class Registry(Generic[T]):
                 )
 
     def names(self) -> list[str]:
+        self.discover()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self.discover()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:

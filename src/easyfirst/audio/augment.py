@@ -31,7 +31,9 @@ from easyfirst.registry import Registry
 
 GeneratorLike = torch.Generator | int
 
-AUGMENTATIONS: Registry[Callable[..., nn.Module]] = Registry("augmentation")
+AUGMENTATIONS: Registry[Callable[..., nn.Module]] = Registry(
+    "augmentation", packages=("easyfirst.audio", "easyfirst.data"),
+    entry_points="easyfirst.augmentations")
 register_augmentation = AUGMENTATIONS.register
 
 

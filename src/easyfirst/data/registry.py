@@ -20,7 +20,8 @@ from easyfirst.data.label_noise import check_label_noise, with_label_noise
 from easyfirst.registry import Registry
 
 DatasetLoader = Callable[..., DatasetBundle]
-DATASETS: Registry[DatasetLoader] = Registry("dataset")
+DATASETS: Registry[DatasetLoader] = Registry(
+    "dataset", packages=("easyfirst.data",), entry_points="easyfirst.datasets")
 register_dataset = DATASETS.register
 NOISE_DEFAULTS: dict[str, Any] = {"label_noise": 0.0, "noise_kind": "uniform", "noise_seed": 0}
 """``load_dataset``'s label-noise keywords (any dataset) and their defaults."""

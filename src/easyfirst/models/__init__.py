@@ -1,12 +1,9 @@
-"""Models: registry and builders (inputs ``(B, 1, mels, frames)`` for audio)."""
+"""Models: registry and builders (inputs ``(B, 1, mels, frames)`` for audio).
 
-from easyfirst.models import efficientnet as _efficientnet  # noqa: F401  (registers)
-from easyfirst.models import image_cnn as _image_cnn  # noqa: F401
-from easyfirst.models import mlp as _mlp  # noqa: F401
-from easyfirst.models import panns as _panns  # noqa: F401
-from easyfirst.models import resnet as _resnet  # noqa: F401
-from easyfirst.models import small_cnn as _small_cnn  # noqa: F401
-from easyfirst.models import tcresnet as _tcresnet  # noqa: F401
+Every module of this package that registers a model (``@register_model``) is found by the
+registry on its first lookup; nothing here needs to import it.
+"""
+
 from easyfirst.models.registry import MODELS, build_model, register_model
 
 __all__ = ["MODELS", "build_model", "register_model"]

@@ -17,7 +17,8 @@ from torch import nn
 from easyfirst.registry import Registry
 
 ModelBuilder = Callable[..., nn.Module]
-MODELS: Registry[ModelBuilder] = Registry("model")
+MODELS: Registry[ModelBuilder] = Registry(
+    "model", packages=("easyfirst.models",), entry_points="easyfirst.models")
 register_model = MODELS.register
 
 

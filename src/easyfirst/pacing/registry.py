@@ -82,7 +82,8 @@ class PacingShape:
         return 1.0 if p >= 1.0 else min(1.0, b + (1.0 - b) * self.growth(p))
 
 
-PACINGS: Registry[PacingShape] = Registry("pacing")
+PACINGS: Registry[PacingShape] = Registry(
+    "pacing", packages=("easyfirst.pacing",), entry_points="easyfirst.pacings")
 
 
 def register_pacing(

@@ -110,7 +110,9 @@ class DynamicsScorer:
         return self(inputs.dynamics)
 
 
-SCORERS: Registry[Scorer] = Registry("scorer")
+SCORERS: Registry[Scorer] = Registry(
+    "scorer", packages=("easyfirst.scoring", "easyfirst.estimators"),
+    entry_points="easyfirst.scorers")
 
 
 def register_scorer(
