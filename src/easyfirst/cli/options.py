@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from easyfirst.data import DATASETS, load_dataset
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import PLACEMENTS
 from easyfirst.data.label_noise import NOISE_KINDS
+from easyfirst.limits import MAX_SEED, RANGES
 from easyfirst.models import MODELS
 from easyfirst.models.registry import check_model_options
 from easyfirst.monitor.loggers import LOGGERS
@@ -43,7 +45,26 @@ def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-def parse_int_list(text: str, flag: str) -> list[int]:
+def bounded(name: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` for the number ``name`` of ``limits.RANGES``: a value outside
+    its range is a one-line usage error naming the option, what it expects and what it got,
+    before anything runs or is written."""
+    expected = RANGES[name]
+
+    def parse(text: str) -> Any:
+        try:
+            value: Any = int(text) if expected.integer else float(text)
+        except ValueError:
+            value = None
+        if not expected.holds(value):
+            raise argparse.ArgumentTypeError(f"expected {expected.text()}; got {text!r}")
+        return value
+
+    parse.__name__ = expected.text()
+    return parse
+
+
+def parse_int_list(text: str, flag: str, high: int = MAX_SEED) -> list[int]:
     """``"0,1,2"`` or ``"0-4"`` -> list of distinct ints (at least one)."""
     try:
         if "-" in text and "," not in text:
@@ -58,6 +79,10 @@ def parse_int_list(text: str, flag: str) -> list[int]:
             f"Expected {flag} like 0,1,2 or 0-4 (a range from low to high); got {text!r}, which "
             "names none."
         )
+    big = [v for v in values if not 0 <= v <= high]
+    if big:
+        raise ValueError(f"Expected {flag} from 0 to {high}; got {big[0]} in {text!r}. Pass "
+                         "smaller numbers, e.g. 0,1,2.")
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
         raise ValueError(
@@ -166,7 +191,8 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
         help="extra dataset loader option (repeatable); the keys and their defaults of a "
         "dataset: easyfirst datasets NAME",
     )
-    p.add_argument("--label-noise", type=float, default=0.0, metavar="RATE",
+    p.add_argument("--label-noise", type=float, default=0.0,
+                   metavar="RATE",
                    help="flip this share of the TRAINING labels, in [0, 1) (any single-label "
                    "dataset; dev and test stay clean; the flipped mask goes to samples.npz; "
                    "part of the dataset fingerprint; 0: none)")
@@ -188,11 +214,13 @@ def add_recipe_args(p: argparse.ArgumentParser) -> None:
     recipe = " (default: the model's recipe)"
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS.names(), help="optimizer"
                    + recipe)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate" + recipe)
+    p.add_argument("--lr", type=bounded("lr"), default=None,
+                   help="peak learning rate" + recipe)
     p.add_argument("--schedule", default=None, choices=SCHEDULES.names(),
                    help="learning-rate schedule over training" + recipe)
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=None, help="weight decay" + recipe)
+    p.add_argument("--momentum", type=bounded("momentum"), default=0.9, help="SGD momentum")
+    p.add_argument("--weight-decay", type=bounded("weight_decay"), default=None,
+                   help="weight decay" + recipe)
     p.add_argument("--augment", default=None, metavar="NAME[,NAME]",
                    help=f"comma-separated batch augmentations, {one_of(AUGMENTATIONS.names())}"
                    ", or none" + recipe)
@@ -206,9 +234,9 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
     (``reproduce`` always continues).
     """
     add_recipe_args(p)
-    p.add_argument("--epochs", type=int, default=epochs,
+    p.add_argument("--epochs", type=bounded("epochs"), default=epochs,
                    help="training epochs" + (" (default: the budget's)" if epochs is None else ""))
-    p.add_argument("--batch-size", type=int, default=None,
+    p.add_argument("--batch-size", type=bounded("batch_size"), default=None,
                    help="global batch size (default: the model's recipe)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (auto: "
                    "cuda when available)")
@@ -219,7 +247,7 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
                    "right; label-mean: fraction of the C decisions; recall; f1)")
     p.add_argument("--outcomes", default="all", choices=("all", "core"),
                    help="what the recorder keeps per sample: all (every dynamics scorer, the "
-                   "data map) or core (CumAcc, FIT, forgetting, CELoss: 10-19 bytes per sample)")
+                   "data map) or core (CumAcc, FIT, forgetting, CELoss: 16-22 bytes per sample)")
     p.add_argument("--eval-checkpoint", default="best", choices=EVAL_CHECKPOINTS,
                    help="checkpoint evaluated on test (and for the CELoss eval pass)")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,

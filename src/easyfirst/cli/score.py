@@ -8,6 +8,7 @@ option declared by several scorers (``--checkpoint``) goes to each chosen one.
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from easyfirst.cli.options import (
@@ -73,8 +74,22 @@ def scorer_params(args: argparse.Namespace, scorers: list[str]) -> dict[str, dic
                 f"{','.join(scorers)}. Add the scorer or drop {option}."
             )
         for s, prm in chosen:
-            out.setdefault(s, {})[prm.name] = prm.parse(text)
+            out.setdefault(s, {})[prm.name] = _parse(option, prm, text)
     return out
+
+
+def _parse(option: str, param: Param, text: str) -> Any:
+    """A scorer option's value, or one line: what it expects, what it got, where to look."""
+    kind = {int: "a whole number", float: "a finite number"}.get(param.parse)  # type: ignore
+    try:
+        value = param.parse(text)
+    except (ValueError, TypeError, OverflowError) as exc:
+        why = kind or f"a value {getattr(param.parse, '__name__', 'it')} reads ({exc})"
+        raise ValueError(f"Expected {option} as {why}; got {text!r}. Fix {option} (easyfirst "
+                         "scorers describes it).") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"Expected {option} as a finite number; got {text!r}. Fix {option}.")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

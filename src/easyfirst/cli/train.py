@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from easyfirst.cli.options import add_data_args, add_train_args, load_data, one_of, run_config
+from easyfirst.cli.options import (
+    add_data_args,
+    add_train_args,
+    bounded,
+    load_data,
+    one_of,
+    run_config,
+)
 from easyfirst.curriculum.balance import BALANCES
 from easyfirst.curriculum.ordering import ORDERINGS
 from easyfirst.curriculum.sampler import MODES, PACE_BY
@@ -42,7 +49,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "file's header; easyfirst score: evidence), evidence (by the finer evidence of "
                    "the same runs, e.g. AUM), random (a seeded permutation), dataset-order (lower "
                    "index first, the source document's rule)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the run (initialisation, "
+    p.add_argument("--seed", type=bounded("seed"), default=0,
+                   help="seed of the run (initialisation, "
                    "order of batches, random ordering)")
     p.set_defaults(func=run)
 

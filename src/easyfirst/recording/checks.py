@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 import torch
 
+from easyfirst.limits import MAX_EPOCHS
+
 OUTCOMES = ("probs", "margins", "el2n")
 """The optional outcome groups; ``"all"`` is every one, ``"core"`` none (module notes)."""
 
@@ -92,8 +94,6 @@ def check_recorded(epochs: int) -> None:
                          "empty). Call recorder.end_epoch() after each epoch, then dynamics().")
 
 
-MAX_EPOCHS = 32767
-"""The most epochs an ``OutcomeRecorder`` counts (its two-byte per-sample counters)."""
 MAX_EPOCH_ROWS = 2**31 - 1
 """The most rows one process may pass to ``update`` in one epoch: the int32 visit counter of
 a sample can then never wrap, whatever the sampler repeats."""
@@ -113,7 +113,8 @@ def check_settings(num_samples: int, members: int, el2n_epoch: int, keep_history
     if keep_history and max_epochs < 1:
         raise ValueError(f"keep_history needs max_epochs >= 1; got {max_epochs}. Pass the "
                          "epoch count.")
-    if not isinstance(el2n_epoch, numbers.Integral) or el2n_epoch < 0 or 0 < max_epochs <= el2n_epoch:
+    late = 0 < max_epochs <= el2n_epoch
+    if not isinstance(el2n_epoch, numbers.Integral) or el2n_epoch < 0 or late:
         upper = f" below max_epochs ({max_epochs})" if max_epochs else ""
         raise ValueError(f"Expected el2n_epoch, the 0-based epoch EL2N is taken at, >= 0"
                          f"{upper}; got {el2n_epoch!r}. Pass an epoch the run reaches.")

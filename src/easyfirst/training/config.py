@@ -7,6 +7,7 @@ from typing import Any
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import PLACEMENTS
+from easyfirst.limits import check_range
 from easyfirst.models.factory import model_name
 from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
 from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
@@ -41,7 +42,7 @@ class RunConfig:
         keep_history: keep bit-packed per-epoch correctness.
         correctness: multi-label data: when a sample counts as correct (``easyfirst.targets``).
         outcomes: what the recorder keeps: ``all`` (every dynamics scorer) or ``core`` (CumAcc,
-            FIT, forgetting, last loss: 16 B per sample; ``OutcomeRecorder``'s layout).
+            FIT, forgetting, last loss: 16-22 B per sample; ``OutcomeRecorder``'s layout).
         eval_checkpoint: ``best`` (dev accuracy) or ``last``: the checkpoint whose eval pass
             over the training set gives CELoss, and that is evaluated on test.
         augment: names of batch augmentations applied on the device during training.
@@ -87,11 +88,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.model = model_name(self.model)  # a user's nn.Module factory -> "custom:<name>"
-        for name in ("epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"Expected {name} >= 1; got {getattr(self, name)}.")
-        if self.lr <= 0:
-            raise ValueError(f"Expected lr > 0; got {self.lr}.")
+        for name in ("lr", "momentum", "weight_decay", "epochs", "batch_size", "seed"):
+            check_range(name, getattr(self, name))
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"Unknown optimizer {self.optimizer!r}. Available: {', '.join(OPTIMIZERS.names())}."
