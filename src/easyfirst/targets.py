@@ -33,7 +33,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from scipy.stats import rankdata
 
 MULTILABEL_CORRECTNESS = ("exact", "label-mean", "recall", "f1")
 DEFAULT_CORRECTNESS = "recall"  # benchmarks/multilabel_correctness.py: best CumAcc on kwsmix
@@ -155,6 +154,8 @@ def roc_auc(scores: torch.Tensor, positive: torch.Tensor) -> float:
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     if not n_pos or not n_neg:
         return math.nan
+    from scipy.stats import rankdata  # here: importing easyfirst should not load scipy
+
     ranks = rankdata(scores.double().numpy())  # ties: the mean of their ranks
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 _FIX = "expected a WAV/FLAC/OGG file readable by soundfile — re-export or remove it"
 
@@ -82,6 +81,8 @@ def resample(waveform: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     if orig_rate == new_rate:
         return waveform.astype(np.float32, copy=False)
     g = gcd(orig_rate, new_rate)
+    from scipy.signal import resample_poly  # here: importing easyfirst should not load scipy
+
     y = resample_poly(waveform.astype(np.float64), new_rate // g, orig_rate // g)
     return y.astype(np.float32)
 
