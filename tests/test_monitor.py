@@ -57,7 +57,7 @@ def test_one_training_shows_no_job_line_and_no_progress_hides_it(tmp_path, capsy
 
 
 def test_tensorboard_gets_every_epoch_pool_size_and_score_histogram(tmp_path):
-    pytest.importorskip("tensorboard", reason="the [log] extra is not installed")
+    pytest.importorskip("tensorboard", reason="needs the extra: pip install 'easyfirst[log]'")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "s"
@@ -77,7 +77,7 @@ def test_tensorboard_gets_every_epoch_pool_size_and_score_histogram(tmp_path):
 
 
 def test_mlflow_gets_every_epoch_and_the_score_histogram(tmp_path, monkeypatch):
-    pytest.importorskip("mlflow", reason="the [log] extra is not installed")
+    pytest.importorskip("mlflow", reason="needs the extra: pip install 'easyfirst[log]'")
     from mlflow.tracking import MlflowClient
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -99,7 +99,7 @@ def test_mlflow_gets_every_epoch_and_the_score_histogram(tmp_path, monkeypatch):
 
 
 def test_curriculum_pool_sizes_are_logged(tmp_path):
-    pytest.importorskip("tensorboard", reason="the [log] extra is not installed")
+    pytest.importorskip("tensorboard", reason="needs the extra: pip install 'easyfirst[log]'")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "t"
