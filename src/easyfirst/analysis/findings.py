@@ -264,17 +264,22 @@ def cell_table(records: Sequence[RunRecord]) -> Table:
                  f"cells; a verdict needs p < {ALPHA:g} and an interval without 0.")
 
 
+def _seeds_text(n: int | None) -> str:
+    return "-" if n is None else "> 1000" if n > 1000 else str(n)
+
+
 def findings_table(findings: Sequence[Finding]) -> Table:
     """One row per finding: claim, verdict, effect [CI], p, n, seeds a difference needs."""
     rows = [[f.claim, f.verdict if f.verdict != "not distinguishable"
              else f"not distinguishable at n = {f.n}",
              f.text().split("effect ", 1)[1].split(", p =")[0], f"{f.p:.4g}", str(f.n),
-             "-" if f.seeds_needed is None else str(f.seeds_needed)] for f in findings]
+             _seeds_text(f.seeds_needed)] for f in findings]
     return Table("The paper's findings on these runs", ["claim", "verdict",
                  "effect [95 % CI]", "p (Holm)", "n", "seeds needed"], rows,
                  note="effect = first side minus second, in test accuracy. Seed-paired claims: "
                  "n = seeds; fusion claims: n = test samples. Seeds needed: for the observed "
-                 "difference at 80 % power (normal approximation, at least 6).")
+                 "difference and spread at 80 % power and alpha / (number of findings), normal "
+                 "approximation (findings.json has the exact number).")
 
 
 def findings_dict(findings: Sequence[Finding], stability: Mapping[str, float] | None = None
