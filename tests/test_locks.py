@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from easyfirst.atomic import atomic_write_text, remove_partial_writes
-from easyfirst.locks import LOCK, FolderLockedError, folder_lock
+from easyfirst.atomic import PARTIAL, atomic_write_text, remove_partial_writes
+from easyfirst.locks import (
+    LOCK,
+    MANIFEST,
+    FolderLockedError,
+    folder_lock,
+    read_manifest,
+    write_manifest,
+)
 
 
 def _write_lock(folder, **fields):
@@ -78,15 +85,32 @@ def test_refused_lock_leaves_no_new_folder_and_a_file_is_refused(tmp_path):
 
 def test_partial_writes_are_removed_by_the_next_owner(tmp_path):
     atomic_write_text(tmp_path / "kept.json", "{}")
+    write_manifest(tmp_path, "score", ["seeds", "kept.json"])
     (tmp_path / "seeds").mkdir()
-    stray = [tmp_path / ".summary.json.k3j2.partial", tmp_path / "seeds" / ".dynamics.pt.x.tmp",
-             tmp_path / f"{LOCK}.4242.99.partial"]  # a lock's temp file, its run killed
-    for p in stray:
+    (tmp_path / "sub").mkdir()
+    stray = [tmp_path / f".summary.json.k3j2{PARTIAL}", tmp_path / "seeds" / ".dynamics.pt.x.tmp",
+             tmp_path / "seeds" / f".m.json.y{PARTIAL}",  # an earlier version's; this one's
+             tmp_path / f"{LOCK}.4242.99{PARTIAL}"]  # a lock's temp file, its run killed
+    users = [tmp_path / ".notes.tmp", tmp_path / "sub" / ".draft.partial",
+             tmp_path / "sub" / f".other_run.json.z{PARTIAL}", tmp_path / ".old.json.x.partial"]
+    for p in stray + users:
         p.write_bytes(b"half")
     with folder_lock(tmp_path):
         assert not any(p.exists() for p in stray)
+    assert all(p.read_bytes() == b"half" for p in users)  # not the run's: never touched
     assert (tmp_path / "kept.json").read_text() == "{}"
-    assert remove_partial_writes(tmp_path) == []
+    assert remove_partial_writes(tmp_path, ["seeds"]) == []
+
+
+def test_a_manifest_that_is_not_one_is_refused(tmp_path):
+    for text in ("garbage", '{"format": "easyfirst.outputs", "outputs": ["../x"]}',
+                 '{"format": "easyfirst.outputs", "outputs": [".easyfirst.lock"]}'):
+        (tmp_path / MANIFEST).write_text(text)
+        with pytest.raises(ValueError, match=r"to list the run's own outputs \(top-level "
+                           r"names\); it does not\. Restore it, or delete it"):
+            read_manifest(tmp_path)
+    (tmp_path / MANIFEST).unlink()
+    assert read_manifest(tmp_path) is None
 
 
 def test_lock_is_complete_when_it_appears_and_leaves_no_temp_file(tmp_path, monkeypatch):

@@ -1,9 +1,10 @@
 """Atomic file writes: a temp file in the target folder, then ``os.replace``.
 
 A crash or a bad input never leaves half a file, and never touches the previous version.
-Temp files are named ``.<name>.<random>.partial``; a write killed before its rename leaves
-one behind, and :func:`remove_partial_writes` (run by the next owner of the folder, see
-``easyfirst.locks``) removes them.
+Temp files are named ``.<name>.<random>.easyfirst-partial`` (``PARTIAL``): easyfirst's own,
+never a name a user's file has. A write killed before its rename leaves one behind, and
+:func:`remove_partial_writes` (run by the next owner of the folder, see ``easyfirst.locks``)
+removes those of that folder and of the run's own subfolders, nothing else.
 """
 
 from __future__ import annotations
@@ -11,17 +12,26 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-PARTIAL = ".partial"
+PARTIAL = ".easyfirst-partial"
+LEGACY = (".partial", ".tmp")  # earlier versions' temp files: only in a run's own subfolders
 
 
-def remove_partial_writes(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete the temp files of interrupted atomic writes under ``folder`` (and earlier
-    versions' ``.tmp`` ones); returns them. Call it only while no other writer is active."""
-    found = [p for pattern in (f".*{PARTIAL}", ".*.tmp") for p in Path(folder).rglob(pattern)
-             if p.is_file()]
+def remove_partial_writes(folder: str | os.PathLike[str], owned: Iterable[str] = ()
+                          ) -> list[Path]:
+    """Delete the temp files of interrupted atomic writes in ``folder`` itself and anywhere
+    under its subfolders named in ``owned`` (the run's own outputs); returns them. Never
+    anything else: a user's ``.notes.tmp`` or a sibling run's folder stays. Call it only
+    while no other writer is active (under the folder's lock)."""
+    root = Path(folder)
+    found = [p for p in root.glob(f".*{PARTIAL}") if p.is_file()]
+    for name in owned:
+        sub = root / name
+        if sub.is_dir() and not sub.is_symlink():
+            found += [p for suffix in (PARTIAL, *LEGACY) for p in sub.rglob(f".*{suffix}")
+                      if p.is_file()]
     for p in found:
         p.unlink(missing_ok=True)
     return found

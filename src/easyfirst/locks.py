@@ -6,7 +6,13 @@ run into the same folder is refused with one line naming the owner. A lock whose
 gone (same host, pid not running: a killed run) is stale: it is named in a warning and taken
 over, so a killed run can be resumed at once. A lock from another host cannot be checked and
 is never taken over. Under the lock, the temp files of writes that a kill interrupted
-(``atomic.PARTIAL``) are removed.
+(``atomic.PARTIAL``) are removed: in the folder itself and in the subfolders its manifest
+names, nowhere else.
+
+The manifest, ``out/.easyfirst.outputs.json`` (``MANIFEST``), lists the top-level names a run
+owns in its folder (``{"format": "easyfirst.outputs", "kind": ..., "outputs": [...]}``):
+``--overwrite`` deletes those and nothing else, and ``export``/``report`` refuse to write
+inside them (``workflows.outputs``).
 """
 
 from __future__ import annotations
@@ -21,9 +27,41 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from easyfirst.atomic import PARTIAL, remove_partial_writes
+from easyfirst.atomic import PARTIAL, atomic_write_text, remove_partial_writes
 
 LOCK = ".easyfirst.lock"
+MANIFEST = ".easyfirst.outputs.json"
+MANIFEST_FORMAT = "easyfirst.outputs"
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> list[str] | None:
+    """The top-level names the run in ``folder`` owns (its manifest), or None without one;
+    a manifest that is not one (edited, garbage) is refused in one line."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = data["outputs"] if data.get("format") == MANIFEST_FORMAT else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        names = None
+    if not isinstance(names, list) or not all(_plain(n) for n in names):
+        raise ValueError(f"Expected {str(path)!r} to list the run's own outputs (top-level "
+                         "names); it does not. Restore it, or delete it (then --overwrite "
+                         "deletes only the files easyfirst names by the run's kind).")
+    return names
+
+
+def _plain(name: object) -> bool:
+    """A top-level name in the folder other than the lock and the manifest."""
+    return isinstance(name, str) and name not in ("", ".", "..", LOCK, MANIFEST) and not any(
+        sep in name for sep in ("/", "\\", "\0"))
+
+
+def write_manifest(folder: str | os.PathLike[str], kind: str, names: list[str]) -> None:
+    """Record ``names`` (top-level, sorted) as the outputs the ``kind`` run in ``folder`` owns."""
+    atomic_write_text(Path(folder) / MANIFEST, json.dumps(
+        {"format": MANIFEST_FORMAT, "kind": kind, "outputs": sorted(set(names))}, indent=1))
 
 
 class FolderLockedError(RuntimeError):
@@ -128,7 +166,7 @@ def folder_lock(folder: str | os.PathLike[str], *, enabled: bool = True) -> Iter
                 out.rmdir()  # only if still empty: another run may be in it now
         raise
     try:
-        remove_partial_writes(out)
+        remove_partial_writes(out, read_manifest(out) or ())
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -94,12 +94,12 @@ def test_resume_removes_partial_writes(finished):
 
 def test_diverged_run_stops_naming_seed_epoch_and_step(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["score", *FAST, "--lr", "inf", "--seeds", "4", "--out", str(out)]) == 2
+    assert main(["score", *FAST, "--lr", "1e20", "--seeds", "4", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     # step 1's update makes the weights inf; step 2's loss is the first non-finite one
     assert "Training diverged: seed 4, epoch 1, step 2 of 40 has a NaN/inf loss" in err
-    assert "learning rate inf" in err and "Lower --lr" in err
+    assert "learning rate 1e+20" in err and "Lower --lr" in err
     assert not (out / "seeds" / "seed_4" / "dynamics.pt").exists()  # no scores of it
 
 

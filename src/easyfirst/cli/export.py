@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 DESCRIPTION = """\
 Write one CSV row per training sample of a score folder (or of the score folder inside a
@@ -29,7 +30,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        "prediction as CSV", description=DESCRIPTION)
     p.add_argument("run_dir", metavar="RUN", help="an --out folder of easyfirst score or reproduce")
     p.add_argument("--out", default=None, metavar="FILE.csv",
-                   help="where to write (default: per_sample.csv in the score folder)")
+                   help="where to write (default: per_sample.csv in the score folder; not "
+                   "among the run's own files)")
     p.add_argument("--by", default=None, metavar="SCORER",
                    help="the scorer that ranks the rows (default: the first by name)")
     p.add_argument("--label-issues", action="store_true",
@@ -39,14 +41,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.label_issues import write_label_issues
-    from easyfirst.analysis.per_sample import write_sample_csv
+    from easyfirst.analysis.per_sample import find_score_folder, write_sample_csv
+    from easyfirst.workflows.outputs import writing_into
 
-    if args.label_issues:
-        if args.by is not None:
-            raise ValueError("Expected --by without --label-issues (label issues are ranked by "
-                             f"the runs' evidence); got --by {args.by}. Drop one of the two.")
-        path, found = write_label_issues(args.run_dir, args.out)
-        print(f"label issues: {found.rule()}\n  -> {path}")
-        return 0
-    print(f"samples: {write_sample_csv(args.run_dir, args.out, by=args.by)}")
+    if args.label_issues and args.by is not None:
+        raise ValueError("Expected --by without --label-issues (label issues are ranked by "
+                         f"the runs' evidence); got --by {args.by}. Drop one of the two.")
+    name = "label_issues.csv" if args.label_issues else "per_sample.csv"
+    target = Path(args.out) if args.out is not None else find_score_folder(args.run_dir) / name
+    with writing_into(target, target.parent, command="export"):  # the folder's lock
+        if args.label_issues:
+            path, found = write_label_issues(args.run_dir, target)
+            print(f"label issues: {found.rule()}\n  -> {path}")
+            return 0
+        print(f"samples: {write_sample_csv(args.run_dir, target, by=args.by)}")
     return 0

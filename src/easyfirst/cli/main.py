@@ -100,9 +100,9 @@ def _disk_full(exc: OSError) -> str:
     if "disk full" in text:  # already names the file (easyfirst.atomic, Scores.save)
         return text
     name = str(exc.filename) if exc.filename is not None else None
-    if name is not None:  # an atomic write's temp file '.NAME.XXXX.partial' stands for NAME
+    if name is not None:  # an atomic write's temp file '.NAME.XXXX.easyfirst-partial': NAME
         head, tail = os.path.split(name)
-        m = re.fullmatch(r"\.(.+)\.\w+\.(?:tmp|partial)", tail)
+        m = re.fullmatch(r"\.(.+)\.\w+\.(?:tmp|partial|easyfirst-partial)", tail)
         name = os.path.join(head, m.group(1)) if m else name
     where = f"while writing {name!r}" if name is not None else "while writing"
     return (f"disk full {where} ({exc.strerror or 'No space left on device'}); free some "

@@ -4,6 +4,8 @@ with ``--hardest K`` the K hardest training samples of its score folder."""
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
+from pathlib import Path
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +14,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR",
                    help="an --out folder of score, train or reproduce")
-    p.add_argument("--out", default=None, help="where to write the report (default: RUN_DIR)")
+    p.add_argument("--out", default=None, help="where to write the report (default: RUN_DIR; "
+                   "not inside the run's own files)")
     p.add_argument("--target", type=float, default=0.9,
                    help="Spearman for the seeds-needed estimate")
     p.add_argument("--best-k", type=int, default=3,
@@ -28,6 +31,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.report import write_report
+    from easyfirst.workflows.outputs import writing_into
 
     if args.by is not None and args.hardest is None:
         raise ValueError(f"--by ranks the samples of --hardest; got --by {args.by} without "
@@ -39,8 +43,12 @@ def run(args: argparse.Namespace) -> int:
         print(format_text(hardest_table(args.run_dir, args.hardest, by=args.by)))
         return 0
 
-    html_path, md_path = write_report(args.run_dir, args.out, target=args.target,
-                                      best_k=args.best_k)
+    out = Path(args.out if args.out is not None else args.run_dir)
+    lock = writing_into(out, out, command="report") if Path(args.run_dir).is_dir() else (
+        nullcontext())  # no run folder: write_report says so
+    with lock:  # the folder's lock; refused inside a run's own files
+        html_path, md_path = write_report(args.run_dir, args.out, target=args.target,
+                                          best_k=args.best_k)
     print(f"markdown: {md_path}")
     print(f"report: {html_path}")
     return 0

@@ -28,7 +28,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.label_noise import NOISE_COLUMNS
-from easyfirst.locks import LOCK
+from easyfirst.locks import MANIFEST, folder_lock, read_manifest, write_manifest
 from easyfirst.targets import test_metrics
 from easyfirst.training.runs import RunResult
 
@@ -47,6 +48,16 @@ SAMPLES = "samples.npz"
 RUN_VERSION = 2  # of the run.json schema (1: ``settings`` instead of ``config``, no ``kind``)
 # Describe the file, not the run: not compared. ``cwd``: the folder a relative --root is in.
 INFO_KEYS = ("version", "easyfirst_version", "cwd")
+# The top-level names each kind of run writes in its folder (its manifest, ``locks.MANIFEST``,
+# records those it created); ``REPORTS``: what ``report`` and ``export`` write there by default.
+OUTPUTS = {
+    "score": ("run.json", SAMPLES, "scores", "seeds", "stacked", "summary.json"),
+    "train": ("run.json", "checkpoint.pt", "model.pt", "predictions.npz", "metrics.json"),
+    "reproduce": ("reproduce.json", "score", "runs", "results.json", "tables.md",
+                  "findings.json"),
+}
+REPORTS = {"report": ("report.html", "report.md", "report_files", "report_samples"),
+           "export": ("per_sample.csv", "label_issues.csv")}
 
 
 def run_record(kind: str, bundle: DatasetBundle, config: Mapping[str, Any],
@@ -183,7 +194,7 @@ def claim_out_dir(
     path = out / file
     mine = json.loads(json.dumps(record, default=str))
     if overwrite and path.is_file():
-        _clear(out)
+        _clear(out, owned_outputs(out, file))
     if path.is_file():
         raw = read_json(path, what=f"the {file} of {str(out)!r}")
         theirs = upgrade_record(raw)
@@ -203,25 +214,80 @@ def claim_out_dir(
                 f"{str(out)!r} already holds {what} that finished; pass --resume to reuse or "
                 "extend it, --overwrite to replace it, or choose another --out folder."
             )
+        if read_manifest(out) is None:  # a folder of an easyfirst before manifests
+            write_manifest(out, theirs["kind"], owned_outputs(out, file))
         if write and raw.get("version") != RUN_VERSION:  # an older schema: the same run
             atomic_write_text(path, json.dumps(mine, indent=1))
         return
     if orphan is not None and not resume and (out / orphan).exists():
         raise ValueError(f"{str(out)!r} has {what} but no {file}; expected an easyfirst "
                          "output folder. Choose another --out folder.")
+    present = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    kind = str(mine.get("kind", ""))
+    write_manifest(out, kind, [*(n for n in _declared(kind, file) if n not in present),
+                               file, *(read_manifest(out) or [])])  # present: a user's
     if write:
         atomic_write_text(path, json.dumps(mine, indent=1))
 
 
-def _clear(out: Path) -> None:
-    """Delete everything in ``out`` except its lock (``--overwrite``)."""
-    for child in out.iterdir():
-        if child.name == LOCK:
-            continue
+def _declared(kind: str, file: str) -> tuple[str, ...]:
+    """The names a ``kind`` run writes, its claim file and the reports' included."""
+    return (file, *OUTPUTS.get(kind, ()), "logs", *(n for r in REPORTS.values() for n in r))
+
+
+def owned_outputs(out: Path, file: str = "run.json") -> list[str]:
+    """The top-level names the run in ``out`` owns: its manifest's, or for a folder of an
+    easyfirst before manifests, those its kind writes (``OUTPUTS``)."""
+    names = read_manifest(out)
+    if names is not None:
+        return names
+    kind = ""
+    if (out / file).is_file():
+        kind = upgrade_record(read_json(out / file, what=f"the {file} of {str(out)!r}"))["kind"]
+    return list(_declared(kind, file))
+
+
+def _clear(out: Path, owned: Sequence[str]) -> None:
+    """Delete the run's own outputs in ``out`` (``--overwrite``), then its manifest; every
+    other file of the folder (a user's notes, data, another tool's output) stays."""
+    for name in owned:
+        child = out / name
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
-        else:
+        elif child.exists() or child.is_symlink():
             child.unlink()
+    (out / MANIFEST).unlink(missing_ok=True)
+
+
+def run_folder_of(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` that holds a run (a manifest or a claim file)."""
+    for folder in (path, *path.parents):
+        if any((folder / f).is_file() for f in (MANIFEST, "run.json", "reproduce.json")):
+            return folder
+    return None
+
+
+@contextmanager
+def writing_into(target: Path, folder: Path, *, command: str) -> Iterator[None]:
+    """Hold ``folder``'s lock while ``command`` (``report``, ``export``) writes ``target``
+    there; refuse (one line, nothing written) a ``target`` among a run's own outputs other
+    than the command's own (``REPORTS``), and a folder another run holds."""
+    target = Path(os.path.abspath(target))
+    run = run_folder_of(target.parent if target != folder else target)
+    if run is not None and target != run:
+        top = target.relative_to(run).parts[0]
+        claim = "reproduce.json" if (run / "reproduce.json").is_file() else "run.json"
+        if top in owned_outputs(run, claim) and top not in REPORTS[command]:
+            instead = run / REPORTS[command][0] if command == "export" else run
+            raise ValueError(
+                f"Expected --out outside the run's own files; got {str(target)!r}, which is "
+                f"{'' if top == target.name else 'inside '}the run's {top!r} in {str(run)!r}. "
+                f"Choose another path (e.g. {str(instead)!r}); nothing was written.")
+    if folder.exists() and not folder.is_dir():
+        yield  # the writer names the file that is in the way
+        return
+    with folder_lock(folder):
+        yield
 
 
 def read_json(path: Path, *, what: str) -> dict[str, Any]:
