@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 
+from easyfirst.score_files import write_score_file
 from easyfirst.scores import Scores, ScoresFileError, distinct_values
 
 
@@ -163,6 +164,12 @@ def test_load_refuses_a_binary_file(tmp_path):
         Scores.load(tmp_path)
 
 
+def _write(path, values):
+    """A score file as a writer other than Scores.save may leave it (with inf)."""
+    s = Scores(np.array(values), higher_is_easier=True)
+    return write_score_file(path, s.header(), s.values, None)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -174,7 +181,7 @@ def test_load_refuses_a_binary_file(tmp_path):
     ],
 )
 def test_load_refuses_non_finite_scores(tmp_path, values, message):
-    path = Scores(np.array(values), higher_is_easier=True).save(tmp_path / "s.csv")
+    path = _write(tmp_path / "s.csv", values)
     with pytest.raises(ScoresFileError, match=message):
         Scores.load(path)
 
@@ -183,9 +190,13 @@ def test_allow_nan_reads_unscored_samples_but_never_inf(tmp_path):
     nan = Scores(np.array([1.0, np.nan, 0.0]), higher_is_easier=True).save(tmp_path / "n.csv")
     back = Scores.load(nan, allow_nan=True)
     np.testing.assert_array_equal(back.values, [1.0, np.nan, 0.0])
-    inf = Scores(np.array([1.0, np.inf, 0.0]), higher_is_easier=True).save(tmp_path / "i.csv")
+    inf = _write(tmp_path / "i.csv", [1.0, np.inf, 0.0])
     with pytest.raises(ScoresFileError, match="1 of 3 scores are infinite"):
         Scores.load(inf, allow_nan=True)
+    with pytest.raises(ValueError, match=r"Expected finite scores \(or NaN for samples never "
+                       r"scored\) to save to '.*i2\.csv'; got 1 infinite \(first: index 1\)"):
+        Scores(np.array([1.0, np.inf, 0.0]), higher_is_easier=True).save(tmp_path / "i2.csv")
+    assert not (tmp_path / "i2.csv").exists()
 
 
 def test_load_says_when_the_file_has_no_fingerprint(tmp_path):

@@ -47,6 +47,10 @@ OWN_CSV_HINT = (
     "higher_is_easier=True).save('mine.csv')."
 )
 
+TIE_RULES = ("evidence", "random", "dataset-order")
+"""How ties are ordered: by finer evidence of the same runs (``tie_key``, e.g. AUM; its ties
+then at random), by a permutation seeded with ``tie_seed``, or by index (the source
+document's rule)."""
 Body = tuple[np.ndarray, np.ndarray | None]  # scores and ranks, in sample order
 COLUMNS = ["index", "score", "rank"]
 SAMPLE_COLUMNS = ["id", "label"]  # optional, after COLUMNS
@@ -129,8 +133,9 @@ def read_score_file(
 
     Raises:
         ScoresFileError: not a score file, wrong format/version, N or index mismatch, bad or
-            non-finite numbers, ranks that are not a permutation, or a dataset fingerprint
-            other than ``expect_fingerprint``.
+            non-finite numbers, ranks that are not a permutation or contradict the scores (a
+            flipped direction), a bad tie rule, or a dataset fingerprint other than
+            ``expect_fingerprint``.
     """
     p = Path(path)
     if not p.is_file():
@@ -140,13 +145,51 @@ def read_score_file(
     header = _parse_header(p, text)
     n = _header_count(p, header)
     _check_dataset(p, header, n, expect_fingerprint, expect_num_samples)
+    _check_header(p, header)
     values, ranks = body(n)
     _check_finite(p, values, allow_nan=allow_nan)
     _check_ranks(p, ranks, n)
+    _check_order(p, header, values, ranks)
     return header, values, ranks
 
 
+def tie_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with ``meta``'s tie rule (``tie_break``, ``tie_seed``), or None."""
+    rule, seed = meta.get("tie_break", "random"), meta.get("tie_seed", 0)
+    if rule not in TIE_RULES:
+        return f"expected tie_break among {', '.join(TIE_RULES)}; got {rule!r}"
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        return f"expected tie_seed to be a whole number >= 0; got {seed!r}"
+    return None
+
+
 # -- the checks both formats share ---------------------------------------------------------
+def _check_header(p: Path, header: dict[str, Any]) -> None:
+    problem = tie_problem(header)
+    if problem is not None:
+        raise ScoresFileError(f"{str(p)!r}: {problem}. The header was edited; rewrite the "
+                              "file (easyfirst score).")
+
+
+def _check_order(p: Path, header: dict[str, Any], values: np.ndarray,
+                 ranks: np.ndarray | None) -> None:
+    """Refuse ranks that do not order the scores easiest first in the header's direction."""
+    if ranks is None:
+        return
+    key = np.empty_like(values)
+    key[ranks] = -values if header["direction"] == "higher_is_easier" else values
+    step = np.diff(key)  # by rank: never decreasing (NaN: no comparison)
+    if not (step < 0).any():
+        return
+    flipped = not (step > 0).any()
+    why = (f"they order the scores the other way; the header's direction "
+           f"{header['direction']} was flipped" if flipped else
+           f"{int((step < 0).sum())} ranks contradict the scores (an easier rank holds a harder "
+           "score); ranks or scores were edited")
+    raise ScoresFileError(f"{str(p)!r}: expected ranks that order the scores easiest first; "
+                          f"{why}. Rewrite the file (easyfirst score, or Scores.save).")
+
+
 def _parse_header(p: Path, text: str) -> dict[str, Any]:
     try:
         header = json.loads(text)

@@ -9,6 +9,7 @@ same header and checks (the fast one at large N).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -22,9 +23,11 @@ from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write_text
 from easyfirst.score_files import (
     FORMAT,
+    TIE_RULES,
     VERSION,
     ScoresFileError,
     read_score_file,
+    tie_problem,
     write_score_file,
 )
 
@@ -33,10 +36,6 @@ __all__ = [  # ScoresFileError and atomic_write_text: re-exported, callers impor
     "distinct_values", "label_texts",
 ]
 
-TIE_RULES = ("evidence", "random", "dataset-order")
-"""How ties are ordered: by finer evidence of the same runs (``tie_key``, e.g. AUM; its ties
-then at random), by a permutation seeded with ``tie_seed``, or by index (the source
-document's rule)."""
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 DIGITS = 6  # significant digits of the summary's numbers (the scores keep every bit)
 
@@ -139,6 +138,8 @@ class Scores:
             raise ValueError(
                 f"Unknown tie rule {self.meta['tie_break']!r}. Available: {', '.join(TIE_RULES)}."
             )
+        if (problem := tie_problem(self.meta)) is not None:
+            raise ValueError(f"Scores: {problem}. Pass a seed such as 0.")
         if self.tie_key is not None:
             self.tie_key = np.asarray(self.tie_key, dtype=np.float64)
             if self.tie_key.shape != self.values.shape:
@@ -283,6 +284,11 @@ class Scores:
                 f"Expected both ids and labels for the score file's id,label columns, or "
                 f"neither; got only {'ids' if labels is None else 'labels'}. Pass both."
             )
+        inf = np.isinf(self.values)
+        if inf.any():
+            raise ValueError(f"Expected finite scores (or NaN for samples never scored) to save "
+                             f"to {str(path)!r}; got {int(inf.sum())} infinite (first: index "
+                             f"{int(np.flatnonzero(inf)[0])}). Replace them, e.g. with NaN.")
         ranks = self.ranks() if not np.isnan(self.values).any() else None
         samples = None if ids is None or labels is None else (ids, labels)
         return write_score_file(path, self.header(), self.values, ranks, samples)
@@ -314,3 +320,29 @@ class Scores:
         key = ranks.astype(np.float64) if ranks is not None else None  # orders ties as written
         return cls(values, higher_is_easier=header["direction"] == "higher_is_easier", meta=meta,
                    tie_key=key if meta.get("tie_break") == "evidence" else None)
+
+
+def save_unless_same(scores: Scores, path: str | os.PathLike[str], *,
+                     ids: Sequence[str] | None = None, labels: Sequence[str] | None = None,
+                     ignore: Sequence[str] = ("cost",)) -> Scores:
+    """``scores.save(path)``, unless the file there already holds these scores (values, ranks
+    and header but for the keys ``ignore``, e.g. a run's wall time): then the file stays
+    byte-identical and the returned scores carry its ``ignore`` values."""
+    p = Path(path)
+    try:
+        header, values, ranks = read_score_file(p, allow_nan=True) if p.is_file() else (
+            None, None, None)
+    except ScoresFileError:
+        header = None
+    if header is not None and values is not None:
+        mine = scores.header()
+        text = lambda h: json.dumps({k: v for k, v in h.items() if k not in ignore},
+                                    sort_keys=True, default=str)
+        new_ranks = None if np.isnan(scores.values).any() else scores.ranks()
+        if text(json.loads(json.dumps(mine, default=str))) == text(header) and np.array_equal(
+                values, scores.values, equal_nan=True) and (
+                ranks is None if new_ranks is None else np.array_equal(ranks, new_ranks)):
+            meta = {**scores.meta, **{k: header[k] for k in ignore if k in header}}
+            return Scores(scores.values, scores.higher_is_easier, meta, scores.tie_key)
+    scores.save(p, ids=ids, labels=labels)
+    return scores

@@ -51,7 +51,7 @@ from easyfirst.estimators.features import load_model_file
 from easyfirst.locks import folder_lock
 from easyfirst.monitor import expect_epochs, log_scores
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.scores import Scores, ScoresFileError, label_texts
+from easyfirst.scores import Scores, ScoresFileError, label_texts, save_unless_same
 from easyfirst.scoring import DynamicsScorer, Scorer, SeedInputs, ensemble, get_scorer
 from easyfirst.training.config import RunConfig, identity, resolve_auto
 from easyfirst.training.distributed import is_main_process, local_runs, world_size
@@ -263,9 +263,10 @@ def _score_all_seeds(scorer: Scorer, params: dict[str, Any], bundle: DatasetBund
     name = scorer.name
     ens = ensemble(per_seed, names=[f"seeds/seed_{s}/scores/{name}.csv" for s in seeds])
     ens.meta["cost"] = cost
-    if is_main_process():
-        ens.save(out / "scores" / f"{name}.csv", ids=bundle.train.ids,
-                 labels=label_texts(bundle.train.targets, bundle.class_names))
+    if is_main_process():  # an unchanged file (added scorers, --resume) stays byte-identical
+        ens = save_unless_same(ens, out / "scores" / f"{name}.csv", ids=bundle.train.ids,
+                               labels=label_texts(bundle.train.targets, bundle.class_names))
+        cost = ens.meta["cost"]
         log_scores(name, ens.values)
     entry = ens.summary(ids=bundle.train.ids)
     entry.update(cost=cost, seeds=list(seeds), **({"params": jsonable(params)} if params else {}))
@@ -290,9 +291,9 @@ def _per_seed(scorer: Scorer, params: dict[str, Any], bundle: DatasetBundle, cfg
         per_seed.append(_seed_scores(scorer, inputs, params, out, reuse=reuse))
     if is_main_process():
         for seed, s in zip(seeds, per_seed, strict=True):
-            s.save(seed_dir(out, seed) / "scores" / f"{scorer.name}.csv",
-                   ids=bundle.train.ids,
-                   labels=label_texts(bundle.train.targets, bundle.class_names))
+            save_unless_same(s, seed_dir(out, seed) / "scores" / f"{scorer.name}.csv",
+                             ids=bundle.train.ids,
+                             labels=label_texts(bundle.train.targets, bundle.class_names))
     return per_seed
 
 
