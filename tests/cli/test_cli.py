@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -158,7 +159,9 @@ def test_interrupted_curriculum_run_resumes_identically(scored, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train_curriculum(bundle, cfg, spec, scores=scores, out_dir=tmp_path / "b",
                          progress=False, on_epoch_end=interrupt)
-    resumed = train_curriculum(bundle, cfg, spec, scores=scores, out_dir=tmp_path / "b",
+    # the scores' cost (a resumed scoring run's wall time) is no setting: the run resumes
+    rescored = replace(scores, meta={**scores.meta, "cost": {"wall_s": 123.0}})
+    resumed = train_curriculum(bundle, cfg, spec, scores=rescored, out_dir=tmp_path / "b",
                                resume=True, progress=False)
     assert resumed.metrics == full.metrics
     np.testing.assert_array_equal(resumed.test_logits.numpy(), full.test_logits.numpy())

@@ -83,6 +83,14 @@ class CurriculumSpec:
         return f"{self.ordering} / {self.pacing} (b={self.start_fraction}, a={self.full_at})"
 
 
+def _scores_setting(scores: Scores | None) -> dict[str, Any] | None:
+    """The scores a run is ordered by, as its ``run.json`` records them: the header without
+    its ``cost`` (the scoring run's wall time is no setting; a resumed scoring run may
+    rewrite it, and the run must still resume)."""
+    return None if scores is None else {k: v for k, v in scores.header().items()
+                                        if k != "cost"}
+
+
 def load_scores_for(path: str | Path, bundle: DatasetBundle) -> Scores:
     """Load a score file and check it belongs to ``bundle``'s training split.
 
@@ -149,7 +157,7 @@ def train_curriculum(
     out = Path(out_dir)
     settings = run_record("train", bundle, {**cfg.identity(), "seed": cfg.seed},
                           curriculum=spec.__dict__,
-                          scores=scores.header() if scores is not None else None)
+                          scores=_scores_setting(scores))
     check_model(cfg, bundle)
     sampler_factory(DistInfo(world_size=world_size()))  # its checks, before anything is written
     with folder_lock(out, enabled=is_main_process()):

@@ -71,8 +71,11 @@ def run_record(kind: str, bundle: DatasetBundle, config: Mapping[str, Any],
 
 def upgrade_record(data: Mapping[str, Any]) -> dict[str, Any]:
     """A ``run.json``/``reproduce.json`` of any easyfirst version in the current schema's
-    keys: ``settings`` -> ``config``, ``kind`` inferred, ``format`` dropped."""
+    keys: ``settings`` -> ``config``, ``kind`` inferred, ``format`` dropped, the ``cost`` of
+    a train run's ``scores`` dropped (no setting)."""
     out = dict(data)
+    if isinstance(out.get("scores"), dict) and "cost" in out["scores"]:
+        out["scores"] = {k: v for k, v in out["scores"].items() if k != "cost"}
     if "settings" in out and "config" not in out:
         out["config"] = out.pop("settings")
     if "kind" not in out:
