@@ -139,6 +139,55 @@ def run_regime(name: str, work: Path, results: Path | None, budget: str,
     return timing
 
 
+def _ci(x: float, lo: float | None, hi: float | None, sign: str = "+") -> str:
+    bounds = "n/a" if lo is None or hi is None else f"{lo:{sign}.3f}, {hi:{sign}.3f}"
+    return f"{x:{sign}.3f} [{bounds}]"
+
+
+def _accuracy(results: dict, kind: str) -> str:
+    from easyfirst.analysis.stats import mean_interval
+
+    accs = [r["test_accuracy"] for r in results["runs"] if r["type"].split(" ")[0] == kind
+            and (kind == "baseline" or r["pacing"] == "logarithmic")]
+    if not accs:
+        return "-"
+    e = mean_interval(accs)
+    return _ci(e.mean, e.ci_low if len(accs) > 1 else None, e.ci_high if len(accs) > 1 else None,
+               "")
+
+
+def summary(results_dir: Path) -> str:
+    """Markdown: an overview of the regimes, then each regime's findings table."""
+    lines = ["| regime | runs | training s (runs + scoring) | baseline test acc | CL (log) test "
+             "acc | ACL (log) test acc | r1 cumacc / fit / celoss |",
+             "|---|---|---|---|---|---|---|"]
+    blocks = []
+    for name in REGIMES:
+        folder = results_dir / name
+        if not (folder / "findings.json").is_file():
+            continue
+        found = json.loads((folder / "findings.json").read_text())
+        results = json.loads((folder / "results.json").read_text())
+        timing = json.loads((folder / "timing.json").read_text())
+        r1 = found.get("scorer_stability_r1", {})
+        lines.append(f"| {name} | {timing['runs']} | {timing['total_s']:.0f} | "
+                     f"{_accuracy(results, 'baseline')} | {_accuracy(results, 'CL')} | "
+                     f"{_accuracy(results, 'ACL')} | " + " / ".join(
+                         f"{r1[k]:.3f}" if k in r1 else "-" for k in ("cumacc", "fit", "celoss"))
+                     + " |")
+        rows = ["| claim | verdict | effect [95 % CI] | p (Holm) | n | seeds needed |",
+                "|---|---|---|---|---|---|"]
+        for f in found["findings"]:
+            verdict = f["verdict"] if f["verdict"] != "not distinguishable" \
+                else f"not distinguishable at n = {f['n']}"
+            need = f["seeds_needed"]
+            effect = _ci(f["effect"], f["ci_low"], f["ci_high"])
+            rows.append(f"| {f['claim']} | {verdict} | {effect} | {f['p']:.3g} | {f['n']} | "
+                        f"{'-' if need is None else '> 1000' if need > 1000 else need} |")
+        blocks.append(f"**{name}**\n\n" + "\n".join(rows))
+    return "\n".join(lines) + "\n\n" + "\n\n".join(blocks) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--regimes", default=",".join(REGIMES), help="comma-separated, of "
@@ -151,7 +200,12 @@ def main(argv: list[str] | None = None) -> int:
                    "more (e.g. cumacc,celoss) add the finding on seed-stable scorers")
     p.add_argument("--quick", action="store_true",
                    help="the smoke test: synthkws, budget 7, 1 epoch")
+    p.add_argument("--summary", default=None, metavar="RESULTS",
+                   help="print the Markdown tables of a --results folder and stop")
     args = p.parse_args(argv)
+    if args.summary:
+        print(summary(Path(args.summary)), end="")
+        return 0
     torch.set_num_threads(args.threads)
     if args.quick:
         args.regimes, args.budget = "synthkws", "7"

@@ -82,3 +82,6 @@ def test_protocol_smoke(tmp_path):
     assert timing["runs"] == 5 and timing["runs_s"] > 0 and timing["scoring_s"] > 0
     findings = json.loads((results / "synthkws" / "findings.json").read_text())
     assert findings["alpha"] == 0.05 and findings["findings"]
+    text = protocol.summary(results)
+    assert text.startswith("| regime | runs |") and "\n| synthkws | 5 |" in text
+    assert f"| {findings['findings'][0]['claim']} |" in text
