@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 MAX_EPOCHS = 32767
 """The most epochs a run may have: what ``OutcomeRecorder``'s two-byte counters count."""
@@ -49,9 +49,10 @@ class Range:
 
     def holds(self, value: Any) -> bool:
         kind = numbers.Integral if self.integer else numbers.Real
-        if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value):
-            return False
-        lo, hi = self.low, self.high
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                not isinstance(value, numbers.Integral) and not math.isfinite(value)):
+            return False  # (an int of any size is finite: no float conversion to overflow)
+        lo, hi, value = self.low, self.high, cast(float, value)
         return (lo is None or value > lo or (value == lo and not self.open_low)) and (
             hi is None or value < hi or (value == hi and not self.open_high))
 

@@ -341,7 +341,8 @@ def save_unless_same(scores: Scores, path: str | os.PathLike[str], *,
         new_ranks = None if np.isnan(scores.values).any() else scores.ranks()
         if text(json.loads(json.dumps(mine, default=str))) == text(header) and np.array_equal(
                 values, scores.values, equal_nan=True) and (
-                ranks is None if new_ranks is None else np.array_equal(ranks, new_ranks)):
+                ranks is None if new_ranks is None else ranks is not None and np.array_equal(
+                    ranks, new_ranks)):
             meta = {**scores.meta, **{k: header[k] for k in ignore if k in header}}
             return Scores(scores.values, scores.higher_is_easier, meta, scores.tie_key)
     scores.save(p, ids=ids, labels=labels)
