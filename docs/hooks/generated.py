@@ -38,8 +38,19 @@ def _fence(text: str) -> str:
 def cli_reference() -> str:
     from easyfirst.cli.main import build_parser
 
-    os.environ["COLUMNS"] = "100"  # argparse wraps help to the terminal's width
-    parser = build_parser()
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "88"  # argparse wraps help to the terminal's width: the page's
+    try:
+        parser = build_parser()
+        return _cli_page(parser)
+    finally:
+        if before is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = before
+
+
+def _cli_page(parser: argparse.ArgumentParser) -> str:
     subs = _subparsers(parser)
     helps = {}
     for name in subs:  # one line each, as argparse lists them
