@@ -247,7 +247,7 @@ CLI: list[Cli] = [
     Cli("best-k-zero", ["reproduce", "--dataset", "digits", "--best-k", "0", *NEW],
         r"Expected --best-k >= 1 .* got 0"),
     Cli("budget-unknown", ["reproduce", "--dataset", "digits", "--budget", "huge", *NEW],
-        r"Unknown budget 'huge'\. Available: tiny, small, paper"),
+        r"Unknown budget 'huge'\. Available: tiny, small, compare, paper"),
     Cli("budget-too-small", ["reproduce", "--dataset", "digits", "--budget", "3", *NEW],
         r"Expected a budget of at least 7 runs"),
     Cli("order-by-not-scored", ["reproduce", "--dataset", "digits", "--order-by", "aum", *NEW],
