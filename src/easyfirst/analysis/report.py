@@ -273,7 +273,11 @@ def collect_sections(
     if records:
         stability = score_stability(root / "score", (plan or {}).get("plan", {}).get(
             "scorers", [])) if plan is not None else None
-        sections += runs_sections(records, files, best_k=best_k, plan=plan, stability=stability)
+        runs = runs_sections(records, files, best_k=best_k, plan=plan, stability=stability)
+        results = [sec for sec in runs if sec.title.startswith("Results")]
+        at = 1 if plan is not None else 0  # the answer first: after the protocol's settings
+        sections[at:at] = results
+        sections += [sec for sec in runs if sec not in results]
     if not sections or (plan is not None and len(sections) == 1):
         unfinished = [d for d in run_folders(root) if not is_finished(d)]
         if unfinished:
