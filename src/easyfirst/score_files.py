@@ -153,6 +153,17 @@ def read_score_file(
     return header, values, ranks
 
 
+def read_score_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON header of a score file, parsed but not checked against a dataset.
+
+    Raises:
+        ScoresFileError: not a score file (as :func:`read_score_file` says).
+    """
+    p = Path(path)
+    text, _ = (_open_npz if is_npz(p) else _open_csv)(p)
+    return _parse_header(p, text)
+
+
 def tie_problem(meta: dict[str, Any]) -> str | None:
     """What is wrong with ``meta``'s tie rule (``tie_break``, ``tie_seed``), or None."""
     rule, seed = meta.get("tie_break", "random"), meta.get("tie_seed", 0)

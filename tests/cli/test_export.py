@@ -82,7 +82,7 @@ def test_export_default_file_and_ranking(scored, capsys):
     path = scored / "per_sample.csv"
     assert capsys.readouterr().out.strip() == f"samples: {path}"
     rows = _csv(path)[1:]
-    order = Scores.load(scored / "scores" / "aum.csv").easy_to_hard()  # the first scorer
+    order = Scores.load(scored / "scores" / "cumacc.csv").easy_to_hard()  # the run's first
     assert [int(r[1]) for r in rows] == order.tolist()
     path.unlink()
 

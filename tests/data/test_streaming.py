@@ -190,7 +190,7 @@ def test_streamed_equals_resident_bit_for_bit(digits, cached, order, capsys):
                    stacked=len(seeds) > 1, progress=False, samplers=factory).run()
             for bundle, placement, factory in zip((cached, digits), ("stream", "resident"),
                                                   factories, strict=True)]
-    assert "streaming from" in capsys.readouterr().out
+    assert "streaming from" in capsys.readouterr().err
     for a, b in zip(*runs, strict=True):
         assert a.metrics == b.metrics
         assert torch.equal(a.test_logits, b.test_logits)
@@ -210,14 +210,14 @@ def test_auto_placement_its_one_line_and_the_flag(digits, cached, capsys, tmp_pa
     data = place_batches(digits.train, CPU, torch.float32, max_bytes=1000)  # in memory already
     assert type(data) is DeviceBatches and not data.resident
     path = cached.train.inputs.filename
-    assert capsys.readouterr().out.splitlines() == [
+    assert capsys.readouterr().err.splitlines() == [  # a note: on stderr
         "training data: 314.2 KiB <= preload limit 1.0 GiB: resident on cpu",
         f"training data: 314.2 KiB > preload limit 1000 B: streaming from {path} in "
         f"{CHUNK_ROWS}-row chunks (4.0 KiB), window 8, prefetch 4",
         "training data: 314.2 KiB > preload limit 1000 B: gathered per batch from host memory",
     ]
     place_batches(cached.train, CPU, torch.float32, max_bytes=1000)
-    assert capsys.readouterr().out == ""  # once per process
+    assert capsys.readouterr().err == ""  # once per process
     with pytest.raises(ValueError, match="^Unknown data placement 'disk'. Available: auto, "
                                          "resident, stream.$"):
         _cfg(data_placement="disk")
@@ -275,7 +275,7 @@ def test_torchrun_two_streaming_processes_equal_one(digits, tmp_path):
     one = subprocess.run([sys.executable, str(script), data, str(out[0])], env=env,
                          capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-3000:]
-    assert "streaming from" in one.stdout
+    assert "streaming from" in one.stderr
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                           f"--master_port={_free_port()}", str(script), data, str(out[1])],
                          env=env, capture_output=True, text=True)

@@ -1,6 +1,6 @@
 """Per-sample results of a score folder: ``easyfirst export`` and ``easyfirst report --hardest``.
 
-One row per training sample, easiest first by one scorer (the first by name, or ``by``):
+One row per training sample, easiest first by one scorer (the score run's first scorer, or ``by``):
 ``rank`` (0 = easiest; empty where that scorer has no score), ``index`` (training-set
 position), ``id`` and ``label`` (``samples.npz``), ``predicted`` (the class the eval passes
 over the training set predict, the majority over the seeds, ties to the lower class; empty
@@ -120,12 +120,23 @@ def class_names(folder: Path) -> list[str]:
     return list(summary.get("class_names") or [])
 
 
+def main_scorer(folder: Path) -> str | None:
+    """A score folder's main scorer: the first its run computed (``--scorers cumacc,fit``:
+    cumacc), as its ``summary.json`` lists them; without one, the first by name (None: the
+    folder holds no scores)."""
+    names = [p.stem for p in sorted((folder / "scores").glob("*.csv"))]
+    summary = read_json(folder / "summary.json", what="the scores summary") \
+        if (folder / "summary.json").is_file() else {}
+    listed = [name for name in summary.get("scorers") or {} if name in names]
+    return (listed or names or [None])[0]
+
+
 def sample_table(root: str | Path, *, by: str | None = None) -> tuple[list[str], list[list[Any]]]:
     """Columns and rows (easiest first) of every training sample of ``root``'s score folder.
 
     Args:
         root: an ``easyfirst score`` folder, or a reproduce folder holding one.
-        by: the scorer that ranks the samples (default: the first by name).
+        by: the scorer that ranks the samples (default: :func:`main_scorer`).
 
     Returns:
         ``(columns, rows)``: ``rank, index, id, label, predicted, <each scorer>,
@@ -133,7 +144,7 @@ def sample_table(root: str | Path, *, by: str | None = None) -> tuple[list[str],
     """
     folder = find_score_folder(root)
     ensembles = load_ensembles(folder)
-    by = by or next(iter(ensembles))
+    by = by or main_scorer(folder) or next(iter(ensembles))
     if by not in ensembles:
         raise ValueError(
             f"Unknown scorer {by!r} for --by; {str(folder)!r} has scores of "
@@ -196,6 +207,7 @@ def hardest_table(root: str | Path, k: int, *, by: str | None = None) -> Table:
     """The ``k`` hardest training samples by ``by``, hardest first, as a ``Table``."""
     if k < 1:
         raise ValueError(f"Expected --hardest K >= 1 (samples to show); got {k}. Pass e.g. 10.")
+    by = by or main_scorer(find_score_folder(root))
     columns, rows = sample_table(root, by=by)
     ranked = [r for r in rows if r[0] is not None]
     shown = ranked[::-1][:k]

@@ -33,7 +33,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="where to write (default: per_sample.csv in the score folder; not "
                    "among the run's own files)")
     p.add_argument("--by", default=None, metavar="SCORER",
-                   help="the scorer that ranks the rows (default: the first by name)")
+                   help="the scorer that ranks the rows "
+                   "(default: the score run's first scorer, e.g. cumacc of --scorers cumacc,fit)")
     p.add_argument("--label-issues", action="store_true",
                    help="write only the likely mislabelled samples (see above)")
     p.set_defaults(func=run)

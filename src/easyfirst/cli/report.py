@@ -25,7 +25,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "id, label, predicted, each scorer's score; easyfirst export writes all) "
                    "instead of writing the report")
     p.add_argument("--by", default=None, metavar="SCORER",
-                   help="with --hardest: the scorer that ranks them (default: the first by name)")
+                   help="with --hardest: the scorer that ranks them "
+                   "(default: the score run's first scorer, e.g. cumacc of --scorers cumacc,fit)")
     p.set_defaults(func=run)
 
 

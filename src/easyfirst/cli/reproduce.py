@@ -59,6 +59,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.formats import format_text
     from easyfirst.analysis.report import write_report
+    from easyfirst.monitor import note as say
     from easyfirst.workflows.reproduce import make_plan, reproduce
 
     scorers = scorer_names(args.scorers)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     args.epochs = args.epochs if args.epochs is not None else plan.epochs
     bundle = load_data(args)
     cfg, note = run_config(args, bundle)
-    print(note, flush=True)
+    say(note)  # on stderr once the checks have passed: stdout holds results only
     out = args.out or f"runs/reproduce-{args.dataset}-{plan.budget}"
     print(f"reproduce on {bundle.name} ({len(bundle.train)} training samples, "
           f"{bundle.num_classes} classes): {plan.num_runs} runs of {cfg.model}, "

@@ -93,6 +93,7 @@ def _parse(option: str, param: Param, text: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from easyfirst.monitor import note as say
     from easyfirst.training.distributed import is_main_process
     from easyfirst.workflows.score import score_dataset
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     cfg, note = run_config(args, bundle, el2n_epoch=args.el2n_epoch - 1,
                            keep_history=args.keep_history)
     if is_main_process():
-        print(note, flush=True)
+        say(note)  # on stderr once the checks have passed: stdout holds results only
     results, summary = score_dataset(
         bundle,
         cfg,
@@ -132,11 +133,36 @@ def run(args: argparse.Namespace) -> int:
             f"test {metric} per seed: "
             + ", ".join(f"{k}: {v:.4f}" for k, v in accs.items() if v is not None)
         )
+    entries = {name: summary["scorers"][name] for name in results}
+    shared = shared_runs(entries)
     for name, scores in results.items():
         print(format_summary(scores.summary(ids=bundle.train.ids)))
-        print("  " + format_cost(summary["scorers"][name]))
+        if name not in shared:  # a scorer with trainings of its own: its cost here
+            print("  " + format_cost(entries[name]))
         print(f"  -> {args.out}/scores/{name}.csv")
+    if shared:
+        print(format_shared_cost({name: entries[name] for name in shared}))
     return 0
+
+
+SETTINGS = ("ratios", "layers", "features", "source")  # a summary entry's own settings
+
+
+def shared_runs(entries: dict[str, dict[str, Any]]) -> list[str]:
+    """The scorers whose whole cost is the same ordinary training runs (cumacc, fit, celoss,
+    ...): their cost is printed once for all of them."""
+    plain = [name for name, e in entries.items()
+             if e.get("cost", {}).get("shared") and not any(k in e for k in SETTINGS)]
+    first = entries[plain[0]]["cost"].get("trainings") if plain else None
+    return [name for name in plain if entries[name]["cost"].get("trainings") == first]
+
+
+def format_shared_cost(entries: dict[str, dict[str, Any]]) -> str:
+    """One line: the cost of the training runs ``entries``' scorers share."""
+    costs = [e["cost"] for e in entries.values()]
+    wall = max(float(c.get("wall_s", 0.0)) for c in costs)
+    return (f"cost: {wall:.1f} s wall, {costs[0].get('trainings', 0)} trainings ("
+            f"{costs[0]['shared']}), shared by {', '.join(entries)}")
 
 
 def format_cost(entry: dict[str, Any]) -> str:

@@ -56,6 +56,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from easyfirst.monitor import note as say
     from easyfirst.training.distributed import is_main_process
     from easyfirst.workflows.curriculum import CurriculumSpec, load_scores_for, train_curriculum
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = load_data(args)
     cfg, note = run_config(args, bundle, seed=args.seed)
     if is_main_process():
-        print(note, flush=True)
+        say(note)  # on stderr once the checks have passed: stdout holds results only
     scores = load_scores_for(args.scores, bundle) if args.scores else None
     if scores is not None and args.ties != "file":
         scores = scores.with_tie_rule(args.ties)

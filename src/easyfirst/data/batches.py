@@ -35,6 +35,7 @@ from easyfirst.data.streaming import (
     RowReader,
     file_location,
 )
+from easyfirst.monitor.job import note
 
 PLACEMENTS = ("auto", "resident", "stream")
 CHUNK_BYTES = 8 << 20  # bytes per streamed chunk (at the file's dtype)
@@ -176,8 +177,8 @@ def place_batches(split: ArraySplit, device: torch.device, dtype: torch.dtype, *
                   announce: bool = True) -> DeviceBatches:
     """The run's batches, placed by ``placement`` (see the module notes), and one line saying
     where, e.g. ``training data: 6.1 GiB > preload limit 2.0 GiB: streaming from
-    /data/x.npy in 324-row chunks (8.0 MiB), window 8, prefetch 4``, printed once per
-    process when ``announce``.
+    /data/x.npy in 324-row chunks (8.0 MiB), window 8, prefetch 4``, a note (on stderr,
+    :func:`easyfirst.monitor.note`) once per process when ``announce``.
 
     Args:
         split: the training split.
@@ -206,5 +207,5 @@ def place_batches(split: ArraySplit, device: torch.device, dtype: torch.dtype, *
     line = f"training data: {_size(nbytes)} {why}: {how}"
     if announce and line not in _SAID:
         _SAID.add(line)
-        print(line, flush=True)
+        note(line)  # on stderr, once the run's checks have passed
     return data

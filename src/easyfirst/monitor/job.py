@@ -16,6 +16,7 @@ logging: a library user's ``train(...)`` shows its own bar only, as before.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -50,6 +51,8 @@ class Job:
         self.total = self.done = self.planned = 0
         self.first: int | None = None  # the first training's member-epochs
         self.bar: Any = None
+        self.notes: list[str] = []  # held until the first training starts (see note)
+        self.started = False
         self._names: set[str] = set()
 
     def expect(self, epochs: int) -> None:
@@ -59,6 +62,7 @@ class Job:
 
     def begin(self, epochs: int) -> None:
         """A training of ``epochs`` member-epochs starts: it uses announced work, else adds."""
+        self.say_notes()
         used = min(self.planned, epochs)
         self.planned -= used
         self.first = epochs if self.first is None else self.first
@@ -111,7 +115,15 @@ class Job:
         for logger in self.loggers:
             logger.histogram(f"scores/{scorer}", np.asarray(values))
 
+    def say_notes(self) -> None:
+        """Print the held notes on stderr: the job's checks have passed."""
+        self.started = True
+        for text in self.notes:
+            print(text, file=sys.stderr, flush=True)
+        self.notes.clear()
+
     def close(self) -> None:
+        self.say_notes()  # a job that trained nothing (all resumed): its notes at the end
         if self.bar is not None:
             self.bar.close()
         for logger in self.loggers:
@@ -144,9 +156,24 @@ def job(*, root: str | Path | None = None, log: Sequence[str] = (),
     token = _CURRENT.set(current)
     try:
         yield current
+    except BaseException:
+        current.notes.clear()  # an error is the only line of a job that failed its checks
+        raise
     finally:
         _CURRENT.reset(token)
         current.close()
+
+
+def note(text: str) -> None:
+    """Tell the user what was picked for them (``model auto -> ...``, where the training data
+    lives): one line on stderr, never on stdout, which holds results. In a job the line waits
+    until the first training starts, so that a check failing before then leaves its error as
+    the only line; outside a job it is printed at once."""
+    current = current_job()
+    if current is None or current.started:
+        print(text, file=sys.stderr, flush=True)
+    else:
+        current.notes.append(text)
 
 
 def expect_epochs(epochs: int) -> None:

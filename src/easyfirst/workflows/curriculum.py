@@ -11,6 +11,7 @@ Output layout of ``train_curriculum(..., out_dir=OUT)``::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
 from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import folder_lock
 from easyfirst.pacing import PacingFunction
+from easyfirst.score_files import ScoresFileError, read_score_header
 from easyfirst.scores import Scores
 from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
@@ -32,6 +34,7 @@ from easyfirst.training.loop import RunResult, train
 from easyfirst.training.runs import check_model
 from easyfirst.workflows.outputs import (
     claim_out_dir,
+    read_json,
     run_record,
     write_metrics,
     write_predictions,
@@ -104,8 +107,52 @@ def load_scores_for(path: str | Path, bundle: DatasetBundle) -> Scores:
                 else "Pass a score CSV file (OUT/scores/<scorer>.csv of easyfirst score)")
         raise ValueError(f"Expected --scores to be a score CSV file; got {str(path)!r}, which "
                          f"is a folder. {hint}.")
-    return Scores.load(path, expect_fingerprint=bundle.fingerprint,
-                       expect_num_samples=len(bundle.train))
+    try:
+        return Scores.load(path, expect_fingerprint=bundle.fingerprint,
+                           expect_num_samples=len(bundle.train))
+    except ScoresFileError:
+        other = other_dataset(path, bundle)
+        if other is None:
+            raise
+        raise ScoresFileError(other) from None
+
+
+# The options of load_dataset that have their own flag (the others: --dataset-opt KEY=VALUE).
+OPTION_FLAGS = {"root": "--root", "label_noise": "--label-noise", "noise_kind": "--noise-kind",
+                "noise_seed": "--noise-seed"}
+
+
+def other_dataset(path: str | Path, bundle: DatasetBundle) -> str | None:
+    """One line naming the dataset a score file belongs to and the flags that load it, when
+    its fingerprint is another dataset's and its header or run folder (``run.json``) names
+    that dataset; None otherwise."""
+    try:
+        header = read_score_header(path)
+    except (ScoresFileError, OSError):
+        return None
+    fp = header.get("dataset_fingerprint")
+    if fp is None or fp == bundle.fingerprint:
+        return None
+    name, options = header.get("dataset"), header.get("dataset_options") or {}
+    for folder in Path(path).resolve().parents[:4]:  # OUT/scores/x.csv, OUT/seeds/seed_0/...
+        record = folder / "run.json"
+        if record.is_file():
+            run = read_json(record, what="the run record")
+            if run.get("dataset_fingerprint") == fp:
+                name = name or run.get("dataset")
+                options = options or (run.get("config") or {}).get("dataset_options") or {}
+            break
+    if not isinstance(name, str) or not name or (name == bundle.name and not options):
+        return None  # the same dataset with other files: the fingerprint message says so
+    flags = " ".join([f"--dataset {name}"] + [
+        f"{OPTION_FLAGS[k]} {_text(v)}" if k in OPTION_FLAGS else f"--dataset-opt {k}={_text(v)}"
+        for k, v in options.items()])
+    return (f"{str(path)!r} holds scores of dataset {name} (fingerprint {fp}), not of "
+            f"{bundle.name} ({bundle.fingerprint}): pass {flags}.")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def train_curriculum(
