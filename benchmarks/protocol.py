@@ -145,9 +145,12 @@ def _ci(x: float, lo: float | None, hi: float | None, sign: str = "+") -> str:
 
 
 def _accuracy(results: dict, kind: str) -> str:
+    """Mean test accuracy [CI] of the baselines, or of the logarithmic runs of ``kind``
+    ordered by the plan's first scorer."""
     from easyfirst.analysis.stats import mean_interval
 
-    accs = [r["test_accuracy"] for r in results["runs"] if r["type"].split(" ")[0] == kind
+    label = kind if kind == "baseline" else f"{kind} ({results['plan']['order_by'][0]})"
+    accs = [r["test_accuracy"] for r in results["runs"] if r["type"] == label
             and (kind == "baseline" or r["pacing"] == "logarithmic")]
     if not accs:
         return "-"
