@@ -4,8 +4,9 @@ all. Then: ``--overwrite`` and ``--out .`` keep a user's files, and adding a sco
 finished score files byte-identical.
 
 Adding a case: append a ``Case``; ``argv`` strings are formatted with ``{user}`` (a folder of
-a user's own files), ``{done}`` (a finished score run) and ``{bad}`` (a folder of edited
-score files).
+a user's own files), ``{done}`` (a finished score run), ``{bad}`` (a folder of edited
+score files) and ``{inputs}`` (folder datasets with a bad CSV or WAV, a finished train run
+``run`` and its copy ``garbage`` whose predictions.npz is not one).
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from easyfirst.cli.main import main
+from easyfirst.data import load_dataset
 from easyfirst.locks import LOCK
 
 FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "1", "--device", "cpu",
@@ -63,12 +68,48 @@ def bad(done, tmp_path_factory) -> Path:
     return folder
 
 
+def _dataset(root: Path, csv: bytes, n: int = 4) -> Path:
+    """A folder dataset: ``n`` short WAVs a0.wav.. and ``train.csv`` holding ``csv``."""
+    root.mkdir(parents=True)
+    t = np.arange(1600) / 16000
+    for i in range(n):
+        sf.write(root / f"a{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t)
+                                      ).astype(np.float32), 16000)
+    (root / "train.csv").write_bytes(csv)
+    return root
+
+
+def _rows(n: int = 4) -> str:
+    return "".join(f"a{i}.wav,{'yes' if i % 2 else 'no'}\n" for i in range(n))
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """Bad inputs to read: folder datasets, and a train run whose copy has a garbage
+    predictions.npz."""
+    folder = tmp_path_factory.mktemp("inputs")
+    _dataset(folder / "latin1", ("file,label\n" + _rows() + "a0.wav,caf\xe9\n").encode("latin-1"))
+    _dataset(folder / "absolute", f"file,label\n{_rows()}{folder / 'latin1' / 'a0.wav'},no\n"
+             .encode())
+    _dataset(folder / "header_only", b"file,label\n")
+    (folder / "header_only" / "dev.csv").write_text("file,label\n" + _rows())
+    _dataset(folder / "tiny", ("file,label\n" + _rows(24)).encode(), n=24)
+    nan = _dataset(folder / "nan_wav", ("file,label\n" + _rows()).encode())
+    wave = np.zeros(1600, np.float32)
+    wave[[5, 9]] = np.nan, np.inf
+    sf.write(nan / "a3.wav", wave, 16000, subtype="FLOAT")
+    assert main(["train", *FAST, "--ordering", "none", "--out", str(folder / "run")]) == 0
+    shutil.copytree(folder / "run", folder / "garbage")
+    (folder / "garbage" / "predictions.npz").write_bytes(b"garbage\n")
+    return folder
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
     argv: list[str]
     expect: str  # regex of the one line
-    watch: str = "user"  # the folder that must stay byte-identical: user or done
+    watch: str = "user"  # the folder that must stay byte-identical: user, done or inputs
     locked: bool = False  # a live process holds the watched folder's lock
 
 
@@ -78,6 +119,11 @@ def _score(*args: str) -> list[str]:
 
 def _train(*args: str) -> list[str]:
     return ["train", *FAST, "--ordering", "none", *args, "--out", "{user}"]
+
+
+def _folder(name: str, *args: str) -> list[str]:  # a run on the folder dataset {inputs}/name
+    return ["score", "--dataset", "folder", "--root", "{inputs}/" + name, "--model", "mlp",
+            "--epochs", "1", "--device", "cpu", "--no-progress", *args, "--out", "{user}"]
 
 
 NUMBER = r"argument {}: expected a {} .*; got '{}'; see easyfirst (score|train) --help$"
@@ -126,13 +172,39 @@ CASES = [
          watch="done", locked=True),
     Case("score-while-locked", ["score", *FAST, "--out", "{user}"],
          r"is in use by another easyfirst run", locked=True),
+    # folder datasets: the file, what was expected, what was got, what to do
+    Case("csv-latin1", _folder("latin1"), r"latin1/train\.csv: expected UTF-8 text; byte 0xe9 "
+         r"at offset \d+ is not UTF-8 .*Save the file as UTF-8"),
+    Case("csv-absolute-path", _folder("absolute"), r"absolute/train\.csv line 6: expected a "
+         r"file path relative to the dataset folder '.*absolute'; got the absolute path "
+         r"'/.*a0\.wav'\. Write it relative to that folder"),
+    Case("csv-header-only", _folder("header_only"), r"header_only/train\.csv: expected at least "
+         r"one row of file,label after the header; got none\. Add the train files"),
+    Case("root-is-a-file", _folder("tiny/train.csv"), r"Expected --root to be the folder of "
+         r"dataset folder .*; got '.*tiny/train\.csv', which is a file, not a folder\. Pass its "
+         r"folder, e.g\. '.*tiny'"),
+    Case("wav-nan", _folder("nan_wav", "--batch-size", "2"), r"'.*nan_wav/a3\.wav' holds 2 NaN "
+         r"or infinite sample\(s\) of 1600 \(first: sample 5, 0\.000 s\); expected finite "
+         r"audio\. Re-export it"),
+    Case("baseline-smaller-than-a-batch", ["train", *_folder("tiny")[1:-2], "--ordering", "none",
+                                           "--batch-size", "32", "--out", "{user}"],
+         r"Expected the training split to hold at least one batch \(32 samples\); got 24 "
+         r"samples\. Lower the batch size \(--batch-size\) to 24 or less"),
+    # fuse
+    Case("fuse-a-run-with-itself", ["fuse", "{inputs}/run", "{inputs}/run/"],
+         r"Expected distinct runs to fuse; got '.*run' twice \(also as '.*run/'\)\. A run fused "
+         r"with itself only repeats its accuracy: pass each run once", watch="inputs"),
+    Case("fuse-garbage-predictions", ["fuse", "{inputs}/run", "{inputs}/garbage"],
+         r"'.*garbage/predictions\.npz' is not a predictions file of easyfirst train: expected a "
+         r"NumPy \.npz archive of named arrays; got a file in another format\. Leave that run "
+         r"out, or train it again", watch="inputs"),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_refused_in_one_line_and_nothing_changes(case, done, bad, tmp_path, capsys):
+def test_refused_in_one_line_and_nothing_changes(case, done, bad, inputs, tmp_path, capsys):
     user = _user_folder(tmp_path / "user")
-    folders = {"user": user, "done": done, "bad": bad}
+    folders = {"user": user, "done": done, "bad": bad, "inputs": inputs}
     watched = folders[case.watch]
     lock = watched / LOCK
     if case.locked:
@@ -152,6 +224,12 @@ def test_refused_in_one_line_and_nothing_changes(case, done, bad, tmp_path, caps
     assert len(lines) == 1 and lines[0].startswith("easyfirst: error: "), err
     assert re.search(case.expect, lines[0]), lines[0]
     assert after == before
+
+
+def test_a_byte_order_mark_in_train_csv_is_read(tmp_path):  # as spreadsheets save UTF-8
+    root = _dataset(tmp_path / "bom", ("\ufefffile,label\n" + _rows()).encode())
+    ds = load_dataset("folder", root=root, progress=False)
+    assert ds.train.ids == [f"a{i}.wav" for i in range(4)] and ds.class_names == ["no", "yes"]
 
 
 def test_the_corrected_rerun_goes_through(tmp_path, capsys):

@@ -30,7 +30,7 @@ import torch
 
 from easyfirst.analysis.stats import Comparison, paired_bootstrap_accuracy
 from easyfirst.targets import selection_metric
-from easyfirst.workflows.outputs import read_json
+from easyfirst.workflows.outputs import read_json, read_npz
 
 PREDICTIONS = "predictions.npz"
 
@@ -108,14 +108,35 @@ def load_predictions(run_dir: str | os.PathLike[str], split: str = "test") -> Ru
     run = folder / "run.json"
     fingerprint = read_json(run, what="a run's settings").get("dataset_fingerprint") \
         if run.is_file() else None
-    with np.load(path, allow_pickle=False) as z:
-        if f"{split}_probs" not in z.files:
-            raise ValueError(
-                f"{str(path)!r} has no {split!r} predictions (has: {', '.join(sorted(z.files))}); "
-                "use a split the dataset has."
-            )
-        return RunPredictions(z[f"{split}_probs"], z[f"{split}_targets"], z[f"{split}_ids"],
-                              name=folder.name, fingerprint=fingerprint)
+    z = read_predictions(path)
+    if f"{split}_probs" not in z:
+        raise ValueError(
+            f"{str(path)!r} has no {split!r} predictions (has: {', '.join(sorted(z))}); "
+            "use a split the dataset has."
+        )
+    return RunPredictions(z[f"{split}_probs"], z[f"{split}_targets"], z[f"{split}_ids"],
+                          name=folder.name, fingerprint=fingerprint)
+
+
+def read_predictions(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a run's ``predictions.npz`` (``{split}_probs (M, C)``, ``_targets``,
+    ``_ids`` per split); one line naming the file when it is not such a file."""
+    fix = ("Leave that run out, or train it again (easyfirst train ... --overwrite --out "
+           "FOLDER).")
+    what = "a predictions file of easyfirst train"
+    z = read_npz(path, what=what, fix=fix)
+    splits = [k[:-len("_probs")] for k in z if k.endswith("_probs")]
+    if (splits or not z) and all(_split_ok(z, s) for s in splits):
+        return z  # (a run of a dataset with neither dev nor test holds no arrays)
+    raise ValueError(
+        f"{str(path)!r} is not {what}: expected arrays SPLIT_probs (M, C), SPLIT_targets and "
+        f"SPLIT_ids (M) for test and dev; got {', '.join(sorted(z))}. {fix}")
+
+
+def _split_ok(z: Mapping[str, np.ndarray], split: str) -> bool:
+    probs, targets, ids = (z.get(f"{split}_{k}") for k in ("probs", "targets", "ids"))
+    return targets is not None and ids is not None and probs is not None and \
+        probs.ndim == 2 and len(probs) == len(targets) == len(ids)
 
 
 def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split: str = "test"
@@ -147,6 +168,7 @@ def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split:
             f"Expected at least 2 runs to fuse; got {len(runs)}. Pass two or more run folders "
             "of one dataset (or a reproduce folder to easyfirst fuse)."
         )
+    _check_distinct(runs)
     preds = [r if isinstance(r, RunPredictions) else load_predictions(r, split) for r in runs]
     first = preds[0]
     for r in preds[1:]:
@@ -174,6 +196,20 @@ def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split:
         "metric": "map" if first.targets.ndim == 2 else "accuracy",
         "vs_best_member": None if vs_best is None else asdict(vs_best),
     }
+
+
+def _check_distinct(runs: Sequence[RunPredictions | str | os.PathLike[str]]) -> None:
+    """Refuse a run given twice (fused with itself it only repeats its own accuracy)."""
+    seen: dict[object, object] = {}
+    for r in runs:
+        key = id(r) if isinstance(r, RunPredictions) else Path(r).resolve()
+        name = r.name if isinstance(r, RunPredictions) else str(r)
+        if key in seen:
+            also = "" if name == seen[key] else f" (also as {name!r})"
+            raise ValueError(
+                f"Expected distinct runs to fuse; got {str(seen[key])!r} twice{also}. A run "
+                "fused with itself only repeats its accuracy: pass each run once.")
+        seen[key] = name
 
 
 def fused_correct(preds: Sequence[RunPredictions]) -> np.ndarray | None:

@@ -29,6 +29,7 @@ from easyfirst.analysis.fusion import (
     compare_fusions,
     fuse_runs,
     load_predictions,
+    read_predictions,
 )
 from easyfirst.analysis.stats import Comparison, mean_interval
 from easyfirst.workflows.outputs import read_json
@@ -146,12 +147,9 @@ def load_run(run_dir: str | Path) -> RunRecord:
         if (p / "run.json").is_file() else {}
     metrics = read_json(p / "metrics.json", what="a run's metrics")
     ordering = str((settings.get("curriculum") or {}).get("ordering", "none"))
-    with np.load(p / PREDICTIONS, allow_pickle=False) as z:
-        dev = (
-            accuracy(z["dev_probs"], z["dev_targets"])
-            if "dev_probs" in z.files and len(z["dev_targets"])
-            else math.nan
-        )
+    z = read_predictions(p / PREDICTIONS)
+    dev = accuracy(z["dev_probs"], z["dev_targets"]) if "dev_probs" in z and \
+        len(z["dev_targets"]) else math.nan
     test = metrics.get("test_accuracy", metrics.get("test_map"))  # multi-label: macro mAP
     return RunRecord(
         name=p.name, path=p, kind=KIND_BY_ORDERING.get(ordering, ordering), settings=settings,

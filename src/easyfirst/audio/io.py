@@ -66,6 +66,20 @@ def audio_info(path: str | Path) -> tuple[int, int]:
     return int(info.frames), int(info.samplerate)
 
 
+def check_finite(waveform: np.ndarray, what: str, sample_rate: int) -> np.ndarray:
+    """``waveform`` itself; a one-line :class:`AudioError` naming ``what`` (the file or row)
+    when it holds NaN or infinite samples (a float WAV can), which would end training as a
+    NaN loss far from its cause."""
+    bad = ~np.isfinite(waveform)
+    if bad.any():
+        first = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise AudioError(
+            f"{what} holds {int(bad.sum())} NaN or infinite sample(s) of {bad.size} (first: "
+            f"sample {first}, {first / sample_rate:.3f} s); expected finite audio. Re-export it "
+            "(e.g. as 16-bit PCM) or remove it from the dataset.")
+    return waveform
+
+
 def resample(waveform: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     """Resample ``waveform (T,)`` from ``orig_rate`` to ``new_rate`` Hz (polyphase sinc).
 
@@ -101,7 +115,8 @@ def load_audio(path: str | Path, *, sample_rate: int) -> np.ndarray:
 
     Raises:
         AudioError: one line naming the file when it is missing (also a
-            ``FileNotFoundError``), empty, corrupt or of an unsupported format.
+            ``FileNotFoundError``), empty, corrupt, of an unsupported format, or holds NaN or
+            infinite samples.
 
     Example:
         >>> import tempfile, os
@@ -119,4 +134,4 @@ def load_audio(path: str | Path, *, sample_rate: int) -> np.ndarray:
     if data.shape[0] == 0:
         raise _error(path, "it contains 0 samples")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    return resample(mono, int(rate), sample_rate)
+    return resample(check_finite(mono, f"'{path}'", int(rate)), int(rate), sample_rate)

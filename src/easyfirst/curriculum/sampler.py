@@ -185,6 +185,12 @@ class CurriculumSampler(DistributedSampler[int]):
             return
         if not isinstance(batch_size, Integral) or batch_size < 1:
             raise ValueError(f"Expected batch_size to be an int >= 1 or None; got {batch_size!r}.")
+        if self._n < batch_size:  # no pacing helps: the whole set is less than a batch
+            raise ValueError(
+                f"Expected the training split to hold at least one batch ({batch_size} "
+                f"samples); got {self._n} samples. Lower the batch size (--batch-size) to "
+                f"{self._n} or less, or add training data."
+            )
         for epoch in range(num_epochs or 1):
             size = self.pool_size_at(epoch)
             if size < batch_size:

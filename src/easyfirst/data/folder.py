@@ -9,6 +9,7 @@ ids and row order do not depend on directory listing or CSV row order. The helpe
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
@@ -128,7 +129,8 @@ def read_label_table(
         ``{relative file (POSIX): label}`` in row order.
 
     Raises:
-        ValueError: missing columns, an empty label or a file listed twice (names the line).
+        ValueError: missing columns, an empty label, an absolute path or a file listed
+            twice (names the line); a file that is not UTF-8 (a BOM is accepted).
         AudioFileNotFoundError: a listed file does not exist (names the line and file).
     """
     return _read_table(path, root, file_col, label_col, delimiter, lambda s: s or None,
@@ -148,32 +150,53 @@ def read_labels_table(path: Path, root: Path, *, file_col: str = "file",
                        f"no label; give one or more, '{LABELS_SEP}'-separated, or remove the row")
 
 
+def read_csv_text(path: Path) -> str:
+    """The text of a UTF-8 table (a byte-order mark, as spreadsheets write it, is dropped).
+
+    Raises:
+        ValueError: one line naming the file when it is not UTF-8 (e.g. Latin-1).
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: expected UTF-8 text; byte 0x{data[e.start]:02x} at offset {e.start} is "
+            "not UTF-8 (a Latin-1 or Windows-1252 file?). Save the file as UTF-8 (a "
+            "spreadsheet's 'CSV UTF-8') and rerun.") from None
+
+
 def _read_table(path: Path, root: Path, file_col: str, label_col: str, delimiter: str,
                 parse: Callable[[str], T | None], empty: str) -> dict[str, T]:
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        cols = reader.fieldnames or []
-        if file_col not in cols or label_col not in cols:
-            sep = "\\t" if delimiter == "\t" else delimiter
+    reader = csv.DictReader(io.StringIO(read_csv_text(path), newline=""), delimiter=delimiter)
+    cols = reader.fieldnames or []
+    if file_col not in cols or label_col not in cols:
+        sep = "\\t" if delimiter == "\t" else delimiter
+        raise ValueError(
+            f"{path}: expected a header with columns '{file_col}{sep}{label_col}', got "
+            f"{cols}; add the header row.")
+    out: dict[str, T] = {}
+    for row in reader:
+        line = reader.line_num
+        raw = (row[file_col] or "").strip()
+        rel = Path(raw).as_posix()
+        label = parse((row[label_col] or "").strip())
+        if label is None or rel in ("", "."):
+            raise ValueError(f"{path.name} line {line}: {empty}.")
+        if Path(raw).is_absolute():
             raise ValueError(
-                f"{path}: expected a header with columns '{file_col}{sep}{label_col}', got "
-                f"{cols}; add the header row.")
-        out: dict[str, T] = {}
-        for row in reader:
-            line = reader.line_num
-            rel = Path((row[file_col] or "").strip()).as_posix()
-            label = parse((row[label_col] or "").strip())
-            if label is None or rel in ("", "."):
-                raise ValueError(f"{path.name} line {line}: {empty}.")
-            if rel in out:
-                raise ValueError(f"{path.name} line {line}: file '{rel}' is listed twice; "
-                                 f"remove one row.")
-            if not (root / rel).is_file():
-                raise AudioFileNotFoundError(
-                    f"{path.name} line {line}: audio file '{rel}' not found under '{root}'; fix "
-                    f"the path (relative to the dataset root) or remove the row."
-                )
-            out[rel] = label
+                f"{path} line {line}: expected a file path relative to the dataset folder "
+                f"'{root}'; got the absolute path '{raw}'. Write it relative to that folder "
+                "(e.g. audio/x.wav), moving the file under it if needed.")
+        if rel in out:
+            raise ValueError(f"{path.name} line {line}: file '{rel}' is listed twice; "
+                             f"remove one row.")
+        if not (root / rel).is_file():
+            raise AudioFileNotFoundError(
+                f"{path.name} line {line}: audio file '{rel}' not found under '{root}'; fix "
+                f"the path (relative to the dataset root) or remove the row."
+            )
+        out[rel] = label
     return out
 
 
@@ -254,21 +277,28 @@ def load_folder(
 
     Raises:
         FileNotFoundError: no ``train.csv``, or a listed file is missing (names the CSV line).
-        ValueError: a dev/test label unknown to train, or a malformed row (names it).
+        ValueError: a dev/test label unknown to train, a malformed row (names it), a CSV
+            with no rows, or one that is not UTF-8.
         AudioError: a file that cannot be read (names it).
     """
     root = Path(root).expanduser()
     if not (root / "train.csv").is_file():
-        got = "has no train.csv" if root.is_dir() else "does not exist"
+        got = ("has no train.csv" if root.is_dir() else "is a file, not a folder"
+               if root.exists() else "does not exist")
         raise FileNotFoundError(
             f"'{root}' {got}; expected a folder with train.csv (and optional dev.csv, test.csv)"
             " with columns file,label: pass the dataset folder as root (--root).")
-    with open(root / "train.csv", newline="") as f:
-        multi = {"labels"} <= set(next(csv.reader(f), [])) - {"label"}
+    header = next(csv.reader(io.StringIO(read_csv_text(root / "train.csv"), newline="")), [])
+    multi = {"labels"} <= set(header) - {"label"}
     read = read_labels_table if multi else read_label_table
     tables: dict[str, Mapping[str, Label]] = {
         s: read(root / f"{s}.csv", root) for s in ("train", "dev", "test")
         if (root / f"{s}.csv").is_file()}
+    for split in [s for s, t in tables.items() if not t]:
+        raise ValueError(
+            f"{root / f'{split}.csv'}: expected at least one row of "
+            f"file,{'labels' if multi else 'label'} after the header; got none. Add the "
+            f"{split} files, one per row{'' if split == 'train' else f', or delete {split}.csv'}.")
     class_names = sorted_labels(y for ys in tables["train"].values() for y in names_of(ys))
     for split in [s for s in tables if s != "train"]:
         check_known_labels(tables[split], class_names, f"{split}.csv")

@@ -37,7 +37,7 @@ import numpy as np
 import soundfile as sf
 
 from easyfirst.audio.cache import FeatureSpec, build_feature_cache, file_signature
-from easyfirst.audio.io import AudioError, audio_info, load_audio, resample
+from easyfirst.audio.io import AudioError, audio_info, check_finite, load_audio, resample
 from easyfirst.data.audioset import AUDIO_EXTS
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.clips import register_clips
@@ -118,7 +118,8 @@ def _decode(blob: bytes, rate: int, what: str) -> np.ndarray:
                          "bytes readable by soundfile — re-encode that row") from None
     if data.shape[0] == 0:
         raise AudioError(f"the audio bytes of {what} hold 0 samples; remove that row")
-    return resample(data.mean(axis=1), int(sr), rate)
+    return resample(check_finite(data.mean(axis=1), f"the audio of {what}", int(sr)), int(sr),
+                    rate)
 
 
 def _disk_rows(ds: Any, split: str, root: Path, label_column: str,

@@ -105,7 +105,7 @@ def dataset_layout(name: str) -> str:
 
 
 def _check_required(name: str, options: dict[str, Any]) -> None:
-    """Refuse a missing required option, and a required ``root`` that does not exist, in one
+    """Refuse a missing required option, and a required ``root`` that is not a folder, in one
     line (a loader with a default root, e.g. a Debian package's, says how to install it)."""
     for key, default, text in loader_options(name):
         flag = "--root PATH" if key == "root" else f"--dataset-opt {key}=VALUE"
@@ -113,12 +113,19 @@ def _check_required(name: str, options: dict[str, Any]) -> None:
         if default is inspect.Parameter.empty and key not in options:
             raise ValueError(f"Expected {flag} for dataset {name} ({what}); got none. Pass it "
                              f"(easyfirst datasets {name} shows the layout).")
-        if key == "root" and default is inspect.Parameter.empty and options.get(key) is not None \
-                and not Path(options[key]).expanduser().exists():  # (defaults: the loader's hint)
-            raise FileNotFoundError(
-                f"Expected --root to be the folder of dataset {name} ({what}); got "
-                f"{str(options[key])!r}, which does not exist. Check the path (easyfirst "
-                f"datasets {name} shows the layout).")
+        if key != "root" or default is not inspect.Parameter.empty or options.get(key) is None:
+            continue  # (a default root: the loader's own hint)
+        root = Path(options[key]).expanduser()
+        if root.is_dir():
+            continue
+        exc: type[OSError] = FileNotFoundError
+        got, fix = "which does not exist", "Check the path"
+        if root.exists():
+            got, exc = "which is a file, not a folder", NotADirectoryError
+            fix = f"Pass its folder, e.g. {str(root.parent)!r}"
+        raise exc(f"Expected --root to be the folder of dataset {name} ({what}); got "
+                  f"{str(options[key])!r}, {got}. {fix} (easyfirst datasets {name} shows the "
+                  "layout).")
 
 
 def load_dataset(name: str, *, progress: bool | None = None, **options: Any) -> DatasetBundle:

@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -304,3 +306,23 @@ def read_json(path: Path, *, what: str) -> dict[str, Any]:
         raise ValueError(f"Expected {what} ({str(path)!r}) to hold a JSON object; got "
                          f"{type(data).__name__}. Restore or delete that file.")
     return data
+
+
+def read_npz(path: Path, *, what: str, fix: str) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file ``path`` by name, or one line naming the file, saying it
+    is not ``what`` (garbage, truncated, a lone ``.npy`` array, pickled objects), and ``fix``."""
+    got = "a file in another format"
+    try:
+        z = np.load(path, allow_pickle=False)
+        if isinstance(z, np.ndarray):
+            got = "a single .npy array"
+        else:
+            with z:
+                return {k: z[k] for k in z.files}
+    except zipfile.BadZipFile:
+        got = "a damaged or truncated zip archive"
+    except (ValueError, OSError, EOFError, KeyError, zlib.error) as exc:
+        got = "a damaged archive" if path.read_bytes()[:2] == b"PK" else got
+        got += "" if "pickled" in str(exc) else f" ({type(exc).__name__})"
+    raise ValueError(f"{str(path)!r} is not {what}: expected a NumPy .npz archive of named "
+                     f"arrays; got {got}. {fix}")
