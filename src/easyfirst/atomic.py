@@ -66,6 +66,28 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     return p
 
 
+_TORCH_WRITE_FAILED = ("inline_container", "unexpected pos", "PytorchStreamWriter",
+                       "file write failed")
+
+
+def atomic_torch_save(obj: object, path: str | os.PathLike[str]) -> Path:
+    """``torch.save(obj)`` atomically. A write that fails inside PyTorch's zip writer (on a
+    full disk it raises ``RuntimeError: [enforce fail at inline_container.cc:...] . unexpected
+    pos ...``) becomes :func:`atomic_write`'s one-line ``OSError`` naming ``path``: disk full
+    (or the write failed)."""
+    import torch  # here: importing easyfirst.atomic should not load torch
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:
+            if not any(s in str(exc) for s in _TORCH_WRITE_FAILED):
+                raise
+            raise OSError(errno.EIO, "disk full (or the write failed)") from exc
+
+    return atomic_write(path, write)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) atomically."""
 

@@ -54,6 +54,7 @@ class Cli:
     patch: Callable[[pytest.MonkeyPatch], None] | None = None
     marks: tuple[Any, ...] = ()
     prepare: Callable[[dict[str, Path]], Callable[[], None]] | None = None  # returns undo
+    started: bool = False  # training had started: its notes (model, data) precede the error
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,24 @@ def _enospc_on_flush(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
+
+
+def _torch_save_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.save fails as PyTorch's zip writer does on a full disk."""
+
+    def full(*args: Any, **kw: Any) -> None:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", full)
+
+
+def _torch_save_enospc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.save's open fails as on a full disk."""
+
+    def full(obj: Any, f: Any, *args: Any, **kw: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
+
+    monkeypatch.setattr(torch, "save", full)
 
 
 def _live_lock(env: dict[str, Path]) -> Callable[[], None]:
@@ -273,6 +292,13 @@ CLI: list[Cli] = [
     Cli("disk-full-on-flush", ["report", "{done}", *NEW], r"Could not write '.*report\.html': "
         r"disk full; expected room .* previous version is unchanged", writes_nothing=False,
         patch=_enospc_on_flush),
+    Cli("disk-full-in-torch-save", _score(*NEW),
+        r"Could not write '.*new/seeds/seed_0/checkpoint\.pt': disk full \(or the write "
+        r"failed\); expected room and write permission there\. Free space or choose another "
+        r"folder", writes_nothing=False, patch=_torch_save_fails, started=True),
+    Cli("disk-full-opening-torch-save", _score(*NEW),
+        r"Could not write '.*new/seeds/seed_0/checkpoint\.pt': disk full; expected room",
+        writes_nothing=False, patch=_torch_save_enospc, started=True),
     # the output folder: its owner, a finished run, a diverging one
     Cli("done-rerun", ["score", *DONE, "--out", "{done}"], FINISHED),
     Cli("done-add-seed", ["score", *DONE, "--seeds", "0,1", "--out", "{done}"], FINISHED),
@@ -280,7 +306,8 @@ CLI: list[Cli] = [
     Cli("done-locked", ["score", *DONE, "--resume", "--out", "{done}"], r"is in use by another "
         r"easyfirst run \(pid \d+ on host .*choose another --out folder", prepare=_live_lock),
     Cli("lr-diverges", _score("--lr", "1e20", *NEW), r"Training diverged: seed 0, epoch 1, "
-        r"step \d+ of \d+ has a NaN/inf loss; .*Lower --lr", writes_nothing=False),
+        r"step \d+ of \d+ has a NaN/inf loss; .*Lower --lr", writes_nothing=False,
+        started=True),
 ]
 
 
@@ -302,6 +329,9 @@ def test_cli_refuses_in_one_line(case: Cli, done, files, tmp_path, capsys, monke
         undo()
     lines = (err := capsys.readouterr().err).splitlines()
     assert code == 2, err
+    if case.started:  # the notes said what was picked; then one error line, nothing else
+        assert not any("error" in line.lower() for line in lines[:-1]), err
+        lines = lines[-1:]
     assert len(lines) == 1 and lines[0].startswith("easyfirst: error: "), err
     assert re.search(case.expect, lines[0]), lines[0]
     assert snapshot(done[0]) == done[1], "the finished run changed"

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from easyfirst.atomic import atomic_write
+from easyfirst.atomic import atomic_torch_save, atomic_write
 
 FORMAT = "easyfirst.dynamics"
 VERSION = 1
@@ -134,19 +134,18 @@ class TrainingDynamics:
         """Write atomically; ``.npz`` suffix writes numpy, anything else ``torch.save``."""
         path = Path(path)
 
-        def write(tmp: Path) -> None:
-            if path.suffix == ".npz":
-                arrays = {
-                    k: (v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
-                    for k, v in self.to_dict().items()
-                }
-                with open(tmp, "wb") as fh:
-                    np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-            else:
-                torch.save(self.to_dict(), tmp)
+        if path.suffix != ".npz":
+            return atomic_torch_save(self.to_dict(), path)
 
-        atomic_write(path, write)
-        return path
+        def write(tmp: Path) -> None:
+            arrays = {
+                k: (v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+                for k, v in self.to_dict().items()
+            }
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TrainingDynamics:

@@ -8,12 +8,13 @@ from typing import Any
 
 import torch
 
-from easyfirst.atomic import atomic_write
+from easyfirst.atomic import atomic_torch_save
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """``torch.save`` to a temp file, then ``os.replace``: a crash never leaves half a file."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    """``torch.save`` to a temp file, then ``os.replace``: a crash never leaves half a file, a
+    full disk is one line naming ``path`` (see :func:`~easyfirst.atomic.atomic_torch_save`)."""
+    atomic_torch_save(state, path)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
