@@ -38,7 +38,8 @@ def test_job_counts_announced_and_unannounced_trainings():
     assert j.run_name(None, 0, "mlp") == "mlp-seed_0-2"  # names stay unique
 
 
-def test_score_shows_one_line_for_the_whole_job(tmp_path, capsys):
+def test_score_shows_one_line_for_the_whole_job(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EASYFIRST_PROGRESS", "bars")  # as on a terminal (plain lines: friction)
     assert main([*SCORE, "--out", str(tmp_path / "s")]) == 0
     err = capsys.readouterr().err
     lines = [s for s in re.split(r"[\r\n]", err) if s.startswith("job:")]

@@ -86,3 +86,101 @@ def test_hardest_ranks_by_the_runs_first_scorer(scored, capsys):
     assert "hardest training samples by cumacc" in out
     assert main(["report", str(scored), "--hardest", "3", "--by", "aum"]) == 0
     assert "hardest training samples by aum" in capsys.readouterr().out
+
+
+@pytest.fixture
+def thread_calls(monkeypatch):
+    """The thread counts ``torch.set_num_threads`` is called with (it still sets them)."""
+    import torch
+
+    calls: list[int] = []
+    real = torch.set_num_threads
+
+    def record(n: int) -> None:
+        calls.append(n)
+        real(n)
+
+    monkeypatch.setattr(torch, "set_num_threads", record)
+    return calls
+
+
+def test_threads_are_set_for_the_run_and_restored(tmp_path, thread_calls, monkeypatch):
+    import torch
+
+    from easyfirst.cli import options
+
+    before = torch.get_num_threads()
+    argv = ["train", *FAST, "--no-progress", "--ordering", "random", "--threads", "2", "--out",
+            str(tmp_path / "a")]
+    assert main(argv) == 0
+    assert thread_calls == [2, before] and torch.get_num_threads() == before
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(options, "usable_cores", lambda: 3)
+    argv = ["train", *FAST, "--no-progress", "--ordering", "random", "--out", str(tmp_path / "c")]
+    thread_calls.clear()
+    assert main(argv) == 0
+    assert thread_calls == [3, before]  # the default: the cores this process may use
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    thread_calls.clear()
+    assert main([*argv[:-1], str(tmp_path / "d")]) == 0
+    assert thread_calls == [1, before]  # torchrun's (or the user's) OMP_NUM_THREADS wins
+
+
+def test_busy_machine_gets_one_note(tmp_path, capsys, monkeypatch):
+    from easyfirst.cli import options
+
+    monkeypatch.setattr(options, "usable_cores", lambda: 2)
+    monkeypatch.setattr(options.os, "getloadavg", lambda: (5.0, 4.0, 3.0))
+    argv = ["train", *FAST, "--no-progress", "--ordering", "random", "--threads", "2", "--out",
+            str(tmp_path / "a")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: this machine looks busy (load average 5.0 on 2 cores); training "
+                     "with 2 threads may be slow, --threads 1 may be faster"]
+    assert main([*argv[:-4], "--threads", "1", "--out", str(tmp_path / "b")]) == 0
+    assert "note:" not in capsys.readouterr().err  # one thread: nothing to say
+    assert main([*argv[:-4], "--threads", "4", "--out", str(tmp_path / "c")]) == 0
+    assert "more than the 2 cores this process may use" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_bad_threads_is_one_usage_line(tmp_path, capsys, value):
+    assert main(["train", *FAST, "--threads", value, "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--threads: expected a whole number >= 1" in err
+
+
+def test_progress_in_a_log_is_plain_lines(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("EASYFIRST_PROGRESS", raising=False)  # stderr here is not a terminal
+    assert main(["score", *FAST, "--seeds", "0,1", "--out", str(tmp_path / "s")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err
+    lines = err.splitlines()
+    assert any(line.startswith("job: 4/4 epochs (100%)") for line in lines), err
+    assert any(line.startswith("mlp seed 0: 1/2 epochs (50%)") for line in lines), err
+
+
+def test_plain_progress_says_each_tenth_once():
+    import io
+    import sys
+
+    from easyfirst.monitor.progress import PlainProgress, progress_bar
+
+    buf, real = io.StringIO(), sys.stderr
+    sys.stderr = buf
+    try:
+        with PlainProgress(total=40, desc="clips", unit="clip") as bar:
+            for _ in range(40):
+                bar.update(1)
+        with PlainProgress(total=10, desc="cut", unit="epoch") as bar:
+            bar.update(3)
+            bar.set_postfix({"loss": 0.5})
+        assert not isinstance(progress_bar(total=3, desc="x", disable=True), PlainProgress)
+    finally:
+        sys.stderr = real
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 10 + 1 + 1  # each tenth; then a jump of 3 tenths, the closing line
+    assert lines[9].startswith("clips: 40/40 clips (100%), ")
+    assert lines[-1].startswith("cut: 3/10 epochs (30%), ") and lines[-1].endswith(
+        " left [loss=0.5]")

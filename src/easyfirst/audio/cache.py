@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from easyfirst.audio.io import check_audio_file, load_audio
 from easyfirst.audio.logmel import LOGMEL_PRESETS, log_mel_spectrogram
+from easyfirst.monitor.progress import progress_bar
 
 try:  # POSIX only; without it concurrent writers are not serialised
     import fcntl
@@ -244,7 +244,7 @@ def build_feature_cache(
         cache_dir: directory; defaults to :func:`default_cache_dir`.
         chunk_size: rows per chunk (progress mark granularity); default keeps about 16 MB
             of waveforms in memory.
-        progress: show a tqdm bar while computing.
+        progress: show progress while computing (a bar on a terminal, else plain lines).
 
     Returns:
         ``np.memmap`` of shape ``(N, 1, M, L)``, float32, opened read-only.
@@ -278,8 +278,8 @@ def build_feature_cache(
         mm, done = _open_partial(partial, mark, shape, key)
         if chunk_size is None:
             chunk_size = max(1, min(256, _CHUNK_BYTES // (4 * spec.num_samples)))
-        with tqdm(total=num_rows, initial=done, disable=not progress, desc=name,
-                  unit="clip") as bar:
+        with progress_bar(total=num_rows, initial=done, disable=not progress, desc=name,
+                          unit="clip") as bar:
             for start in range(done, num_rows, chunk_size):
                 stop = min(start + chunk_size, num_rows)
                 wave = np.stack([fix_length(load(i), spec.num_samples) for i in range(start, stop)])

@@ -14,8 +14,8 @@ import os
 import re
 import select
 import sys
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, NoReturn
 
 from easyfirst._version import __version__
@@ -161,14 +161,21 @@ def _report(exc: Exception) -> int:
 
 
 def _job(args: argparse.Namespace) -> AbstractContextManager[Any]:
-    """A training command's job (``easyfirst.monitor``): its overall progress line, and the
-    loggers of ``--log``, checked before anything runs."""
+    """A training command's job (``easyfirst.monitor``): its overall progress line, the
+    loggers of ``--log``, checked before anything runs, and its ``--threads``."""
     if not hasattr(args, "log"):
         return nullcontext()
+    return _training_job(args)
+
+
+@contextmanager
+def _training_job(args: argparse.Namespace) -> Iterator[None]:
+    from easyfirst.cli.options import torch_threads
     from easyfirst.monitor import job
 
-    return job(root=args.out, log=args.log, log_dir=args.log_dir,
-               progress=not args.no_progress)
+    with job(root=args.out, log=args.log, log_dir=args.log_dir,
+             progress=not args.no_progress), torch_threads(args.threads):
+        yield
 
 
 def _leave_process_group() -> bool:

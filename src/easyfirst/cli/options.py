@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,70 @@ def bounded(name: str) -> Callable[[str], Any]:
 
     parse.__name__ = expected.text()
     return parse
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type=`` for a whole number >= 1 (one-line usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}")
+    return value
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, as ``taskset`` sets it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call here (macOS, Windows)
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """``--threads`` unset: ``$OMP_NUM_THREADS`` when it is a number >= 1 (torchrun sets it
+    to 1 per process), else :func:`usable_cores`."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(env) if env.isdigit() and int(env) > 0 else usable_cores()
+
+
+def busy_note(threads: int) -> str | None:
+    """One line when ``threads`` oversubscribe this machine (more threads than usable cores,
+    or the cores already busy: load average at or above them), else None."""
+    cores = usable_cores()
+    if threads > cores:
+        return (f"note: --threads {threads} is more than the {cores} cores this process may "
+                f"use; --threads {cores} may train faster")
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average here
+        return None
+    if threads > 1 and load >= cores:
+        return (f"note: this machine looks busy (load average {load:.1f} on {cores} cores); "
+                f"training with {threads} threads may be slow, --threads 1 may be faster")
+    return None
+
+
+@contextmanager
+def torch_threads(requested: int | None) -> Iterator[int]:
+    """Compute with ``requested`` threads (:func:`default_threads` when None) inside the
+    block, saying (:func:`easyfirst.monitor.note`) when the machine looks oversubscribed;
+    torch's earlier setting is restored after it."""
+    import torch
+
+    from easyfirst.monitor import note
+
+    threads = requested or default_threads()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    line = busy_note(threads)
+    if line is not None and os.environ.get("RANK", "0") == "0":
+        note(line)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)
 
 
 def parse_int_list(text: str, flag: str, high: int = MAX_SEED) -> list[int]:
@@ -272,7 +338,13 @@ def add_train_args(p: argparse.ArgumentParser, *, epochs: int | None,
                            help="continue an interrupted run, or reuse and extend a finished one")
         again.add_argument("--overwrite", action="store_true",
                            help="delete the outputs already in --out and start afresh")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                   help="CPU threads torch computes with (default: $OMP_NUM_THREADS when set, "
+                   "else the cores this process may use); a note says when the machine looks "
+                   "busy, where fewer threads train faster")
+    p.add_argument("--no-progress", action="store_true",
+                   help="hide progress (bars on a terminal, one line per tenth of the work "
+                   "in a log or pipe)")
     p.add_argument("--log", type=log_names, default=[], metavar="NAME[,NAME]",
                    help=f"also log per-epoch metrics, pool sizes and score histograms to: "
                    f"{', '.join(LOGGERS.names())} (optional packages: pip install "

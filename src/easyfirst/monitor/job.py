@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from easyfirst.monitor.loggers import MetricLogger, build_loggers
+from easyfirst.monitor.progress import progress_bar
 
 SHOWN = ("train_loss", "train_accuracy", "dev_accuracy", "dev_map")  # a run bar's postfix
 NOT_LOGGED = ("epoch", "steps")
@@ -82,8 +82,8 @@ class Job:
         if not self.show or self.first is None or self.total <= self.first:
             return
         if self.bar is None:  # smoothing=0: the ETA from the job's mean rate so far
-            self.bar = tqdm(total=self.total, initial=self.done, unit="epoch", desc="job",
-                            smoothing=0.0, dynamic_ncols=True)
+            self.bar = progress_bar(total=self.total, initial=self.done, unit="epoch",
+                                    desc="job", smoothing=0.0, dynamic_ncols=True)
         else:
             self.bar.total = self.total
             self.bar.refresh()
@@ -209,13 +209,14 @@ class EpochWatch:
             if log and self.job.loggers:
                 self.names = [self.job.run_name(folders[m] if folders else None, s, model)
                               for m, s in enumerate(seeds)]
-        self.bar = tqdm(total=epochs, initial=start, unit="epoch", leave=False, desc=desc,
-                        disable=not show)
+        self.bar = progress_bar(total=epochs, initial=start, unit="epoch", leave=False,
+                                desc=desc, disable=not show)
 
     def epoch_done(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """After an epoch: ``rows`` holds one metrics row per member."""
+        self.bar.set_postfix({k: round(v, 4) for k, v in rows[0].items() if k in SHOWN},
+                             refresh=False)  # before update: a plain line shows this epoch's
         self.bar.update(1)
-        self.bar.set_postfix({k: round(v, 4) for k, v in rows[0].items() if k in SHOWN})
         if self.job is not None:
             self.job.advance(len(rows))
             for name, row in zip(self.names, rows, strict=False):

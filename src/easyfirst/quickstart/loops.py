@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
+from easyfirst.monitor.progress import progress_bar
 from easyfirst.quickstart.sampling import CurriculumSampler
 from easyfirst.quickstart.tracking import CumAccTracker, IndexedDataset
 from easyfirst.scoring import ensemble
@@ -77,9 +77,11 @@ def collect_cumacc_scores(model: nn.Module, train_dataset: Dataset, num_epochs: 
     model = model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     tracker = CumAccTracker(len(train_dataset), num_epochs, device=dev)  # type: ignore[arg-type]
-    for _ in tqdm(range(num_epochs), desc="Collecting CumAcc scores"):
-        _train_epoch(model, loader, optimizer, dev, tracker)
-        tracker.end_epoch()
+    with progress_bar(total=num_epochs, desc="Collecting CumAcc scores") as bar:
+        for _ in range(num_epochs):
+            _train_epoch(model, loader, optimizer, dev, tracker)
+            tracker.end_epoch()
+            bar.update(1)
     return tracker
 
 

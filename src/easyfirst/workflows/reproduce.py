@@ -56,8 +56,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from easyfirst.analysis.findings import (
     FINDINGS_FILE,
     cell_table,
@@ -80,6 +78,7 @@ from easyfirst.analysis.results import (
 from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import folder_lock
 from easyfirst.monitor import expect_epochs
+from easyfirst.monitor.progress import progress_bar
 from easyfirst.scores import Scores, atomic_write_text
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
@@ -263,7 +262,8 @@ def reproduce(
         cfg: settings of every run (its ``seed`` is replaced per run).
         plan: from ``make_plan``.
         out_dir: output folder (see the module docstring for the layout).
-        progress: one tqdm bar over all runs of the plan (and per-run epoch bars).
+        progress: one progress bar over all runs of the plan (and per-run epoch bars;
+            plain lines when stderr is not a terminal).
     """
 
     out = Path(out_dir)
@@ -285,7 +285,8 @@ def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
         _check_finished_run(out / "runs" / spec.name, plan)
     atomic_write_text(out / "reproduce.json", json.dumps(header, indent=1))
 
-    bar = tqdm(total=plan.num_runs, desc="reproduce", unit="run", disable=not progress)
+    bar = progress_bar(total=plan.num_runs, desc="reproduce", unit="run",
+                       disable=not progress)
     expect_epochs(cfg.epochs * sum(not is_finished(out / "runs" / s.name)
                                    for s in [*baselines, *grid]))  # the job's overall line
     trained = skipped = 0
