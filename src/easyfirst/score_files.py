@@ -49,8 +49,8 @@ OWN_CSV_HINT = (
 
 TIE_RULES = ("evidence", "random", "dataset-order")
 """How ties are ordered: by finer evidence of the same runs (``tie_key``, e.g. AUM; its ties
-then at random), by a permutation seeded with ``tie_seed``, or by index (the source
-document's rule)."""
+then at random), by a permutation seeded with ``tie_seed``, or by index (the paper quick
+start's rule)."""
 Body = tuple[np.ndarray, np.ndarray | None]  # scores and ranks, in sample order
 COLUMNS = ["index", "score", "rank"]
 SAMPLE_COLUMNS = ["id", "label"]  # optional, after COLUMNS

@@ -185,7 +185,7 @@ class Scores:
 
         ``tie_break="evidence"``: ties are ordered by ``tie_key`` (lower first), its own ties
         as ``"random"``. ``"random"`` (the default without a key): a random permutation seeded
-        with ``meta["tie_seed"]``. ``"dataset-order"``: the source document's rule, lower
+        with ``meta["tie_seed"]``. ``"dataset-order"``: the paper quick start's rule, lower
         index first.
         """
         nan = int(np.isnan(self.values).sum())

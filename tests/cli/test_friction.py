@@ -8,6 +8,8 @@ plain lines when stderr is not a terminal.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,3 +186,20 @@ def test_plain_progress_says_each_tenth_once():
     assert lines[9].startswith("clips: 40/40 clips (100%), ")
     assert lines[-1].startswith("cut: 3/10 epochs (30%), ") and lines[-1].endswith(
         " left [loss=0.5]")
+
+
+IN_HOUSE = re.compile(r"the seed uses|seed document|source document|seed family|the seed's `|"
+                      r"the seed loop|\b[Ii]ssue #?\d+|family=\"seed\"")
+
+
+def test_no_in_house_words_in_the_package_or_the_docs(capsys):
+    root = Path(__file__).resolve().parents[2]
+    files = [*(root / "src" / "easyfirst").rglob("*.py"), *(root / "docs").rglob("*.md"),
+             root / "README.md"]
+    found = [f"{p.relative_to(root)}:{n}: {line.strip()}" for p in files
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if IN_HOUSE.search(line)]
+    assert not found, "\n".join(found)
+    assert main(["pacings"]) == 0
+    out = capsys.readouterr().out
+    assert "family paper" in out and "family seed" not in out

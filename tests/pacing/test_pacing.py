@@ -38,7 +38,7 @@ def auc_fixture() -> dict[str, Any]:
 
 def test_registry_names() -> None:
     assert set(SEED_NAMES + list(AUC_NAMES.values())) <= set(PACINGS.names())
-    assert {PacingFunction(n).family for n in SEED_NAMES} == {"seed"}
+    assert {PacingFunction(n).family for n in SEED_NAMES} == {"paper"}
     assert {PacingFunction(n).family for n in AUC_NAMES.values()} == {"aucurriculum"}
 
 

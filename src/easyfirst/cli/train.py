@@ -48,7 +48,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="how samples with equal scores are ordered: file (the rule in the score "
                    "file's header; easyfirst score: evidence), evidence (by the finer evidence of "
                    "the same runs, e.g. AUM), random (a seeded permutation), dataset-order (lower "
-                   "index first, the source document's rule)")
+                   "index first, the paper quick start's rule)")
     p.add_argument("--seed", type=bounded("seed"), default=0,
                    help="seed of the run (initialisation, "
                    "order of batches, random ordering)")

@@ -13,7 +13,7 @@ Two epoch modes:
   (padded or truncated like ``DistributedSampler``), drawn as repeated shuffled passes over
   the pool. Curriculum and baseline runs then take the same number of optimizer steps, and
   frameworks that fix the number of batches per epoch keep working.
-* ``"pool"`` (the seed document's behaviour): an epoch is one shuffled pass over the pool, so
+* ``"pool"`` (the paper quick start's behaviour): an epoch is one shuffled pass over the pool, so
   early epochs are shorter.
 
 With ``ordering=None`` it is the baseline and yields exactly what

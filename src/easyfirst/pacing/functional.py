@@ -5,7 +5,7 @@ iteration (epoch or step) and ``T`` the total number of iterations. Every ``*_si
 reproduces its reference's float operation order, because ``int()`` of a value such as
 ``679.9999999999999`` depends on it:
 
-* seed formulas (the project seed): ``p = t / (a * T)``; ``N`` once ``p >= 1``, else
+* the paper quick start's formulas: ``p = t / (a * T)``; ``N`` once ``p >= 1``, else
   ``int((b + (1 - b) * g(p)) * N)`` with Python floats (``tests/fixtures/pacing_seed.json``).
 * Wu et al. (2021) formulas, in aucurriculum 0.1.1's verbatim order
   (``tests/fixtures/pacing_aucurriculum.json``).
@@ -13,7 +13,7 @@ reproduces its reference's float operation order, because ``int()`` of a value s
 Inputs are not validated or clamped here; :class:`easyfirst.pacing.PacingFunction` does that.
 
 Example:
-    >>> seed_size(math.sqrt, 9, 50, 1000, 0.2, 0.5)
+    >>> paper_size(math.sqrt, 9, 50, 1000, 0.2, 0.5)
     679
     >>> wu_polynomial_size(10, 50, 1000, 0.1, 0.2, degree=1.0)
     1000
@@ -31,10 +31,10 @@ EXP_MINUS_10 = math.exp(-10)
 EXP_10_MINUS_1 = math.exp(10) - 1
 
 
-# --- seed family: p = t / (a T), int() of a Python float -------------------------------
+# --- paper family: p = t / (a T), int() of a Python float -------------------------------
 
 
-def seed_size(shape: Growth, t: float, T: float, N: int, b: float, a: float) -> int:
+def paper_size(shape: Growth, t: float, T: float, N: int, b: float, a: float) -> int:
     """Number of samples in use: ``N`` once ``t >= a T``, else ``int(fraction * N)``."""
     p = t / (a * T)
     if p >= 1.0:

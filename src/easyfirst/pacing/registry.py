@@ -3,39 +3,39 @@
 A :class:`PacingFunction` maps training progress to a pool size. Two families of shapes are
 registered under one name space:
 
-=================  ==================  ================================================
-name               family              size at iteration ``t`` of ``T`` (N samples)
-=================  ==================  ================================================
-``logarithmic``    ``seed`` (default)  ``int((b + (1-b) log(1 + p(e-1))) N)``
-``root``           ``seed``            ``int((b + (1-b) sqrt(p)) N)``
-``linear``         ``seed``            ``int((b + (1-b) p) N)``
-``exponential``    ``seed``            ``int((b + (1-b) (exp(p)-1)/(e-1)) N)``
-``wu-linear``      ``aucurriculum``    aucurriculum ``Linear`` (polynomial, degree 1)
-``wu-quadratic``   ``aucurriculum``    aucurriculum ``Quadratic`` (degree 2)
-``wu-root``        ``aucurriculum``    aucurriculum ``Root`` (degree 0.5)
-``wu-logarithmic`` ``aucurriculum``    aucurriculum ``Logarithmic``
-``wu-exponential`` ``aucurriculum``    aucurriculum ``Exponential``
-``wu-step``        ``aucurriculum``    aucurriculum ``OneStep``
-=================  ==================  ================================================
+=================  ===================  ================================================
+name               family               size at iteration ``t`` of ``T`` (N samples)
+=================  ===================  ================================================
+``logarithmic``    ``paper`` (default)  ``int((b + (1-b) log(1 + p(e-1))) N)``
+``root``           ``paper``            ``int((b + (1-b) sqrt(p)) N)``
+``linear``         ``paper``            ``int((b + (1-b) p) N)``
+``exponential``    ``paper``            ``int((b + (1-b) (exp(p)-1)/(e-1)) N)``
+``wu-linear``      ``aucurriculum``     aucurriculum ``Linear`` (polynomial, degree 1)
+``wu-quadratic``   ``aucurriculum``     aucurriculum ``Quadratic`` (degree 2)
+``wu-root``        ``aucurriculum``     aucurriculum ``Root`` (degree 0.5)
+``wu-logarithmic`` ``aucurriculum``     aucurriculum ``Logarithmic``
+``wu-exponential`` ``aucurriculum``     aucurriculum ``Exponential``
+``wu-step``        ``aucurriculum``     aucurriculum ``OneStep``
+=================  ===================  ================================================
 
-with ``p = t / (a T)``; the seed family uses the full data once ``p >= 1``. The ``wu-*``
+with ``p = t / (a T)``; the paper family uses the full data once ``p >= 1``. The ``wu-*``
 shapes are the Wu et al. (2021) functions in aucurriculum 0.1.1's exact float order (see
 :mod:`easyfirst.pacing.functional`); their sizes equal aucurriculum's ``get_dataset_size``.
 Each shape is one decorated growth function in :mod:`easyfirst.pacing.shapes`.
 
 Parameter names across sources:
 
-* ``b`` = ``start_fraction`` = the seed's ``initial_fraction`` = aucurriculum's
+* ``b`` = ``start_fraction`` = the paper quick start's ``initial_fraction`` = aucurriculum's
   ``initial_size``: the fraction of the data in use at the start, in (0, 1].
-* ``a`` = ``full_at`` = the seed's ``saturation_fraction`` = aucurriculum's
+* ``a`` = ``full_at`` = the quick start's ``saturation_fraction`` = aucurriculum's
   ``final_iteration``: the fraction of the total iterations (epochs or optimizer steps) after
   which the full data is in use, in (0, 1]. ``a = 0`` is rejected (aucurriculum divides by
   zero there); use ``start_fraction=1.0`` for no curriculum.
-* ``T`` = ``total`` = the seed's ``num_epochs`` = aucurriculum's ``total_iterations``;
+* ``T`` = ``total`` = the quick start's ``num_epochs`` = aucurriculum's ``total_iterations``;
   ``t`` = ``step`` = the epoch (0-based) or the optimizer step.
 
-Epoch ``e`` (0-based) of ``E`` trains on ``size_at(e, E, N)``, as both the seed loop and
-aucurriculum do. Unlike aucurriculum, the pool never drops below one sample.
+Epoch ``e`` (0-based) of ``E`` trains on ``size_at(e, E, N)``, as both the paper quick start's
+loop and aucurriculum do. Unlike aucurriculum, the pool never drops below one sample.
 
 Example:
     >>> pacing = PacingFunction("root", start_fraction=0.2, full_at=0.5)
@@ -65,7 +65,8 @@ class PacingShape:
     """A registered pacing shape (see ``pacing/shapes.py``).
 
     Args:
-        family: ``"seed"``, ``"aucurriculum"`` or a name of your own.
+        family: ``"paper"`` (the paper quick start's formulas), ``"aucurriculum"`` or a
+            name of your own.
         growth: ``g(p)``, ``p = t / (a T)`` in [0, 1) -> how far the pool has grown.
         size: ``(t, T, N, b, a) -> number of samples``, in the reference's float order.
         description: one line for ``easyfirst pacings``.
@@ -92,12 +93,12 @@ def register_pacing(
     """Register the growth function ``g(p)`` as pacing shape ``name``.
 
     ``size`` gives the exact integer formula of a reference; by default it is
-    ``int((b + (1 - b) g(p)) N)``, the seed document's order.
+    ``int((b + (1 - b) g(p)) N)``, the paper quick start's order.
     """
 
     def decorator(growth: F.Growth) -> F.Growth:
         doc = (growth.__doc__ or "").strip().splitlines()
-        shape = PacingShape(family, growth, size or partial(F.seed_size, growth),
+        shape = PacingShape(family, growth, size or partial(F.paper_size, growth),
                             doc[0] if doc else "")
         PACINGS.register(name, family=family)(shape)
         return growth
@@ -129,7 +130,7 @@ class PacingFunction:
     Example:
         >>> pacing = PacingFunction("linear", start_fraction=0.2, full_at=0.5)
         >>> round(pacing.fraction(0.25), 6), pacing.size(0.25, 100), pacing.family
-        (0.6, 60, 'seed')
+        (0.6, 60, 'paper')
     """
 
     name: str
@@ -153,14 +154,14 @@ class PacingFunction:
         a = _check_fraction(
             self.full_at,
             "full_at (a, the fraction of training after which all data is used)",
-            "Pass e.g. 0.5 (the seed uses 0.5 or 0.8).",
+            "Pass e.g. 0.5 (the paper uses 0.5 or 0.8).",
         )
         object.__setattr__(self, "start_fraction", b)
         object.__setattr__(self, "full_at", a)
 
     @property
     def family(self) -> str:
-        """``"seed"`` or ``"aucurriculum"``."""
+        """``"paper"``, ``"aucurriculum"`` or the family a custom shape was registered with."""
         return self._shape.family
 
     def fraction(self, progress: float) -> float:
@@ -173,7 +174,7 @@ class PacingFunction:
 
         ``size(t / T, N)`` can differ by one from ``size_at(t, T, N)`` where the value sits
         on an integer, since ``(t / T) / a`` and ``t / (a T)`` round differently; use
-        ``size_at`` to match the seed and aucurriculum references exactly.
+        ``size_at`` to match the paper quick start's and aucurriculum's sizes exactly.
         """
         p = _clamp(progress, 1.0, "progress")
         n = _check_num_samples(num_samples)

@@ -3,7 +3,7 @@
 ``g`` maps ``p = t / (a T)`` in [0, 1) to how far the pool has grown from ``b`` towards the
 full data (``fraction = b + (1 - b) g(p)``, the full data once ``p >= 1``). A shape whose
 reference rounds in its own float order also gives ``size`` (``(t, T, N, b, a) -> int``);
-otherwise ``int(fraction * N)`` in the seed document's order is used.
+otherwise ``int(fraction * N)`` in the paper quick start's order is used.
 
 Adding one, anywhere::
 
@@ -21,25 +21,25 @@ from easyfirst.pacing import functional as F
 from easyfirst.pacing.registry import register_pacing
 
 
-@register_pacing("logarithmic", family="seed")
+@register_pacing("logarithmic", family="paper")
 def logarithmic(p: float) -> float:
-    """``log(1 + p (e - 1))``: fast early growth (the seed document's best shape)."""
+    """``log(1 + p (e - 1))``: fast early growth (the paper's best shape)."""
     return math.log(1 + p * (math.e - 1))
 
 
-@register_pacing("root", family="seed")
+@register_pacing("root", family="paper")
 def root(p: float) -> float:
     """``sqrt(p)``."""
     return math.sqrt(p)
 
 
-@register_pacing("linear", family="seed")
+@register_pacing("linear", family="paper")
 def linear(p: float) -> float:
     """``p``."""
     return p
 
 
-@register_pacing("exponential", family="seed")
+@register_pacing("exponential", family="paper")
 def exponential(p: float) -> float:
     """``(exp(p) - 1) / (e - 1)``: slow early growth."""
     return (math.exp(p) - 1) / (math.e - 1)

@@ -1,4 +1,4 @@
-"""The source document's quick start, as a drop-in API: change the import, keep the code.
+"""The paper's quick start, as a drop-in API: change the import, keep the code.
 
 ``from easyfirst.quickstart import ...`` gives the document's names and signatures over
 easyfirst's core (this package is not imported by ``import easyfirst``):

@@ -1,4 +1,4 @@
-"""The source document's training loops: CumAcc collection, seed ensembles, curriculum.
+"""The paper quick start's training loops: CumAcc collection, seed ensembles, curriculum.
 
 The step is the document's (cross-entropy, Adam, ``model.train()``, a shuffled
 ``DataLoader`` with 4 workers), so a seeded run gives the same model and the same CumAcc;

@@ -1,4 +1,4 @@
-"""The source document's ``get_pacing_function`` and ``CurriculumSampler`` over easyfirst's
+"""The paper quick start's ``get_pacing_function`` and ``CurriculumSampler`` over easyfirst's
 pacing registry and ``easyfirst.curriculum.CurriculumSampler``.
 
 Example:

@@ -1,4 +1,4 @@
-"""The source document's ``IndexedDataset`` and ``CumAccTracker`` over ``OutcomeRecorder``.
+"""The paper quick start's ``IndexedDataset`` and ``CumAccTracker`` over ``OutcomeRecorder``.
 
 Example:
     >>> tracker = CumAccTracker(4, num_epochs=1)

@@ -80,7 +80,7 @@ class TrainingDynamics:
         return self.meta.get("dataset_fingerprint")
 
     def cumacc(self) -> torch.Tensor:
-        """Epochs correct / epochs seen (the seed's CumAcc when every epoch visits all)."""
+        """Epochs correct / epochs seen (the paper's CumAcc when every epoch visits all)."""
         return self.correct_sum / self.epochs_seen.clamp(min=1).double()
 
     def history_matrix(self) -> torch.Tensor:
