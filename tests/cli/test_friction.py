@@ -203,3 +203,21 @@ def test_no_in_house_words_in_the_package_or_the_docs(capsys):
     assert main(["pacings"]) == 0
     out = capsys.readouterr().out
     assert "family paper" in out and "family seed" not in out
+
+
+def test_piled_up_scores_get_log_bins_and_whole_counts(tmp_path):
+    from easyfirst.analysis.plots import histogram_bins, score_histograms
+
+    rng = np.random.default_rng(0)
+    ce = np.r_[rng.uniform(1e-4, 0.05, 900), rng.uniform(0.5, 6.0, 100)]  # CE loss: piled at 0
+    edges, xscale, yscale = histogram_bins(ce)
+    assert (xscale, yscale) == ("log", "linear") and edges[0] == ce.min()
+    assert np.histogram(ce, edges)[0].max() < 0.5 * ce.size  # the pile spread out
+    aum = np.r_[np.zeros(900), rng.normal(-2, 1, 100)]  # piled, not positive: log counts
+    assert histogram_bins(aum)[1:] == ("linear", "log")
+    even = rng.uniform(0, 1, 1000)
+    assert histogram_bins(even)[1:] == ("linear", "linear")
+    assert histogram_bins(np.array([0.0, 0.5, 1.0]))[1:] == ("linear", "linear")
+    path = score_histograms(Scores(ce, higher_is_easier=False, meta={"scorer": "celoss"}),
+                            tmp_path / "h.png", targets=np.arange(1000) % 3)
+    assert path.stat().st_size > 0

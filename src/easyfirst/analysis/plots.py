@@ -59,16 +59,7 @@ def score_histograms(
     """
     v = scores.values
     finite = np.isfinite(v)
-    uniq = np.unique(v[finite])
-    lo, hi = (float(uniq[0]), float(uniq[-1])) if uniq.size else (0.0, 1.0)
-    if hi == lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    if 1 < uniq.size <= bins:  # few distinct values (e.g. CumAcc): one bar per value
-        mids = (uniq[1:] + uniq[:-1]) / 2
-        gap = float(np.min(np.diff(uniq))) / 2
-        edges = np.concatenate([[uniq[0] - gap], mids, [uniq[-1] + gap]])
-    else:
-        edges = np.linspace(lo, hi, bins + 1)
+    edges, xscale, yscale = histogram_bins(v[finite], bins)
     if targets is None:
         groups: list[tuple[str, np.ndarray]] = [("all samples", v[finite])]
     else:
@@ -88,14 +79,44 @@ def score_histograms(
     direction = "higher = easier" if scores.higher_is_easier else "lower = easier"
     for ax, (name, vals) in zip(axes.flat, groups, strict=False):
         ax.hist(vals, bins=edges, color="#4477aa")
+        ax.set_xscale(xscale)
+        ax.set_yscale(yscale)
+        if yscale == "linear":
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 samples
         ax.set_title(f"{name} (n={vals.size})", fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
     fig.suptitle(f"{scores.scorer} scores per class ({direction})", fontsize=11)
-    fig.supxlabel(scores.scorer, fontsize=9)
-    fig.supylabel("samples", fontsize=9)
+    fig.supxlabel(scores.scorer + (" (log scale)" if xscale == "log" else ""), fontsize=9)
+    fig.supylabel("samples" + (" (log scale)" if yscale == "log" else ""), fontsize=9)
     return _save(fig, path)
+
+
+PILED = 0.5  # one equal-width bin holding this share of the samples: the values pile up
+
+
+def histogram_bins(values: np.ndarray, bins: int = 30) -> tuple[np.ndarray, str, str]:
+    """Bin edges and the x and y axis scales (``linear`` or ``log``) of a readable histogram of
+    finite ``values``: one bar per value when there are at most ``bins`` distinct ones (CumAcc);
+    else equal-width bins, unless half the samples would pile up in one bin (CE loss: most
+    near 0, a long tail): then log-spaced bins on a log x axis for positive values, or a log
+    count axis otherwise, so that the tail stays visible."""
+    uniq = np.unique(values)
+    lo, hi = (float(uniq[0]), float(uniq[-1])) if uniq.size else (0.0, 1.0)
+    if hi == lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    if 1 < uniq.size <= bins:
+        mids = (uniq[1:] + uniq[:-1]) / 2
+        gap = float(np.min(np.diff(uniq))) / 2
+        return np.concatenate([[uniq[0] - gap], mids, [uniq[-1] + gap]]), "linear", "linear"
+    edges = np.linspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(values, bins=edges)
+    if not values.size or counts.max() < PILED * values.size:
+        return edges, "linear", "linear"
+    if lo > 0:
+        return np.geomspace(lo, hi, bins + 1), "log", "linear"
+    return edges, "linear", "log"
 
 
 def data_map(
