@@ -38,6 +38,7 @@ from easyfirst.analysis.results import (
     Table,
     find_runs,
     fusion_groups,
+    in_metric,
 )
 from easyfirst.analysis.stats import (
     Finding,
@@ -225,6 +226,7 @@ def fusion_findings(records: Sequence[RunRecord], *, best_k: int = 3
     return out
 
 
+@in_metric
 def cell_table(records: Sequence[RunRecord]) -> Table:
     """Every grid cell: mean test accuracy [95 % CI] over seeds, and its paired difference
     from the baseline of the same seeds, Holm-corrected over the cells."""
@@ -268,15 +270,16 @@ def _seeds_text(n: int | None) -> str:
     return "-" if n is None else "> 1000" if n > 1000 else str(n)
 
 
-def findings_table(findings: Sequence[Finding]) -> Table:
-    """One row per finding: claim, verdict, effect [CI], p, n, seeds a difference needs."""
+def findings_table(findings: Sequence[Finding], *, metric: str = "accuracy") -> Table:
+    """One row per finding: claim, verdict, effect [CI], p, n, seeds a difference needs;
+    ``metric``: what the effects are differences of (``mAP`` for multi-label runs)."""
     rows = [[f.claim, f.verdict if f.verdict != "not distinguishable"
              else f"not distinguishable at n = {f.n}",
              f.text().split("effect ", 1)[1].split(", p =")[0], f"{f.p:.4g}", str(f.n),
              _seeds_text(f.seeds_needed)] for f in findings]
     return Table("The paper's findings on these runs", ["claim", "verdict",
                  "effect [95 % CI]", "p (Holm)", "n", "seeds needed"], rows,
-                 note="effect = first side minus second, in test accuracy. Seed-paired claims: "
+                 note=f"effect = first side minus second, in test {metric}. Seed-paired claims: "
                  "n = seeds; fusion claims: n = test samples. Seeds needed: for the observed "
                  "difference and spread at 80 % power and alpha / (number of findings), normal "
                  "approximation (findings.json has the exact number).")

@@ -46,6 +46,7 @@ from easyfirst.analysis.results import (
     find_runs,
     fusion_results,
     is_finished,
+    metric_name,
     run_folders,
     runs_table,
     table_by_ordering_pacing,
@@ -201,7 +202,7 @@ def runs_sections(
         order_by = ((plan or {}).get("plan", {}).get("order_by") or [None])[0]
         found = paper_findings(records, best_k=best_k, stability=stability, order_by=order_by)
         if found:
-            sec.blocks.append(findings_table(found))
+            sec.blocks.append(findings_table(found, metric=metric_name(records)))
         if "baseline" in kinds:
             sec.blocks.append(cell_table(records))
         sec.blocks.append(table_by_ordering_pacing(records))

@@ -51,7 +51,12 @@ class Table:
     collapsed: bool = False
 
 
-def _in_metric(make: Callable[..., Any]) -> Callable[..., Any]:
+def metric_name(records: Sequence[RunRecord]) -> str:
+    """``mAP`` when every run is multi-label, else ``accuracy``."""
+    return "mAP" if records and all(r.metric == "map" for r in records) else "accuracy"
+
+
+def in_metric(make: Callable[..., Any]) -> Callable[..., Any]:
     """Tables of multi-label runs say mAP where single-label ones say accuracy."""
 
     @functools.wraps(make)
@@ -196,7 +201,7 @@ def _selected_on(records: Sequence[RunRecord]) -> str:
     return "dev" if all(math.isfinite(r.dev_accuracy) for r in records) else "dev (test if no dev)"
 
 
-@_in_metric
+@in_metric
 def table_by_ordering_pacing(records: Sequence[RunRecord]) -> Table:
     """Mean test accuracy [95 % CI] per run type (rows) and pacing (columns), over a and
     seeds."""
@@ -225,7 +230,7 @@ def table_by_ordering_pacing(records: Sequence[RunRecord]) -> Table:
     )
 
 
-@_in_metric
+@in_metric
 def best_vs_baselines(records: Sequence[RunRecord], k: int = 3) -> tuple[Table, dict[str, Any]]:
     """The best run of each type (on dev) against the mean test accuracy of the best k baselines.
 
@@ -294,7 +299,7 @@ def _ci_text(c: dict[str, Any] | Comparison | None) -> str:
     return (c if isinstance(c, Comparison) else Comparison(**c)).text().rsplit(" (n=", 1)[0]
 
 
-@_in_metric
+@in_metric
 def fusion_results(
     records: Sequence[RunRecord], *, k: int = 3, split: str = "test"
 ) -> tuple[Table, list[dict[str, Any]]]:
@@ -333,7 +338,7 @@ def fusion_results(
     ), rows_data
 
 
-@_in_metric
+@in_metric
 def runs_table(records: Sequence[RunRecord]) -> Table:
     """Every run: type, pacing, a, b, seed, final pool, dev and test accuracy."""
     rows = []

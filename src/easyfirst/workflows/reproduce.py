@@ -72,6 +72,7 @@ from easyfirst.analysis.results import (
     fusion_results,
     is_finished,
     load_run,
+    metric_name,
     runs_table,
     table_by_ordering_pacing,
 )
@@ -362,7 +363,8 @@ def paper_tables(records: Sequence[RunRecord], *, best_k: int = 3,
         ``{"findings", "best_vs_baselines", "fusion", "runs"}``.
     """
     found = paper_findings(records, best_k=best_k, stability=stability, order_by=order_by)
-    tables = [findings_table(found), cell_table(records), table_by_ordering_pacing(records)]
+    tables = [findings_table(found, metric=metric_name(records)), cell_table(records),
+              table_by_ordering_pacing(records)]
     results: dict[str, Any] = {"findings": findings_dict(found, stability)}
     if any(r.kind == "baseline" for r in records):
         t, data = best_vs_baselines(records, best_k)
