@@ -99,6 +99,56 @@ def test_report_of_a_score_folder(score_dir, tmp_path):
         assert (f"| {tie} at " in row) if tie > 1 else ("| none |" in row)
 
 
+def _md_tables(md):
+    """Markdown tables by title: rows of cells."""
+    return {title: [[c.strip() for c in line.strip().strip("|").split(" | ")]
+                    for line in body.strip().splitlines()[2:]]
+            for title, body in re.findall(r"\*\*(.+?)\*\*\n\n((?:\|.*\n?)+)", md)}
+
+
+def test_report_starts_with_the_answer(score_dir, tmp_path):
+    html_path, md_path = write_report(score_dir, tmp_path / "rep")
+    html, md = html_path.read_text(), md_path.read_text()
+    titles = re.findall(r"^## (.+)$", md, re.M)
+    assert titles[0] == "Summary" and re.findall(r"<h2 id='([^']*)'>", html)[0] == "summary"
+    tables = _md_tables(md)
+    glance = dict(tables["At a glance"])
+    assert glance["training samples (N)"] == str(N)
+    assert glance["test accuracy per seed"] == "0.5 (seed 0), 0.6 (seed 1); mean 0.55"
+    need = {r[0]: r[3] for r in tables["Seeds needed for Spearman 0.9 between two independent "
+                                       "ensembles"]}
+    k1 = {r[0]: r[2] for r in tables["Agreement and ties by ensemble size"] if r[1] == "1"}
+    assert glance["seeds suggested for Spearman 0.9"] == need["aum"]  # the first: aum
+    assert glance["seed agreement (aum)"].startswith(f"mean Spearman {float(k1['aum']):.3g} ")
+    assert re.fullmatch(r"\d+ flagged \(\d+ wrong labels estimated\).*|not shown: .+",
+                        glance["likely label issues"])
+    # the table of contents: every later section, linked to its heading
+    contents = re.findall(r"^\d+\. \[(.+)\]\(#([a-z0-9-]+)\)$", md, re.M)
+    assert [t for t, _ in contents] == titles[1:]
+    for title, slug in contents:
+        assert f"<a href='#{slug}'>" in html and f"<h2 id='{slug}'>{title}</h2>" in html
+    # no rows without a correlation; counts as whole numbers; what was left out is said
+    rows = tables["Agreement and ties by ensemble size"]
+    assert rows and all(r[2] != "-" and int(r[4]) > 0 for r in rows)
+    assert all(re.fullmatch(r"\d+", r[5]) and re.fullmatch(r"\d+", r[6]) for r in rows)
+    assert {r[1] for r in rows} == {"1"} and "left out: k = 2, 3, no pair" in md
+
+
+def test_data_map_of_several_seeds_is_their_mean(tmp_path):
+    from easyfirst.scoring import functional as F
+
+    runs = [_dynamics(s) for s in range(3)]
+    mark = [0, 5, 59]
+    _, xy = plots.marked_data_map(runs, tmp_path / "m.png", mark)
+    conf = np.mean([F.confidence(d).numpy() for d in runs], axis=0)
+    var = np.mean([F.variability(d).numpy() for d in runs], axis=0)
+    ok = np.mean([d.eval_correct.numpy() for d in runs], axis=0) > 0.5
+    _, want = plots._data_map(conf, var, ok, tmp_path / "w.png", title="t", mark=mark)
+    assert np.allclose(xy, want)
+    _, one = plots.marked_data_map(runs[0], tmp_path / "o.png", mark)
+    assert not np.allclose(one, want)  # seed 0 alone is elsewhere
+
+
 def _write_run(root, name, ordering, pacing, a, probs):
     d = root / "runs" / name
     d.mkdir(parents=True)

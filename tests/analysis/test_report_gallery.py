@@ -189,6 +189,9 @@ window.addEventListener("load", () => {
     out.id = "easyfirst-check";
     out.textContent = JSON.stringify({
       height: document.documentElement.scrollHeight,
+      first: document.querySelector("h2").id,  // the summary, then its contents' links
+      contents: [...document.querySelectorAll("nav.contents a")].map(
+        a => !!document.getElementById(a.getAttribute("href").slice(1))),
       images: [...document.images].map(i => [i.src.slice(0, 80), i.complete && i.naturalWidth > 0]),
       audio: audios.map(a => [a.getAttribute("src"), a.readyState >= 1 && !a.error, a.duration]),
       links: [...document.querySelectorAll("svg a")].map(a => {  // on top, and a real row
@@ -246,6 +249,8 @@ def test_the_report_in_a_browser(report: Path, tmp_path: Path) -> None:
     assert state["audio"] and len(state["audio"]) == page.count("<audio ")
     assert all(ok and dur > 0 for _, ok, dur in state["audio"]), state["audio"]
     assert state["links"] and all(state["links"])
+    assert state["first"] == "summary" and state["contents"] and all(state["contents"])
+    assert len(state["contents"]) == page.count("<h2 ") - 1
     shot = tmp_path / "report.png"  # the whole page: a window as tall as it
     _chromium(tmp_path, f"--screenshot={shot}", f"--window-size=1300,{min(state['height'], 16000)}",
               "--hide-scrollbars", (report / "report.html").as_uri())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 
 import pytest
 
@@ -69,6 +71,11 @@ def test_reproduce_resumes_and_skips_finished_runs(tmp_path, capsys):
     assert second.rstrip().splitlines()[-1] == f"report: {out / 'report.html'}"
     html = (out / "report.html").read_text()
     assert "Results (Rampp et al. 2024 protocol)" in html and "Robustness" in html
+    heads = re.findall(r"<h2 id='[^']*'>([^<]+)</h2>", html)  # the answer first
+    assert heads[:3] == ["Summary", "Protocol", "Results (Rampp et al. 2024 protocol)"]
+    counts = Counter(f["verdict"] for f in findings["findings"])
+    said = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    assert f"<td>findings</td><td>{said}</td>" in html
 
     # a bigger budget with the same epochs and scoring seeds trains only the new grid cell
     assert main([*FAST, "--budget", "10", "--out", str(out), "--no-report"]) == 0

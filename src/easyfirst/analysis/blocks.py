@@ -125,5 +125,9 @@ def gallery_markdown(g: Gallery) -> str:
 
 @dataclass
 class Section:
+    """A titled part of a report; ``contents``: the titles it lists as the table of contents
+    (the summary's), linked to their sections."""
+
     title: str
     blocks: list[Table | Image | Gallery | str] = field(default_factory=list)
+    contents: list[str] = field(default_factory=list)

@@ -38,10 +38,11 @@ def format_markdown(table: Table) -> str:
 
 def format_html(table: Table) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    head = f"<thead><tr>{head}</tr></thead>" if any(table.columns) else ""  # none: no header
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in table.rows)
     note = f"<p class='note'>{html.escape(table.note)}</p>" if table.note else ""
-    grid = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+    grid = f"<table>{head}<tbody>{body}</tbody></table>{note}"
     if table.collapsed:
         return (f"<details><summary class='caption'>{html.escape(table.title)} (click to "
                 f"open)</summary>{grid}</details>")

@@ -124,10 +124,11 @@ def sample_tables(
     return [*blocks, *tables.media.notes()], tables.shown
 
 
-def linked_data_map(dyn: TrainingDynamics, path: Path, shown: dict[int, tuple[str, str]],
-                    caption: str) -> Image:
-    """The data map of ``dyn`` with the ``shown`` samples ringed, each a link to its row."""
-    png, xy = plots.marked_data_map(dyn, path, list(shown))
+def linked_data_map(dyns: TrainingDynamics | Sequence[TrainingDynamics], path: Path,
+                    shown: dict[int, tuple[str, str]], caption: str) -> Image:
+    """The data map of ``dyns`` (one run, or the seeds' mean) with the ``shown`` samples
+    ringed, each a link to its row."""
+    png, xy = plots.marked_data_map(dyns, path, list(shown))
     return Image(png, caption + "; ringed: the samples of the tables below (click one)",
                  [Link(x, y, *shown[i]) for i, (x, y) in zip(shown, xy, strict=True)
                   if math.isfinite(x) and math.isfinite(y)])

@@ -168,17 +168,24 @@ def data_map_from_dynamics(d: TrainingDynamics, path: str | Path, *, title: str 
     return marked_data_map(d, path, [], title=title)[0]
 
 
-def marked_data_map(d: TrainingDynamics, path: str | Path, mark: Sequence[int], *,
-                    title: str = "") -> tuple[Path, np.ndarray]:
+def marked_data_map(d: TrainingDynamics | Sequence[TrainingDynamics], path: str | Path,
+                    mark: Sequence[int], *, title: str = "") -> tuple[Path, np.ndarray]:
     """``data_map_from_dynamics`` with samples ``mark`` ringed; also their pixel positions
-    ``(len(mark), 2)`` as ``(x, y)`` from the PNG's top-left corner (for HTML links)."""
+    ``(len(mark), 2)`` as ``(x, y)`` from the PNG's top-left corner (for HTML links).
+
+    Several runs (the seeds): confidence and variability are the means over the runs, and a
+    sample counts as correct when it is in most of them."""
     from easyfirst.scoring import functional as F
 
-    correct = d.eval_correct if d.eval_correct is not None else d.correct_now
-    return _data_map(F.confidence(d).numpy(), F.variability(d).numpy(),
-                     np.asarray(correct.numpy(), bool), path, mark=mark,
-                     title=title or f"Data map (seed {d.meta.get('seed', '?')}, "
-                     f"{d.num_epochs} epochs)")
+    runs = [d] if isinstance(d, TrainingDynamics) else list(d)
+    conf = np.mean([F.confidence(r).numpy() for r in runs], axis=0)
+    var = np.mean([F.variability(r).numpy() for r in runs], axis=0)
+    correct = np.mean([np.asarray((r.eval_correct if r.eval_correct is not None
+                                   else r.correct_now).numpy(), float) for r in runs], axis=0)
+    seeds = (f"seed {runs[0].meta.get('seed', '?')}" if len(runs) == 1
+             else f"mean of {len(runs)} seeds")
+    return _data_map(conf, var, correct > 0.5, path, mark=mark,
+                     title=title or f"Data map ({seeds}, {runs[0].num_epochs} epochs)")
 
 
 def thumbnail(array: np.ndarray, path: str | Path, *, spectrogram: bool) -> Path:

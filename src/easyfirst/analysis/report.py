@@ -3,11 +3,12 @@
 The folder may be an ``easyfirst score`` output (``run.json`` + ``scores/``), an
 ``easyfirst train`` output (``metrics.json`` + ``predictions.npz``), a folder of such runs, or
 an ``easyfirst reproduce`` output (``reproduce.json``, ``score/``, ``runs/``). The report
-shows what is there:
+shows what is there, a score or reproduce folder's answer first (``glance``: a summary with
+the run's settings, accuracies, seed agreement and label issues, then the contents):
 
 * scores: summary per scorer, histograms per class, agreement (Spearman and Kendall), seed
   robustness with the seeds needed for a target correlation, ties per ensemble size, a
-  data map of the first seed, and per scorer the hardest and easiest samples and the likely
+  data map (the means over the seeds), and per scorer the hardest and easiest samples and the likely
   label issues to look at and listen to (``gallery``; its points on the data map link there);
 * training runs: the run table, pacing curves, learning curves with pool size, and (with
   several run types) the paper's findings tested (``findings``: verdicts with intervals and
@@ -36,8 +37,9 @@ from easyfirst.analysis.agreement import agreement
 from easyfirst.analysis.blocks import Image, Section
 from easyfirst.analysis.findings import cell_table, findings_table, paper_findings, score_stability
 from easyfirst.analysis.formats import format_html, format_markdown
-from easyfirst.analysis.label_issues import label_issues_or_why, noise_table
-from easyfirst.analysis.per_sample import load_runs, score_folders, seed_dirs
+from easyfirst.analysis.glance import Glance, anchor, summary_section
+from easyfirst.analysis.label_issues import LabelIssues, label_issues_or_why, noise_table
+from easyfirst.analysis.per_sample import load_runs, main_scorer, score_folders, seed_dirs
 from easyfirst.analysis.results import (
     RunRecord,
     Table,
@@ -65,10 +67,36 @@ def _fmt(x: float, digits: int = 4) -> str:
     return "-" if x is None or not math.isfinite(float(x)) else f"{float(x):.{digits}g}"
 
 
+def _glance_of_scores(g: Glance, folder: Path, ensembles: dict[str, Scores],
+                      summary: dict[str, Any], issues: LabelIssues | str,
+                      curves: dict[str, RobustnessCurve]) -> None:
+    """Fill ``g`` with what one score folder says (its dataset, settings, accuracies, the
+    main scorer's seed agreement, the likely label issues)."""
+    saved = read_json(folder / "run.json", what="the runs' settings") \
+        if (folder / "run.json").is_file() else {}
+    config = saved.get("config") or saved.get("settings") or {}
+    g.config = {**config, **g.config}  # a reproduce plan's settings win
+    g.dataset = g.dataset or config.get("dataset") or summary.get("dataset") \
+        or saved.get("dataset")
+    g.num_train = next(iter(ensembles.values())).num_samples if ensembles else None
+    g.metric = "test mAP" if "test_map" in summary else "test accuracy"
+    g.accuracy = {str(k): float(v) for k, v in
+                  (summary.get("test_map", summary.get("test_accuracy")) or {}).items()}
+    g.scorer = main_scorer(folder)
+    curve = curves.get(g.scorer or "")
+    g.seeds_scored = len(curve.ks) if curve is not None else len(seed_dirs(folder))
+    if curve is not None:
+        g.seed_spearman, g.seeds_for = float(curve.spearman_mean[0]), curve.seeds_for(g.target)
+    g.issues = (f"not shown: {issues}" if isinstance(issues, str) else
+                f"{len(issues)} flagged ({issues.estimated} wrong labels estimated); see "
+                "\"Samples to look at and listen to\"")
+
+
 def score_section(
-    folder: Path, files: Path, *, target: float, class_names: Sequence[str] | None, tag: str
+    folder: Path, files: Path, *, target: float, class_names: Sequence[str] | None, tag: str,
+    glance: Glance | None = None,
 ) -> list[Section]:
-    """Sections for one ``easyfirst score`` folder."""
+    """Sections for one ``easyfirst score`` folder; fills ``glance`` when given."""
     ensembles = {p.stem: Scores.load(p, allow_nan=True)
                  for p in sorted((folder / "scores").glob("*.csv"))}
     seeds = seed_dirs(folder)
@@ -115,15 +143,20 @@ def score_section(
             f"{name}: ensemble scores per class"))
     out = [overview]
     out += _agreement_sections(ensembles, files, tag)
-    out += _robustness_sections(ensembles, seeds, files, tag, target)
+    robust, curves = _robustness_sections(ensembles, seeds, files, tag, target)
+    out += robust
+    if glance is not None:
+        _glance_of_scores(glance, folder, ensembles, summary, issues, curves)
     samples, links = gallery.sample_tables(folder, files.parent, ensembles, dyns, issues,
                                            class_names=class_names, tag=tag)
     if dyn is not None:
         sec = Section("Data map")
-        sec.blocks.append(gallery.linked_data_map(dyn, files / f"{tag}datamap.png", links,
+        sec.blocks.append(gallery.linked_data_map(dyns, files / f"{tag}datamap.png", links,
                                                   "Confidence against variability of the "
                                                   "true-class probability (Swayamdipta et al. "
-                                                  "2020), coloured by eval-pass correctness")
+                                                  "2020), each the mean over the seeds, "
+                                                  "coloured by eval-pass correctness in most "
+                                                  "seeds")
                           if dyn.prob_sum is not None else "The runs recorded the core outcomes "
                           "only (--outcomes core), so there is no data map.")
         out.append(sec)
@@ -153,7 +186,9 @@ def _agreement_sections(ensembles: dict[str, Scores], files: Path, tag: str) -> 
 
 
 def _robustness_sections(ensembles: dict[str, Scores], seeds: list[Path], files: Path,
-                         tag: str, target: float) -> list[Section]:
+                         tag: str, target: float
+                         ) -> tuple[list[Section], dict[str, RobustnessCurve]]:
+    """The robustness section (none below two seeds) and the curves per scorer."""
     out: list[Section] = []
     curves: dict[str, RobustnessCurve] = {}
     for name in ensembles:
@@ -166,17 +201,22 @@ def _robustness_sections(ensembles: dict[str, Scores], seeds: list[Path], files:
         sec.blocks.append(Image(plots.robustness_plot(curves, files / f"{tag}robustness.png",
                                                       target=target),
                                 "Mean Spearman between disjoint k-seed ensembles"))
-        rows = []
+        rows, left = [], sorted({int(r["k"]) for c in curves.values() for r in c.rows()
+                                 if not r["num_pairs"]})
         for name, c in curves.items():
             for r in c.rows():
-                rows.append([name, str(r["k"]), _fmt(r["spearman_mean"], 4),
-                             _fmt(r["spearman_std"], 2), str(r["num_pairs"]),
-                             _fmt(r["num_unique"], 6), _fmt(r["largest_tie"], 6)])
+                if r["num_pairs"]:
+                    rows.append([name, str(r["k"]), _fmt(r["spearman_mean"], 4),
+                                 _fmt(r["spearman_std"], 2), str(r["num_pairs"]),
+                                 f"{r['num_unique']:.0f}", f"{r['largest_tie']:.0f}"])
         sec.blocks.append(Table(
             "Agreement and ties by ensemble size",
             ["scorer", "k", "mean Spearman", "std", "pairs", "unique values", "largest tie"],
-            rows, note="pairs of disjoint k-seed ensembles exist for k <= S/2; unique values "
-            "and largest tie are means over the k-seed ensembles formed."))
+            rows, note="pairs of disjoint k-seed ensembles exist for k <= S/2"
+            + (f" (left out: k = {', '.join(map(str, left))}, no pair of disjoint ensembles "
+               f"among {len(seeds)} seeds)" if left else "")
+            + "; unique values and largest tie are means over the k-seed ensembles formed, "
+            "rounded."))
         sec.blocks.append(Table(
             f"Seeds needed for Spearman {target:g} between two independent ensembles",
             ["scorer", "seeds scored", "fitted r1", f"seeds for {target:g}",
@@ -185,16 +225,16 @@ def _robustness_sections(ensembles: dict[str, Scores], seeds: list[Path], files:
               _fmt(c.predicted(len(c.ks)), 4)] for n, c in curves.items()],
             note=next(iter(curves.values())).method))
         out.append(sec)
-
-    return out
+    return out, curves
 
 
 def runs_sections(
     records: Sequence[RunRecord], files: Path, *, best_k: int, plan: dict[str, Any] | None,
-    stability: dict[str, float] | None = None,
+    stability: dict[str, float] | None = None, glance: Glance | None = None,
 ) -> list[Section]:
     """Sections for finished training runs (one run, a folder of runs, or a reproduce grid);
-    ``stability``: r1 per scorer, for the finding on seed-stable scorers."""
+    ``stability``: r1 per scorer, for the finding on seed-stable scorers; ``glance`` gets the
+    findings' verdict counts."""
     out: list[Section] = []
     kinds = {r.kind for r in records}
     if len(records) >= 2 and len(kinds) >= 2:
@@ -203,6 +243,8 @@ def runs_sections(
         found = paper_findings(records, best_k=best_k, stability=stability, order_by=order_by)
         if found:
             sec.blocks.append(findings_table(found, metric=metric_name(records)))
+            if glance is not None:
+                glance.verdicts.update(f.verdict for f in found)
         if "baseline" in kinds:
             sec.blocks.append(cell_table(records))
         sec.blocks.append(table_by_ordering_pacing(records))
@@ -251,9 +293,11 @@ def collect_sections(
         if (root / REPRODUCE_FILE).is_file() else None
     class_names = (plan or {}).get("class_names")
     sections: list[Section] = []
+    glance = Glance(target=target)
     if plan is not None:
         best_k = int(plan.get("plan", {}).get("best_k", best_k))
         s = plan.get("config") or plan.get("settings") or {}  # settings: before run.json v2
+        glance.config, glance.dataset = dict(s), s.get("dataset")
         p = plan.get("plan", {})
         intro = Section("Protocol")
         intro.blocks.append(Table("Settings", ["setting", "value"], [
@@ -269,12 +313,14 @@ def collect_sections(
     folders = score_folders(root)
     for i, folder in enumerate(folders):
         tag = f"{i}_" if len(folders) > 1 else ""
-        sections += score_section(folder, files, target=target, class_names=class_names, tag=tag)
+        sections += score_section(folder, files, target=target, class_names=class_names, tag=tag,
+                                  glance=glance if i == 0 else None)
     records = find_runs(root)
     if records:
         stability = score_stability(root / "score", (plan or {}).get("plan", {}).get(
             "scorers", [])) if plan is not None else None
-        runs = runs_sections(records, files, best_k=best_k, plan=plan, stability=stability)
+        runs = runs_sections(records, files, best_k=best_k, plan=plan, stability=stability,
+                             glance=glance)
         results = [sec for sec in runs if sec.title.startswith("Results")]
         at = 1 if plan is not None else 0  # the answer first: after the protocol's settings
         sections[at:at] = results
@@ -292,6 +338,8 @@ def collect_sections(
             "and scores/*.csv), finished train runs (metrics.json and predictions.npz) or a "
             "reproduce folder; got none. Pass the --out folder of one of those commands."
         )
+    if folders:  # a score or reproduce folder: the answer first
+        sections.insert(0, summary_section(glance, [sec.title for sec in sections]))
     kind = "reproduce" if plan is not None else ("score" if folders and not records else
                                                  "train" if records and not folders else "runs")
     return f"easyfirst report: {root.name} ({kind})", sections
@@ -319,7 +367,7 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
              f"</title><style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
     for sec in sections:
-        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+        parts.append(f"<h2 id='{anchor(sec.title)}'>{html.escape(sec.title)}</h2>")
         for b in sec.blocks:
             if isinstance(b, Table):
                 parts.append(format_html(b))
@@ -331,6 +379,10 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
                 parts.append(blocks.gallery_html(b))
             else:
                 parts.append(f"<p>{html.escape(b)}</p>")
+        if sec.contents:
+            parts.append("<nav class='contents'><p class='caption'>Contents</p><ol>" + "".join(
+                f"<li><a href='#{anchor(t)}'>{html.escape(t)}</a></li>" for t in sec.contents)
+                + "</ol></nav>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -348,6 +400,9 @@ def render_markdown(title: str, sections: Sequence[Section], out_dir: Path) -> s
                 parts.append(blocks.gallery_markdown(b))
             else:
                 parts.append(b)
+        if sec.contents:
+            parts.append("**Contents**\n\n" + "\n".join(
+                f"{i}. [{t}](#{anchor(t)})" for i, t in enumerate(sec.contents, 1)))
     return "\n\n".join(parts) + "\n"
 
 
