@@ -188,3 +188,18 @@ def test_report_refuses_a_folder_with_nothing(tmp_path, capsys):
     assert err.count("\n") == 0 and "Nothing to report" in err and "expected" in err
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_thumbnail_is_cropped_to_the_clip(tmp_path):
+    from PIL import Image as PILImage
+
+    clip = np.random.default_rng(0).normal(size=(40, 30))
+    floor = np.full((40, 1), -20.0)  # the log-Mel of zero padding: the same in every frame
+    padded = np.hstack([clip, floor.repeat(70, axis=1)])[None]  # (1, M, L): 30 of 100 frames
+    assert plots.content_frames(padded[0]) == slice(0, 30)
+    assert plots.content_frames(np.hstack([floor.repeat(3, 1), clip, floor])) == slice(3, 34)
+    assert plots.content_frames(floor.repeat(5, axis=1)) == slice(0, 5)  # nothing but floor
+    size = PILImage.open(plots.thumbnail(padded, tmp_path / "t.png", spectrogram=True)).size
+    assert size == (30 * 3, 40 * 3)  # the clip only, enlarged by 3 (its 30 frames to >= 64)
+    image = PILImage.open(plots.thumbnail(padded, tmp_path / "i.png", spectrogram=False))
+    assert image.size == (100 * 2, 40 * 2)  # an image is never cropped

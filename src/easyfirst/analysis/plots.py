@@ -188,16 +188,31 @@ def marked_data_map(d: TrainingDynamics | Sequence[TrainingDynamics], path: str 
                      title=title or f"Data map ({seeds}, {runs[0].num_epochs} epochs)")
 
 
+def content_frames(spec: np.ndarray) -> slice:
+    """The time frames (last axis) of a spectrogram ``(M, L)`` that hold the clip: the runs
+    of frames equal to the first or the last one (the padding of a shorter clip, e.g. the
+    log-Mel of zeros) are left out; all of it when every frame is the same."""
+    a = np.asarray(spec, dtype=np.float64)
+    tol = 1e-6 * (float(np.nanmax(a) - np.nanmin(a)) + 1.0) if a.size else 0.0
+    same_as_last = np.all(np.isclose(a, a[:, -1:], atol=tol, rtol=0), axis=0)
+    same_as_first = np.all(np.isclose(a, a[:, :1], atol=tol, rtol=0), axis=0)
+    if same_as_last.all():
+        return slice(0, a.shape[1])
+    tail, head = int(np.argmin(same_as_last[::-1])), int(np.argmin(same_as_first))
+    return slice(head if head >= 2 else 0, a.shape[1] - (tail if tail >= 2 else 0))
+
+
 def thumbnail(array: np.ndarray, path: str | Path, *, spectrogram: bool) -> Path:
     """A small PNG of one sample: a log-Mel ``(1, M, L)`` (low frequencies at the bottom,
-    magma) or an image ``(C, H, W)``, scaled to its own range and, when its shorter side is
-    under 64 pixels, enlarged by whole pixels to at least 64. One channel is stored as 64
-    levels of a palette (a few KB)."""
+    magma; cropped to the clip's frames, ``content_frames``) or an image ``(C, H, W)``,
+    scaled to its own range and, when its shorter side is under 64 pixels, enlarged by whole
+    pixels to at least 64. One channel is stored as 64 levels of a palette (a few KB)."""
     from matplotlib import colormaps
     from PIL import Image as PILImage
 
     a = np.asarray(array, dtype=np.float64)
     a = a.reshape(a.shape[-2:]) if a.ndim == 2 or a.shape[0] == 1 else np.moveaxis(a, 0, -1)
+    a = a[:, content_frames(a)] if spectrogram and a.ndim == 2 and a.shape[1] > 1 else a
     lo, hi = np.nanmin(a), np.nanmax(a)
     a = np.nan_to_num((a - lo) / (hi - lo) if hi > lo else a * 0)
     a = a[::-1] if spectrogram else a

@@ -6,7 +6,8 @@ feature cache) and uses it only when it is the data that was scored (same finger
 Then, for a training-split row index ``i``:
 
 * :meth:`~SampleMedia.thumbnail`: ``OUT/report_samples/{tag}{i}.png``, a small PNG of the
-  cached log-Mel features (audio sets) or of the image (``plots.thumbnail``);
+  cached log-Mel features cropped to the clip's frames (audio sets) or of the image
+  (``plots.thumbnail``);
 * :meth:`~SampleMedia.clip`: ``OUT/report_samples/{tag}{i}.mp3``, the clip the features were
   computed from (``easyfirst.data.clips``), mono, resampled to at most 16 kHz, the first
   4 s, scaled down only where it would clip; MP3 where libsndfile writes it (about 5 KB a
