@@ -59,6 +59,22 @@ def test_launch_prints_the_ranks_line_and_exits_2(tmp_path: Path, argv, line):
     assert not out.exists()
 
 
+def test_launch_s_own_errors_are_one_line(tmp_path: Path):
+    """The launcher's own failure (its port in use): one line, exit code 2, no traceback."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "easyfirst.cli.launch", *RUN, f"--master_port={port}",
+             *CASES[0][0][:3], "--out", str(tmp_path / "out")],
+            env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+            timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("easyfirst: error: torchrun's launcher: ") and (
+        "address already in use" in r.stderr)
+
+
 @pytest.mark.slow
 def test_plain_torchrun_adds_its_traceback(tmp_path: Path):
     """What the launcher adds under plain torchrun (documented in docs/how-to/gpus.md)."""

@@ -7,7 +7,8 @@ the launcher raises it for any worker that exits non-zero, whatever the worker d
 module runs torchrun's own launcher (same options, same environment for the workers) and
 ends as the command does: a worker's ``easyfirst: error:`` line (exit code 2) is the whole
 message, and the launcher exits 2; a worker that ended otherwise (a crash, a signal) gets one
-line naming its rank and exit code.
+line naming its rank and exit code; the launcher's own errors (a port in use) one line, exit
+code 2.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if line is not None:
             sys.stderr.write(f"easyfirst: error: {line}\n")
         return exit_code(failure.exitcode)
+    except Exception as exc:  # the launcher's own (a port in use, a rendezvous that failed)
+        from easyfirst.cli.main import error_line
+
+        sys.stderr.write(f"easyfirst: error: torchrun's launcher: {error_line(exc)}\n")
+        return 2
     return 0
 
 
