@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 torch.set_num_threads(1)
+# The commands tests run in this process compute with $OMP_NUM_THREADS threads (--threads'
+# default), as the torchrun workers they are compared with do: one, whatever the caller set.
+os.environ["OMP_NUM_THREADS"] = "1"
 
 # A helper script of an optional extra's tests: not collected (--doctest-modules imports it)
 # where the extra is missing; the tests that run it skip with the install command.
@@ -19,12 +23,18 @@ FIXTURES = REPO / "tests" / "fixtures"
 FSDD = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
 
 
+SLOW = {line.strip() for line in (REPO / "tests" / "slow_tests.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if torch.cuda.is_available():
-        return
+    """GPU tests skip without CUDA; the tests listed in slow_tests.txt are marked slow
+    (``pytest -m "not slow"``: the quick subset for development; CI runs everything)."""
     skip = pytest.mark.skip(reason="needs a CUDA GPU (none here)")
     for item in items:
-        if "gpu" in item.keywords:
+        if item.nodeid in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip)
 
 

@@ -68,15 +68,7 @@ def _kill_once(argv: list[str], watch: Path, after: int, delay: float) -> int:
     return p.wait(timeout=60)
 
 
-# report's figures and thumbnails (analysis/plots.py: Figure.savefig, PIL's save) are written
-# in place under their final names: a kill inside one leaves an empty or truncated PNG there
-# (seen: report_samples/1187.png, 0 bytes); the rerun replaces it. Writing them through
-# easyfirst.atomic.atomic_write removes the mark.
-IN_PLACE_PNGS = pytest.mark.xfail(reason="report's PNGs are written in place (plots.py)",
-                                  strict=False)
-
-
-@pytest.mark.parametrize("command", ["export", pytest.param("report", marks=IN_PLACE_PNGS)])
+@pytest.mark.parametrize("command", ["export", "report"])
 def test_killed_at_random_leaves_no_half_file_and_reruns_alike(run, tmp_path, command):
     """Killed after k of the n files it writes (k seeded in 0..n-1) and a seeded 0-50 ms."""
     before = _hashes(run)

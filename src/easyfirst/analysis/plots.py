@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from easyfirst.analysis.robustness import RobustnessCurve
+from easyfirst.atomic import atomic_write
 from easyfirst.pacing import PacingFunction
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
@@ -34,10 +35,8 @@ def _figure(width: float, height: float, *,
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, format="png")
-    return p
+    """The figure as a PNG, written atomically (a kill never leaves half a PNG)."""
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def score_histograms(
@@ -224,10 +223,7 @@ def thumbnail(array: np.ndarray, path: str | Path, *, spectrogram: bool) -> Path
         img = PILImage.fromarray(np.round(a * 63).astype(np.uint8))  # L, then a palette
         lut = colormaps["magma" if spectrogram else "gray"](np.linspace(0, 1, 64))[:, :3]
         img.putpalette(np.round(lut * 255).astype(np.uint8).ravel().tolist())
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    img.save(p, format="png", optimize=True)
-    return p
+    return atomic_write(path, lambda tmp: img.save(tmp, format="png", optimize=True))
 
 
 def agreement_heatmap(
