@@ -120,7 +120,7 @@ def test_report_starts_with_the_answer(score_dir, tmp_path):
     k1 = {r[0]: r[2] for r in tables["Agreement and ties by ensemble size"] if r[1] == "1"}
     assert glance["seeds suggested for Spearman 0.9"] == need["aum"]  # the first: aum
     assert glance["seed agreement (aum)"].startswith(f"mean Spearman {float(k1['aum']):.3g} ")
-    assert re.fullmatch(r"\d+ flagged; how and which: \"Samples to look at and listen to\""
+    assert re.fullmatch(r"\d+ flagged, each listed under \"Samples to look at and listen to\""
                         r"|not shown: .+", glance["likely label issues"])
     # the table of contents: every later section, linked to its heading
     contents = re.findall(r"^\d+\. \[(.+)\]\(#([a-z0-9-]+)\)$", md, re.M)

@@ -104,7 +104,7 @@ def test_hardest_easiest_and_label_issues_with_their_files(report: Path) -> None
                      r"\d+ wrong labels estimated by a two-component Gaussian mixture", md)
     flagged = re.search(r"Likely label issues: (\d+) flagged", md)
     glance = dict(tables["At a glance"])  # the summary counts them too
-    assert flagged and glance["likely label issues"].startswith(f"{flagged.group(1)} flagged;")
+    assert flagged and glance["likely label issues"].startswith(f"{flagged.group(1)} flagged,")
     files = sorted((report / "report_samples").iterdir())
     linked = set(re.findall(r"\((report_samples/[^)]+)\)", md))
     assert {f"report_samples/{f.name}" for f in files} == linked  # every file linked, no others

@@ -88,7 +88,7 @@ def _glance_of_scores(g: Glance, folder: Path, ensembles: dict[str, Scores],
     if curve is not None:
         g.seed_spearman, g.seeds_for = float(curve.spearman_mean[0]), curve.seeds_for(g.target)
     g.issues = (f"not shown: {issues}" if isinstance(issues, str) else
-                f"{len(issues)} flagged; how and which: "
+                f"{len(issues)} flagged, each listed under "
                 "\"Samples to look at and listen to\"")
 
 
