@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import cli_startup  # noqa: E402
 import gpu_step_variants  # noqa: E402
 import image_recipes  # noqa: E402
 import protocol  # noqa: E402
@@ -26,6 +27,13 @@ def test_scoring_throughput_smoke(tmp_path):
         assert r["c_mode"] == "sequential"  # auto never fuses on CPU
         assert r["a_reference"] > 0 and r["b_easyfirst_one_seed"] > 0
         assert r["ratio_b_over_a"] == pytest.approx(r["b_easyfirst_one_seed"] / r["a_reference"])
+
+
+def test_cli_startup_smoke(tmp_path):
+    out = tmp_path / "c.json"
+    assert cli_startup.main(["--rounds", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["ratios"] == [result["median_s"]["help"] / result["median_s"]["import_torch"]]
 
 
 def test_gpu_step_variants_smoke(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from easyfirst.cli.commands import COMMANDS
+
 DESCRIPTION = """\
 Write one CSV row per training sample of a score folder (or of the score folder inside a
 reproduce folder), easiest first by one scorer:
@@ -26,8 +28,7 @@ command prints how."""
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write every training sample's scores, id, label and "
-                       "prediction as CSV", description=DESCRIPTION)
+    p = sub.add_parser("export", help=COMMANDS["export"].help, description=DESCRIPTION)
     p.add_argument("run_dir", metavar="RUN", help="an --out folder of easyfirst score or reproduce")
     p.add_argument("--out", default=None, metavar="FILE.csv",
                    help="where to write (default: per_sample.csv in the score folder; not "

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from easyfirst.cli.commands import COMMANDS
+
 DESCRIPTION = """\
 Late fusion: add the class probabilities of several finished runs (easyfirst train --out
 folders) and take the argmax; prints the fused and each member's test accuracy (macro mAP for
@@ -18,7 +20,7 @@ easyfirst report PARENT shows the same table."""
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fuse", help="late fusion of train runs: fused and per-member accuracy",
+    p = sub.add_parser("fuse", help=COMMANDS["fuse"].help,
                        description=DESCRIPTION)
     p.add_argument("runs", nargs="+", metavar="RUN",
                    help="two or more train run folders, or one folder holding runs")

@@ -10,6 +10,7 @@ import inspect
 import re
 from typing import Any
 
+from easyfirst.cli.commands import COMMANDS, LISTINGS
 from easyfirst.data.registry import (
     SECTIONS,
     arg_docs,
@@ -108,8 +109,8 @@ def _registries() -> dict[str, Registry[Any]]:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    for name in _registries():
-        p = sub.add_parser(name, help=f"list the available {name}")
+    for name in LISTINGS:
+        p = sub.add_parser(name, help=COMMANDS[name].help)
         p.set_defaults(func=lambda args, n=name: _print(_registries()[n]))
     p = sub._name_parser_map["datasets"]
     p.add_argument("name", nargs="?", metavar="NAME",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import os
 import re
 import select
@@ -19,9 +20,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, NoReturn
 
 from easyfirst._version import __version__
-from easyfirst.cli import export, fuse, listing, report, reproduce, score, train
+from easyfirst.cli.commands import COMMANDS
 
-SUBCOMMANDS = (score, train, reproduce, report, fuse, export, listing)
 # Errors whose message is the whole story; any other type is named in the line.
 EXPECTED = (ValueError, KeyError, FileNotFoundError, IndexError, RuntimeError, OSError,
             FloatingPointError, ImportError)  # ImportError: a missing extra, with its install line
@@ -65,16 +65,30 @@ class Parser(argparse.ArgumentParser):
         return ns
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
+    """The ``easyfirst`` parser with every subcommand's options (``command="*"``), or only
+    ``command``'s (the others by name and help alone: their modules, and torch, stay
+    unimported; ``None``: none, enough for ``easyfirst --help``)."""
     parser = Parser(
         prog="easyfirst",
         description="Score per-sample difficulty from training dynamics and train with curricula.",
     )
     parser.add_argument("--version", action="version", version=f"easyfirst {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in SUBCOMMANDS:
-        module.add_parsers(sub)
+    wanted = COMMANDS[command].module if command in COMMANDS else command
+    for name, cmd in COMMANDS.items():
+        if name in sub.choices:  # added with its module's other subcommands (the listings)
+            continue
+        if wanted in ("*", cmd.module):
+            importlib.import_module(f"easyfirst.cli.{cmd.module}").add_parsers(sub)
+        else:
+            sub.add_parser(name, help=cmd.help)
     return parser
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def error_line(exc: BaseException) -> str:
@@ -110,7 +124,8 @@ def _disk_full(exc: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_named_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (one line, from Parser.error), --help, --version

@@ -7,10 +7,12 @@ import argparse
 from contextlib import nullcontext
 from pathlib import Path
 
+from easyfirst.cli.commands import COMMANDS
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="write report.html and report.md for a score, train or reproduce folder"
+        "report", help=COMMANDS["report"].help
     )
     p.add_argument("run_dir", metavar="RUN_DIR",
                    help="an --out folder of score, train or reproduce")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 
+from easyfirst.cli.commands import COMMANDS
 from easyfirst.cli.options import (
     add_data_args,
     add_train_args,
@@ -36,7 +37,7 @@ from easyfirst.scoring import SCORERS
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reproduce",
-        help="the paper's protocol: score, train the curriculum grid and baselines, fuse, report",
+        help=COMMANDS["reproduce"].help,
         description=plain_doc(__doc__ or ""),
     )
     add_data_args(p)

@@ -11,6 +11,7 @@ import argparse
 import math
 from typing import Any
 
+from easyfirst.cli.commands import COMMANDS
 from easyfirst.cli.options import (
     add_data_args,
     add_train_args,
@@ -33,7 +34,7 @@ def scorer_options() -> dict[str, list[tuple[str, Param]]]:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("score", help="train over seeds and score every training sample")
+    p = sub.add_parser("score", help=COMMANDS["score"].help)
     add_data_args(p)
     add_train_args(p, epochs=20)
     p.add_argument("--scorers", "--scorer", dest="scorers", default="cumacc",

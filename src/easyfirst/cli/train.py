@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from easyfirst.cli.commands import COMMANDS
 from easyfirst.cli.options import (
     add_data_args,
     add_train_args,
@@ -20,7 +21,7 @@ from easyfirst.scores import TIE_RULES
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train with a curriculum (or the baseline)")
+    p = sub.add_parser("train", help=COMMANDS["train"].help)
     add_data_args(p)
     add_train_args(p, epochs=20)
     p.add_argument("--scores", default=None, metavar="FILE",
