@@ -21,7 +21,7 @@ LAYERS = {
     "aucurriculum": 2,
     "scoring": 3, "curriculum": 3,
     "training": 4, "quickstart": 4,  # the source document's API over layers 2-3
-    "estimators": 5,
+    "estimators": 5, "run_folder": 5,  # run folders: read by analysis, written by workflows
     "analysis": 6, "workflows": 6,
     "cli": 7, "integrations": 7, "__init__": 7,  # the package root re-exports everything
 }

@@ -21,7 +21,8 @@ def test_top_level_help_imports_no_torch():
     alone (easyfirst.cli.commands): no torch, engine, scipy or matplotlib."""
     code = ("import sys; from easyfirst.cli.main import main; "
             "codes = [main(['--help']), main(['scroe'])]; "
-            f"print('codes', codes, 'loaded', [m for m in ('torch', *{HEAVY!r}) if m in sys.modules])")
+            f"print('codes', codes, 'loaded', "
+            f"[m for m in ('torch', *{HEAVY!r}) if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.splitlines()[-1] == "codes [0, 2] loaded []", r.stdout[-300:]
     assert "invalid choice: 'scroe'" in r.stderr

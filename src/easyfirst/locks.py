@@ -12,7 +12,7 @@ names, nowhere else.
 The manifest, ``out/.easyfirst.outputs.json`` (``MANIFEST``), lists the top-level names a run
 owns in its folder (``{"format": "easyfirst.outputs", "kind": ..., "outputs": [...]}``):
 ``--overwrite`` deletes those and nothing else, and ``export``/``report`` refuse to write
-inside them (``workflows.outputs``).
+inside them (``run_folder``).
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ from easyfirst.data import load_dataset
 from easyfirst.locks import LOCK
 from easyfirst.models.registry import build_model, check_model_options
 from easyfirst.recording import OutcomeRecorder
+from easyfirst.run_folder import read_json
 from easyfirst.scores import Scores, ScoresFileError
-from easyfirst.workflows.outputs import read_json
 
 FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "1", "--device", "cpu",
         "--no-progress"]

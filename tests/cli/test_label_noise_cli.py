@@ -10,7 +10,7 @@ import pytest
 from easyfirst.cli.main import main
 from easyfirst.data import ArraySplit, DatasetBundle, load_dataset, register_dataset
 from easyfirst.data.registry import DATASETS
-from easyfirst.workflows.outputs import read_sample_meta
+from easyfirst.run_folder import read_sample_meta
 
 FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "2", "--no-progress",
         "--device", "cpu"]

@@ -314,7 +314,7 @@ def score_stability(score_dir: str | Path, names: Sequence[str]) -> dict[str, fl
 def folder_findings(folder: str | Path, *, best_k: int | None = None) -> list[Finding]:
     """``paper_findings`` of the finished runs below ``folder``; a reproduce folder's plan
     gives ``best_k`` and the first ordering scorer, its ``score/`` folder the stability."""
-    from easyfirst.workflows.outputs import read_json
+    from easyfirst.run_folder import read_json
 
     root = Path(folder)
     plan_file = root / "reproduce.json"

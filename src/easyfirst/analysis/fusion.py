@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from easyfirst.analysis.stats import Comparison, paired_bootstrap_accuracy
+from easyfirst.run_folder import read_json, read_npz
 from easyfirst.targets import selection_metric
-from easyfirst.workflows.outputs import read_json, read_npz
 
 PREDICTIONS = "predictions.npz"
 

@@ -25,8 +25,8 @@ from easyfirst.analysis.per_sample import easy_to_hard
 from easyfirst.analysis.results import Table
 from easyfirst.analysis.sample_media import SampleMedia
 from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.run_folder import read_sample_meta
 from easyfirst.scores import Scores
-from easyfirst.workflows.outputs import read_sample_meta
 
 K = 5
 ISSUE_COLUMNS = ["given class", "suggested class", "mean probability", "seed agreement"]

@@ -55,10 +55,10 @@ from easyfirst.analysis.per_sample import (
 )
 from easyfirst.analysis.results import Table
 from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.run_folder import read_sample_meta
 from easyfirst.scores import Scores
 from easyfirst.scoring import get_scorer
 from easyfirst.scoring.functional import tie_evidence
-from easyfirst.workflows.outputs import read_sample_meta
 
 COLUMNS = ["issue_rank", "index", "id", "given", "suggested", "probability",
            "seed_agreement", "evidence"]

@@ -22,8 +22,8 @@ import numpy as np
 
 from easyfirst.analysis.results import Table
 from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.run_folder import read_json, read_sample_meta
 from easyfirst.scores import Scores, atomic_write_text, label_texts
-from easyfirst.workflows.outputs import read_json, read_sample_meta
 
 DECILES = 10
 FIXED = ["rank", "index", "id", "label", "predicted"]

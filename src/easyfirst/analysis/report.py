@@ -56,8 +56,8 @@ from easyfirst.analysis.results import (
 from easyfirst.analysis.robustness import RobustnessCurve, robustness_curve
 from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.pacing import PacingFunction
+from easyfirst.run_folder import read_json, read_sample_meta
 from easyfirst.scores import Scores
-from easyfirst.workflows.outputs import read_json, read_sample_meta
 
 REPRODUCE_FILE = "reproduce.json"
 FILES_DIR = "report_files"

@@ -32,7 +32,7 @@ from easyfirst.analysis.fusion import (
     read_predictions,
 )
 from easyfirst.analysis.stats import Comparison, mean_interval
-from easyfirst.workflows.outputs import read_json
+from easyfirst.run_folder import read_json
 
 KIND_BY_ORDERING = {"curriculum": "CL", "random": "RCL", "anti": "ACL", "none": "baseline"}
 KINDS = ("CL", "RCL", "ACL", "baseline")

@@ -21,9 +21,9 @@ import torch
 from scipy.stats import spearmanr
 
 from easyfirst.analysis.results import Table
+from easyfirst.run_folder import read_json, read_sample_meta
 from easyfirst.scores import Scores
 from easyfirst.targets import DEFAULT_CORRECTNESS, correctness
-from easyfirst.workflows.outputs import read_json, read_sample_meta
 
 NUM_BANDS = 4
 

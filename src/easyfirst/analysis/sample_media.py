@@ -33,7 +33,7 @@ from easyfirst.analysis import plots
 from easyfirst.audio.io import AudioError, resample
 from easyfirst.data import DATASETS, DatasetBundle, load_dataset
 from easyfirst.data.clips import has_clips, read_clip
-from easyfirst.workflows.outputs import read_json
+from easyfirst.run_folder import read_json
 
 MEDIA_DIR = "report_samples"
 MAX_SECONDS = 4.0

@@ -44,7 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.label_issues import write_label_issues
     from easyfirst.analysis.per_sample import find_score_folder, write_sample_csv
-    from easyfirst.workflows.outputs import writing_into
+    from easyfirst.run_folder import writing_into
 
     if args.label_issues and args.by is not None:
         raise ValueError("Expected --by without --label-issues (label issues are ranked by "

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.fusion import PREDICTIONS, fuse_runs
     from easyfirst.analysis.report import REPRODUCE_FILE
     from easyfirst.analysis.results import find_runs, fusion_results
+    from easyfirst.run_folder import read_json
     from easyfirst.scores import atomic_write_text
-    from easyfirst.workflows.outputs import read_json
 
     if args.json is not None and Path(args.json).is_dir():
         raise ValueError(f"Expected --json to be a file; got {args.json!r}, an existing folder. "

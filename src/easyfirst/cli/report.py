@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.report import write_report
-    from easyfirst.workflows.outputs import writing_into
+    from easyfirst.run_folder import writing_into
 
     if args.by is not None and args.hardest is None:
         raise ValueError(f"--by ranks the samples of --hardest; got --by {args.by} without "

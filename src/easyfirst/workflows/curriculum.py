@@ -25,6 +25,13 @@ from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
 from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import folder_lock
 from easyfirst.pacing import PacingFunction
+from easyfirst.run_folder import (
+    claim_out_dir,
+    read_json,
+    run_record,
+    write_metrics,
+    write_predictions,
+)
 from easyfirst.score_files import ScoresFileError, read_score_header
 from easyfirst.scores import Scores
 from easyfirst.training.checkpoint import save_checkpoint
@@ -32,13 +39,6 @@ from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, is_main_process, world_size
 from easyfirst.training.loop import RunResult, train
 from easyfirst.training.runs import check_model
-from easyfirst.workflows.outputs import (
-    claim_out_dir,
-    read_json,
-    run_record,
-    write_metrics,
-    write_predictions,
-)
 
 FINISHED = "metrics.json"  # with predictions.npz: a finished run
 

@@ -80,12 +80,12 @@ from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import folder_lock
 from easyfirst.monitor import expect_epochs
 from easyfirst.monitor.progress import progress_bar
+from easyfirst.run_folder import claim_out_dir, read_json, run_record
 from easyfirst.scores import Scores, atomic_write_text
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.runs import check_model
 from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
-from easyfirst.workflows.outputs import claim_out_dir, read_json, run_record
 from easyfirst.workflows.score import score_dataset
 
 PACING_ORDER = ("logarithmic", "exponential", "root", "linear")

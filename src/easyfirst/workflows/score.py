@@ -51,14 +51,7 @@ from easyfirst.estimators.features import load_model_file
 from easyfirst.locks import folder_lock
 from easyfirst.monitor import expect_epochs, log_scores
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.scores import Scores, ScoresFileError, label_texts, save_unless_same
-from easyfirst.scoring import DynamicsScorer, Scorer, SeedInputs, ensemble, get_scorer
-from easyfirst.training.config import RunConfig, identity, resolve_auto
-from easyfirst.training.distributed import is_main_process, local_runs, world_size
-from easyfirst.training.loop import CHECKPOINT, RunResult, train
-from easyfirst.training.runs import check_model
-from easyfirst.training.stacking import StackPlan, plan_stacking, train_stacked
-from easyfirst.workflows.outputs import (
+from easyfirst.run_folder import (
     SAMPLES,
     claim_out_dir,
     read_json,
@@ -67,6 +60,13 @@ from easyfirst.workflows.outputs import (
     write_predictions,
     write_sample_meta,
 )
+from easyfirst.scores import Scores, ScoresFileError, label_texts, save_unless_same
+from easyfirst.scoring import DynamicsScorer, Scorer, SeedInputs, ensemble, get_scorer
+from easyfirst.training.config import RunConfig, identity, resolve_auto
+from easyfirst.training.distributed import is_main_process, local_runs, world_size
+from easyfirst.training.loop import CHECKPOINT, RunResult, train
+from easyfirst.training.runs import check_model
+from easyfirst.training.stacking import StackPlan, plan_stacking, train_stacked
 
 SHARED = "the ordinary per-seed training runs"
 SUMMARY = "summary.json"
