@@ -116,3 +116,15 @@ def test_training_is_one_engine_and_a_quarter_smaller() -> None:
     lines = sum(len(p.read_text().splitlines()) for p in (SRC / "training").glob("*.py"))
     assert lines <= 0.75 * TRAINING_LINES_BEFORE, f"training/ has {lines} lines"
     assert not (SRC / "training" / "fused.py").exists()
+
+
+def test_analysis_and_workflows_meet_only_in_reproduce() -> None:
+    """Both read and write run folders through ``run_folder``; analysis never imports the
+    workflows, and of the workflows only ``reproduce`` imports analysis (for its tables)."""
+    crossing = {}
+    for path in _modules():
+        part = _part(path)
+        other = {"analysis": "workflows", "workflows": "analysis"}.get(part)
+        if other and other in _imported_parts(ast.parse(path.read_text())):
+            crossing[str(path.relative_to(SRC))] = other
+    assert crossing == {"workflows/reproduce.py": "analysis"}
