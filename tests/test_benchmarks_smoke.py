@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import cli_startup  # noqa: E402
+import engine_overhead  # noqa: E402
 import gpu_step_variants  # noqa: E402
 import image_recipes  # noqa: E402
 import protocol  # noqa: E402
@@ -34,6 +35,15 @@ def test_cli_startup_smoke(tmp_path):
     assert cli_startup.main(["--rounds", "1", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["ratios"] == [result["median_s"]["help"] / result["median_s"]["import_torch"]]
+
+
+def test_engine_overhead_smoke(tmp_path):
+    out = tmp_path / "e.json"
+    args = ["--dataset", "digits", "--model", "mlp", "--epochs", "1", "--rounds", "2"]
+    assert engine_overhead.main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["model"], result["epochs"], len(result["ratios"])) == ("mlp", 1, 2)
+    assert all(v > 0 for v in result["samples_per_s"].values())
 
 
 def test_gpu_step_variants_smoke(tmp_path):
