@@ -17,6 +17,8 @@ MAX_EPOCHS = 32767
 MAX_SEED = 2**32 - 1
 """Seeds are in ``[0, MAX_SEED]``: numpy's and torch's generators take them, and
 ``seed * 100_003 + epoch`` still fits an int64."""
+MAX_BATCH = 2**31 - 1
+"""The largest batch: torch indexes a batch with 32-bit sizes in places."""
 MAX_LR = 1e30
 """Above it, float32 optimizer steps overflow (a raw library error rather than divergence)."""
 
@@ -62,7 +64,7 @@ RANGES = {
     "momentum": Range(0, 1),
     "weight_decay": Range(0),
     "epochs": Range(1, MAX_EPOCHS, integer=True),
-    "batch_size": Range(1, integer=True),
+    "batch_size": Range(1, MAX_BATCH, integer=True),
     "seed": Range(0, MAX_SEED, integer=True),
 }
 """Each number's range, by its ``RunConfig`` field."""

@@ -198,6 +198,7 @@ def claim_out_dir(
     """
     path = out / file
     mine = json.loads(json.dumps(record, default=str))
+    _check_same_kind(out, str(mine.get("kind", "")))
     if overwrite and path.is_file():
         _clear(out, owned_outputs(out, file))
     if path.is_file():
@@ -233,6 +234,21 @@ def claim_out_dir(
                                file, *(read_manifest(out) or [])])  # present: a user's
     if write:
         atomic_write_text(path, json.dumps(mine, indent=1))
+
+
+def _check_same_kind(out: Path, kind: str) -> None:
+    """Refuse (before anything is changed, ``--overwrite`` included) a folder that holds a
+    run of another kind: a train run never replaces the score run whose scores it may read."""
+    for claim in ("run.json", "reproduce.json"):
+        if not (out / claim).is_file():
+            continue
+        theirs = "reproduce" if claim == "reproduce.json" else upgrade_record(
+            read_json(out / claim, what=f"the {claim} of {str(out)!r}")).get("kind", "")
+        if theirs and kind and theirs != kind:
+            raise ValueError(
+                f"Expected --out to be a new folder or one of an earlier {kind} run; got "
+                f"{str(out)!r}, which holds a {theirs} run. Choose another --out folder "
+                "(nothing was changed).")
 
 
 def _declared(kind: str, file: str) -> tuple[str, ...]:
@@ -272,22 +288,40 @@ def run_folder_of(path: Path) -> Path | None:
     return None
 
 
+def check_outside_runs(target: Path, *, option: str, allowed: Sequence[str] = (),
+                       instead: Path | None = None) -> None:
+    """Refuse (one line, nothing written) a ``target`` that is, or lies inside, one of a run
+    folder's own outputs (its manifest's names but ``allowed``). A run folder itself (a
+    reproduce run's member included) is left to the caller's rules."""
+    target = Path(os.path.abspath(target))
+    if run_folder_of(target) == target:
+        return
+    run = run_folder_of(target.parent)
+    if run is None:
+        return
+    top = target.relative_to(run).parts[0]
+    claim = "reproduce.json" if (run / "reproduce.json").is_file() else "run.json"
+    if top in owned_outputs(run, claim) and top not in allowed:
+        raise ValueError(
+            f"Expected {option} outside the run's own files; got {str(target)!r}, which is "
+            f"{'' if top == target.name else 'inside '}the run's {top!r} in {str(run)!r}. "
+            f"Choose another path (e.g. {str(instead or run.parent / 'new')!r}); nothing was "
+            "written.")
+
+
 @contextmanager
 def writing_into(target: Path, folder: Path, *, command: str) -> Iterator[None]:
-    """Hold ``folder``'s lock while ``command`` (``report``, ``export``) writes ``target``
-    there; refuse (one line, nothing written) a ``target`` among a run's own outputs other
-    than the command's own (``REPORTS``), and a folder another run holds."""
+    """Hold ``folder``'s lock while ``command`` (``report``, ``export``, ``fuse``) writes
+    ``target`` there; refuse (one line, nothing written) a ``target`` among a run's own
+    outputs other than the command's own (``REPORTS``), and a folder another run holds."""
     target = Path(os.path.abspath(target))
     run = run_folder_of(target.parent if target != folder else target)
-    if run is not None and target != run:
-        top = target.relative_to(run).parts[0]
-        claim = "reproduce.json" if (run / "reproduce.json").is_file() else "run.json"
-        if top in owned_outputs(run, claim) and top not in REPORTS[command]:
-            instead = run / REPORTS[command][0] if command == "export" else run
-            raise ValueError(
-                f"Expected --out outside the run's own files; got {str(target)!r}, which is "
-                f"{'' if top == target.name else 'inside '}the run's {top!r} in {str(run)!r}. "
-                f"Choose another path (e.g. {str(instead)!r}); nothing was written.")
+    if run is not None:
+        own = REPORTS.get(command, ())
+        instead = {"export": run / own[0] if own else run,
+                   "fuse": run.parent / "fusion.json"}.get(command, run)
+        check_outside_runs(target, option="--json" if command == "fuse" else "--out",
+                           allowed=own, instead=instead)
     if folder.exists() and not folder.is_dir():
         yield  # the writer names the file that is in the way
         return

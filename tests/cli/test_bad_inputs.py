@@ -171,7 +171,7 @@ CLI: list[Cli] = [
     Cli("epochs-zero", _score("--epochs", "0", *NEW), r"--epochs: expected .* got '0'"),
     Cli("epochs-negative", _score("--epochs", "-1", *NEW), r"--epochs: expected .* got '-1'"),
     Cli("batch-size-zero", _score("--batch-size", "0", *NEW),
-        r"--batch-size: expected a whole number >= 1; got '0'"),
+        r"--batch-size: expected a whole number >= 1 and <= 2147483647; got '0'"),
     Cli("lr-negative-into-done", ["score", *DONE, "--lr", "-1", "--out", "{done}"],
         r"--lr: expected a finite number > 0 .*; got '-1'"),
     Cli("lr-zero", _score("--lr", "0", *NEW), r"--lr: expected a finite number > 0 .*; got '0'"),
@@ -275,6 +275,23 @@ CLI: list[Cli] = [
         r"Expected --scorers like cumacc,fit,celoss; got ','"),
     Cli("reproduce-out-is-a-file", ["reproduce", "--dataset", "digits", "--out", "{file}"],
         r"Expected --out to be a folder"),
+    # another run's folder or files
+    Cli("out-inside-another-run", _score("--out", "{done}/scores"),
+        r"Expected --out outside the run's own files; got '.*scores', which is the run's "
+        r"'scores' in '.*'\. Choose another path"),
+    Cli("train-overwrites-a-score-run", _train("--ordering", "none", "--overwrite", "--out",
+                                               "{done}"),
+        r"Expected --out to be a new folder or one of an earlier train run; got '.*', which "
+        r"holds a score run"),
+    Cli("reproduce-into-a-score-run", ["reproduce", "--dataset", "digits", "--out", "{done}"],
+        r"which holds a score run\. Choose another --out folder"),
+    Cli("log-dir-inside-another-run", _train("--ordering", "none", "--log", "tensorboard",
+                                             "--log-dir", "{done}/seeds", *NEW),
+        r"Expected --log-dir outside the run's own files; got '.*seeds', which is the run's "
+        r"'seeds'"),
+    Cli("export-over-a-user-file", ["export", "{done}", "--out", "{file}"],
+        r"Expected --out to be a new file or an earlier export's CSV; got '.*a_file', an "
+        r"existing file that export did not write"),
     # report
     Cli("report-missing-folder", ["report", "{new}/nowhere"], r"is not a folder; expected the "
         r"--out folder of easyfirst score"),

@@ -52,9 +52,29 @@ def run(args: argparse.Namespace) -> int:
     name = "label_issues.csv" if args.label_issues else "per_sample.csv"
     target = Path(args.out) if args.out is not None else find_score_folder(args.run_dir) / name
     with writing_into(target, target.parent, command="export"):  # the folder's lock
+        _refuse_a_file_not_ours(target)
         if args.label_issues:
             path, found = write_label_issues(args.run_dir, target)
             print(f"label issues: {found.rule()}\n  -> {path}")
             return 0
         print(f"samples: {write_sample_csv(args.run_dir, target, by=args.by)}")
     return 0
+
+
+HEADERS = (b"rank,index,id,", b"issue_rank,index,id,")  # the first cells export writes
+
+
+def _refuse_a_file_not_ours(target: Path) -> None:
+    """An existing ``--out`` is replaced only when an earlier export wrote it: a link, or a
+    file with another first line (a user's notes, data), is refused before anything runs."""
+    if target.is_symlink():
+        what = "a symbolic link"
+    elif target.is_file():
+        with open(target, "rb") as fh:
+            if fh.read(32).startswith(HEADERS):
+                return
+        what = "an existing file that export did not write"
+    else:
+        return
+    raise ValueError(f"Expected --out to be a new file or an earlier export's CSV; got "
+                     f"{str(target)!r}, {what}. Choose another path (nothing was written).")

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.fusion import PREDICTIONS, fuse_runs
     from easyfirst.analysis.report import REPRODUCE_FILE
     from easyfirst.analysis.results import find_runs, fusion_results
-    from easyfirst.run_folder import read_json
+    from easyfirst.run_folder import read_json, writing_into
     from easyfirst.scores import atomic_write_text
 
     if args.json is not None and Path(args.json).is_dir():
@@ -86,5 +86,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_text(table))
     if args.json is not None:
         clean = json.loads(json.dumps(result), parse_constant=lambda c: None)  # NaN -> null
-        print(f"json: {atomic_write_text(Path(args.json), json.dumps(clean, indent=1))}")
+        target = Path(args.json)
+        with writing_into(target, target.parent, command="fuse"):
+            print(f"json: {atomic_write_text(target, json.dumps(clean, indent=1))}")
     return 0

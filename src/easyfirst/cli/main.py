@@ -17,6 +17,7 @@ import select
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any, NoReturn
 
 from easyfirst._version import __version__
@@ -187,6 +188,11 @@ def _job(args: argparse.Namespace) -> AbstractContextManager[Any]:
 def _training_job(args: argparse.Namespace) -> Iterator[None]:
     from easyfirst.cli.options import torch_threads
     from easyfirst.monitor import job
+    from easyfirst.run_folder import check_outside_runs
+
+    for option, path in (("--out", args.out), ("--log-dir", args.log_dir)):
+        if path is not None:  # never among another run's own files
+            check_outside_runs(Path(path), option=option)
 
     with job(root=args.out, log=args.log, log_dir=args.log_dir,
              progress=not args.no_progress), torch_threads(args.threads):
