@@ -98,8 +98,10 @@ def test_summary_numbers_have_no_float_noise_but_scores_keep_every_bit():
         (lambda t: t.replace('"N": 5', '"N": 6'), "header says N=6 but the file has 5 rows"),
         (lambda t: "\n".join(t.splitlines()[:-1]) + "\n", "header says N=5 but the file has 4"),
         (lambda t: t.replace('"easyfirst.scores"', '"other"'), "expected format"),
-        (lambda t: t.replace("\n0,0.5,", "\n0,abc,"), "line 3: expected 'index,score,rank'"),
-        (lambda t: t.replace("\n4,0.5,", "\n0,0.5,"), "index 0 is out of range .* or repeated"),
+        (lambda t: t.replace("\n0,0.5,", "\n0,abc,"),
+         "line 3: expected 3 cells like 'index,score,rank'"),
+        (lambda t: t.replace("\n4,0.5,", "\n0,0.5,"),
+         "index 0 or rank .* is out of range .* or the index is repeated"),
         (lambda t: t.split("\n", 1)[1], "expected a first line"),
     ],
 )

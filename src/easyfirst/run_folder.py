@@ -42,6 +42,7 @@ from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.label_noise import NOISE_COLUMNS
+from easyfirst.file_errors import looks_like
 from easyfirst.locks import MANIFEST, folder_lock, read_manifest, write_manifest
 from easyfirst.targets import test_metrics
 from easyfirst.training.runs import RunResult
@@ -148,8 +149,8 @@ def read_sample_meta(folder: Path) -> dict[str, np.ndarray]:
     path = folder / SAMPLES
     if not path.is_file():
         return {}
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return read_npz(path, what="the samples file of an easyfirst run",
+                    fix="Restore it, or rerun the command that wrote the folder.")
 
 
 def _differences(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
@@ -333,9 +334,14 @@ def read_json(path: Path, *, what: str) -> dict[str, Any]:
     """A JSON object from ``path``, or one line naming the file and what is wrong with it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"Expected {what} ({str(path)!r}) to be JSON; it is not "
-                         f"({type(exc).__name__}: {exc}). Restore or delete that file.") from None
+    except json.JSONDecodeError as exc:
+        where = f"JSON that breaks off at line {exc.lineno}, column {exc.colno}"
+        raise ValueError(f"Expected {what} ({str(path)!r}) to be JSON; got "
+                         f"{looks_like(path) if not exc.doc.strip() else where}. Restore or "
+                         "delete that file.") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"Expected {what} ({str(path)!r}) to be JSON; got "
+                         f"{looks_like(path)}. Restore or delete that file.") from None
     if not isinstance(data, dict):
         raise ValueError(f"Expected {what} ({str(path)!r}) to hold a JSON object; got "
                          f"{type(data).__name__}. Restore or delete that file.")
@@ -345,7 +351,6 @@ def read_json(path: Path, *, what: str) -> dict[str, Any]:
 def read_npz(path: Path, *, what: str, fix: str) -> dict[str, np.ndarray]:
     """The arrays of the ``.npz`` file ``path`` by name, or one line naming the file, saying it
     is not ``what`` (garbage, truncated, a lone ``.npy`` array, pickled objects), and ``fix``."""
-    got = "a file in another format"
     try:
         z = np.load(path, allow_pickle=False)
         if isinstance(z, np.ndarray):
@@ -353,10 +358,7 @@ def read_npz(path: Path, *, what: str, fix: str) -> dict[str, np.ndarray]:
         else:
             with z:
                 return {k: z[k] for k in z.files}
-    except zipfile.BadZipFile:
-        got = "a damaged or truncated zip archive"
-    except (ValueError, OSError, EOFError, KeyError, zlib.error) as exc:
-        got = "a damaged archive" if path.read_bytes()[:2] == b"PK" else got
-        got += "" if "pickled" in str(exc) else f" ({type(exc).__name__})"
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error):
+        got = looks_like(path)
     raise ValueError(f"{str(path)!r} is not {what}: expected a NumPy .npz archive of named "
                      f"arrays; got {got}. {fix}")

@@ -28,6 +28,7 @@ from typing import IO, Any
 import numpy as np
 
 from easyfirst.atomic import atomic_write
+from easyfirst.file_errors import looks_like
 from easyfirst.score_csv import Rows, format_rows, parse_rows, quote
 
 FORMAT = "easyfirst.scores"
@@ -206,8 +207,8 @@ def _parse_header(p: Path, text: str) -> dict[str, Any]:
         header = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScoresFileError(
-            f"{str(p)!r}: header is not valid JSON ({exc}); expected the header Scores.save "
-            "writes. Rewrite the file (easyfirst score)."
+            f"{str(p)!r}: expected the JSON header Scores.save writes; got one that breaks off "
+            f"at column {exc.colno}. Rewrite the file (easyfirst score)."
         ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         got = header.get("format") if isinstance(header, dict) else header
@@ -311,11 +312,10 @@ def _open_npz(p: Path) -> tuple[str, Callable[[int], Body]]:
         with z:
             names = sorted(z.files)
             arrays = {k: z[k] for k in names if k in NPZ_ARRAYS}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         raise ScoresFileError(
-            f"{str(p)!r} is not a readable .npz score file ({type(exc).__name__}: "
-            f"{str(exc)[:80]}); expected one written by Scores.save(PATH.npz). Check the path, "
-            "or rewrite the file."
+            f"{str(p)!r} is not a readable .npz score file: expected one written by "
+            f"Scores.save(PATH.npz); got {looks_like(p)}. Check the path, or rewrite the file."
         ) from None
     header, values, rank = (arrays.get(k) for k in ("header", "values", "rank"))
     if names != NPZ_ARRAYS or header is None or header.ndim or header.dtype.kind != "U":
@@ -378,30 +378,36 @@ def _open_csv(p: Path) -> tuple[str, Callable[[int], Body]]:
 def _csv_body(p: Path, body: bytes, n: int, columns: int) -> Body:
     rows = parse_rows(body, columns)
     if rows is None or rows[0].size != n or not is_permutation(rows[0], n):
-        rows = _parse_rows_one_by_one(p, body.decode("utf-8"), n)
+        rows = _parse_rows_one_by_one(p, body.decode("utf-8"), n, columns)
     index, values, ranks = rows
     if not np.array_equal(index, np.arange(n)):
         values[index], ranks[index] = values.copy(), ranks.copy()
     return values, None if (ranks < 0).all() else ranks
 
 
-def _parse_rows_one_by_one(p: Path, text: str, n: int) -> Rows:
-    """What ``parse_rows`` leaves out (quoted cells, CRLF, ...), and what is wrong where."""
+def _parse_rows_one_by_one(p: Path, text: str, n: int, columns: int) -> Rows:
+    """What ``parse_rows`` leaves out (quoted cells, CRLF, ...), and what is wrong where: a
+    row of another number of cells than ``columns``, a cell that is not a number, an index
+    or rank out of range."""
     body = list(csv.reader(io.StringIO(text, newline=None)))
     _check_count(p, n, len(body), "rows")
     index, values, ranks = np.empty(n, np.int64), np.empty(n), np.full(n, -1, np.int64)
     seen = np.zeros(n, dtype=bool)
     for lineno, row in enumerate(body, start=3):
         try:
+            if len(row) != columns:
+                raise ValueError(row)
             i, v = int(row[0]), float(row[1])
-            r = int(row[2]) if len(row) > 2 and row[2] else -1
-        except (ValueError, IndexError):
+            r = int(row[2]) if row[2] else -1
+        except ValueError:
             raise ScoresFileError(
-                f"{str(p)!r} line {lineno}: expected 'index,score,rank'; got {row!r}."
+                f"{str(p)!r} line {lineno}: expected {columns} cells like "
+                f"'{','.join((COLUMNS + SAMPLE_COLUMNS)[:columns])}'; got {row!r}."
             ) from None
-        if not 0 <= i < n or seen[i]:
+        if not 0 <= i < n or seen[i] or not -1 <= r < n:
             raise ScoresFileError(
-                f"{str(p)!r} line {lineno}: index {i} is out of range [0, {n}) or repeated."
+                f"{str(p)!r} line {lineno}: index {i} or rank {r} is out of range [0, {n}), or "
+                "the index is repeated; expected each index once and ranks in that range."
             )
         seen[i] = True
         index[lineno - 3], values[lineno - 3], ranks[lineno - 3] = i, v, r

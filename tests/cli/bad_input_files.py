@@ -48,8 +48,14 @@ def files(done: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFa
     edit("version_x.csv", version="x")
     edit("version_99.csv", version=99)
     lines = text.splitlines(keepends=True)
-    (d / "inf.csv").write_text("".join([*lines[:2], "0,inf,0\n", *lines[3:]]))
-    (d / "nan.csv").write_text("".join([*lines[:2], "0,nan,\n", "1,nan,\n", *lines[4:]]))
+
+    def cells(line: str, score: str, rank: str | None = None) -> str:  # a row, id and label kept
+        i, _, r, rest = line.split(",", 3)
+        return ",".join([i, score, r if rank is None else rank, rest])
+
+    (d / "inf.csv").write_text("".join([*lines[:2], cells(lines[2], "inf"), *lines[3:]]))
+    (d / "nan.csv").write_text("".join([*lines[:2], cells(lines[2], "nan", ""),
+                                        cells(lines[3], "nan", ""), *lines[4:]]))
     (d / "binary.csv").write_bytes(bytes(range(256)) * 8)
     (d / "empty.csv").write_text("")
     for name, n, fp in (("short", 10, meta["dataset_fingerprint"]), ("foreign", 1257, "0000"),

@@ -33,9 +33,10 @@ from easyfirst.cli.options import parse_int_list
 from easyfirst.data import load_dataset
 from easyfirst.locks import LOCK
 from easyfirst.models.registry import build_model, check_model_options
-from easyfirst.recording import OutcomeRecorder
-from easyfirst.run_folder import read_json
+from easyfirst.recording import OutcomeRecorder, TrainingDynamics
+from easyfirst.run_folder import read_json, read_sample_meta
 from easyfirst.scores import Scores, ScoresFileError
+from easyfirst.training.checkpoint import load_checkpoint
 
 FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "1", "--device", "cpu",
         "--no-progress"]
@@ -275,6 +276,18 @@ CLI: list[Cli] = [
         r"Expected --scorers like cumacc,fit,celoss; got ','"),
     Cli("reproduce-out-is-a-file", ["reproduce", "--dataset", "digits", "--out", "{file}"],
         r"Expected --out to be a folder"),
+    # --dataset-opt values checked against the loader's defaults, before anything is written
+    Cli("dataset-opt-nan", _score("--dataset-opt", "dev_fraction=nan", *NEW),
+        r"Expected --dataset-opt dev_fraction to be a finite number \(default 0\.15\) for "
+        r"'digits'; got 'nan'"),
+    Cli("dataset-opt-negative-fraction", _score("--dataset-opt", "dev_fraction=-1", *NEW),
+        r"dev_fraction to be a fraction from 0 to 1 .*; got -1"),
+    Cli("dataset-opt-fractions-leave-nothing", _score(
+        "--dataset-opt", "dev_fraction=0.5", "--dataset-opt", "test_fraction=0.5", *NEW),
+        r"Expected dev_fraction \+ test_fraction < 1 for digits"),
+    Cli("reproduce-budget-huge", ["reproduce", "--dataset", "digits", "--budget",
+                                  "99999999999999999999", *NEW],
+        r"Expected a budget of at most 100000 runs; got 99999999999999999999"),
     # another run's folder or files
     Cli("out-inside-another-run", _score("--out", "{done}/scores"),
         r"Expected --out outside the run's own files; got '.*scores', which is the run's "
@@ -420,10 +433,37 @@ API: list[Api] = [
     Api("model-option-fixed", lambda e: check_model_options("mlp", {"input_shape": (1,)}),
         ValueError, r"'input_shape' is set by easyfirst"),
     Api("run-file-not-json", lambda e: read_json(e["files"] / "binary.csv", what="the summary"),
-        ValueError, r"Expected the summary \('.*binary\.csv'\) to be JSON; it is not .*Restore"),
+        ValueError, r"Expected the summary \('.*binary\.csv'\) to be JSON; got a file in another "
+        r"format \(2048 bytes\)\. Restore"),
+    Api("scores-rank-overflows",
+        lambda e: Scores.load(_edited_row(e, "0,0.5,1" + "9" * 23 + ",x,1")),
+        ScoresFileError, r"line 3: index 0 or rank 1999+ is out of range \[0, 1257\)"),
+    Api("scores-row-extra-cell", lambda e: Scores.load(_edited_row(e, "0,0.5,3,x,1,extra")),
+        ScoresFileError, r"line 3: expected 5 cells like 'index,score,rank,id,label'"),
+    Api("dynamics-garbage", lambda e: TrainingDynamics.load(_garbage(e, "dynamics.pt")),
+        ValueError, r"dynamics\.pt' is not a readable dynamics file: expected one written by "
+        r"easyfirst; got a text file \(7 bytes\)\. Delete that seed's folder"),
+    Api("checkpoint-empty", lambda e: load_checkpoint(_garbage(e, "ck.pt", b"")), ValueError,
+        r"ck\.pt' cannot be read: expected a file written by torch\.save; got an empty file"),
+    Api("samples-npz-garbage", lambda e: read_sample_meta(_garbage(e, "samples.npz").parent),
+        ValueError, r"samples\.npz' is not the samples file of an easyfirst run: .* got a text "
+        r"file"),
     Api("int-list-repeats", lambda e: parse_int_list("1,2,1", "--seeds"), ValueError,
         r"Expected distinct --seeds; got '1,2,1', which repeats 1"),
 ]
+
+
+def _garbage(env: dict[str, Path], name: str, data: bytes = b"garbage") -> Path:
+    """A file ``name`` holding ``data`` in a fresh folder."""
+    env["new"].mkdir(exist_ok=True)
+    (env["new"] / name).write_bytes(data)
+    return env["new"] / name
+
+
+def _edited_row(env: dict[str, Path], row: str) -> Path:
+    """The finished run's cumacc.csv with its first row replaced by ``row``."""
+    lines = (env["done"] / "scores" / "cumacc.csv").read_text().splitlines(keepends=True)
+    return _garbage(env, "edited.csv", "".join([*lines[:2], row + "\n", *lines[3:]]).encode())
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in API])

@@ -196,7 +196,7 @@ CASES = [
          r"with itself only repeats its accuracy: pass each run once", watch="inputs"),
     Case("fuse-garbage-predictions", ["fuse", "{inputs}/run", "{inputs}/garbage"],
          r"'.*garbage/predictions\.npz' is not a predictions file of easyfirst train: expected a "
-         r"NumPy \.npz archive of named arrays; got a file in another format\. Leave that run "
+         r"NumPy \.npz archive of named arrays; got a text file \(\d+ bytes\)\. Leave that run "
          r"out, or train it again", watch="inputs"),
 ]
 

@@ -18,6 +18,10 @@ def load_digits(*, dev_fraction: float = 0.15, test_fraction: float = 0.15) -> D
     """
     from sklearn.datasets import load_digits as sk_digits
 
+    if not 0 <= dev_fraction + test_fraction < 1:
+        raise ValueError(f"Expected dev_fraction + test_fraction < 1 for digits (some training "
+                         f"images left); got {dev_fraction} + {test_fraction}. Lower them.")
+
     d = sk_digits()
     x = torch.from_numpy((d.images / 16.0).astype(np.float32)).unsqueeze(1)
     y = d.target.astype(np.int64)

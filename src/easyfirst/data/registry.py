@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
+import numbers
 import re
 import sys
 from collections.abc import Callable
@@ -128,6 +130,32 @@ def _check_required(name: str, options: dict[str, Any]) -> None:
                   "layout).")
 
 
+def _check_option_values(name: str, options: dict[str, Any]) -> None:
+    """An option whose default is a number takes a finite number (a whole one for an integer
+    default), one whose default is a bool a bool; options named ``*fraction`` lie in [0, 1].
+    One line naming the option, before anything is loaded."""
+    params = inspect.signature(DATASETS.get(name)).parameters
+    for key, value in options.items():
+        shown = default = params[key].default if key in params else None
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if default is None and value is not None and str(params[key].annotation) in (
+                "float | None", "int | None"):  # an optional number: as a number's default
+            default = 0.0 if str(params[key].annotation).startswith("float") else 0
+        if isinstance(default, bool):
+            ok, want = isinstance(value, bool), "true or false"
+        elif isinstance(default, numbers.Real):
+            ok = number and math.isfinite(value) and (
+                not isinstance(default, int) or float(value).is_integer())
+            want = "a whole number" if isinstance(default, int) else "a finite number"
+            if ok and key.endswith("fraction") and not 0 <= value <= 1:
+                ok, want = False, "a fraction from 0 to 1"
+        else:
+            continue
+        if not ok:
+            raise ValueError(f"Expected --dataset-opt {key} to be {want} (default {shown!r}) "
+                             f"for {name!r}; got {value!r}. Fix or drop it (nothing was written).")
+
+
 def load_dataset(name: str, *, progress: bool | None = None, **options: Any) -> DatasetBundle:
     """Load a registered dataset; ``options`` are loader keywords (e.g. ``root=...``).
 
@@ -150,6 +178,7 @@ def load_dataset(name: str, *, progress: bool | None = None, **options: Any) -> 
     check_label_noise(noise["label_noise"], noise["noise_kind"], noise["noise_seed"])
     DATASETS.check_keywords(name, options, how="--dataset-opt KEY=VALUE, --root PATH")
     _check_required(name, options)
+    _check_option_values(name, options)
     takes = inspect.signature(DATASETS.get(name)).parameters
     if progress is not None and "progress" in takes:
         options.setdefault("progress", progress)

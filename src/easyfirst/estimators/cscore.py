@@ -31,7 +31,9 @@ import torch
 from easyfirst.data.base import DatasetBundle
 from easyfirst.estimators.base import ScorerOutput, register_estimator
 from easyfirst.estimators.cvloss import heldout_eval, part_bundle
+from easyfirst.estimators.features import load_npy
 from easyfirst.estimators.folds import check_ratios, complement, holdout_windows
+from easyfirst.run_folder import read_npz
 from easyfirst.scores import Scores
 from easyfirst.scoring.base import Param, float_list
 from easyfirst.training.config import RunConfig
@@ -98,21 +100,19 @@ def load_cscore_file(
         raise FileNotFoundError(f"C-score file {str(p)!r} does not exist; check the path.")
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        values = np.load(p, allow_pickle=False)
+        values = load_npy(p, what="a C-score file")
     elif suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            if "scores" not in z:
+        z = read_npz(p, what="a C-score file", fix="Save it with numpy.savez(PATH, scores=...).")
+        if "scores" not in z:
+            raise ValueError(f"Expected an array 'scores' in {str(p)!r}; got {', '.join(z)}.")
+        values = z["scores"]
+        if "labels" in z and targets is not None and len(z["labels"]) == len(targets):
+            diff = int((np.asarray(z["labels"]) != targets.numpy()).sum())
+            if diff:
                 raise ValueError(
-                    f"Expected an array 'scores' in {str(p)!r}; got {', '.join(z.files)}."
+                    f"C-score file {str(p)!r} labels differ from the training targets at "
+                    f"{diff} samples; expected the same samples in the same order."
                 )
-            values = z["scores"]
-            if "labels" in z and targets is not None and len(z["labels"]) == len(targets):
-                diff = int((np.asarray(z["labels"]) != targets.numpy()).sum())
-                if diff:
-                    raise ValueError(
-                        f"C-score file {str(p)!r} labels differ from the training targets at "
-                        f"{diff} samples; expected the same samples in the same order."
-                    )
     elif suffix == ".csv":
         with open(p, encoding="utf-8") as fh:
             first = fh.readline()
@@ -132,6 +132,9 @@ def load_cscore_file(
             f"C-score file {str(p)!r} has shape {values.shape} but the training split has "
             f"{num_samples} samples; expected one score per training sample in dataset order."
         )
+    if not np.isfinite(values).all():
+        raise ValueError(f"C-score file {str(p)!r} holds {int((~np.isfinite(values)).sum())} "
+                         "NaN or infinite scores; expected finite ones. Fix or recompute them.")
     return values
 
 

@@ -20,11 +20,24 @@ import torch
 from torch import nn
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.file_errors import looks_like
 from easyfirst.models.registry import build_model
 from easyfirst.training.checkpoint import load_checkpoint
 from easyfirst.training.config import RunConfig
 
 _ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Mish)
+
+
+def load_npy(p: Path, *, what: str) -> np.ndarray:
+    """The array of the ``.npy`` file ``p`` (a user's input), or one line naming it."""
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        arr = None
+    if not isinstance(arr, np.ndarray):
+        raise ValueError(f"{str(p)!r} is not {what}: expected a numeric array saved with "
+                         f"numpy.save; got {looks_like(p)}. Save it again with numpy.save.")
+    return arr
 
 
 def load_embeddings_file(path: str | os.PathLike[str], num_samples: int) -> np.ndarray:
@@ -41,7 +54,7 @@ def load_embeddings_file(path: str | os.PathLike[str], num_samples: int) -> np.n
             f"Expected an embeddings file .npy of shape (N, D); got {p.name!r}. Save it with "
             "numpy.save."
         )
-    arr = np.load(p, allow_pickle=False)
+    arr = load_npy(p, what="an embeddings file")
     if arr.ndim != 2:
         raise ValueError(
             f"Expected embeddings of shape (N, D) in {str(p)!r}; got shape {arr.shape}. Flatten "
@@ -260,7 +273,7 @@ def load_model_file(
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"Checkpoint {str(p)!r} does not exist; check the path.")
-    obj = load_checkpoint(p)
+    obj = load_checkpoint(p, fix="pass a file saved with torch.save(model.state_dict())")
     info: dict[str, Any] = {"checkpoint": str(p)}
     model_name, options = cfg.model, dict(cfg.model_options)
     if isinstance(obj, Mapping) and "config" in obj and "model" in obj:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from easyfirst.atomic import atomic_torch_save, atomic_write
+from easyfirst.file_errors import looks_like
 
 FORMAT = "easyfirst.dynamics"
 VERSION = 1
@@ -161,7 +162,8 @@ class TrainingDynamics:
                 d = torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
             raise ValueError(
-                f"{str(path)!r} is not a readable dynamics file ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}); rerun the scoring run."
+                f"{str(path)!r} is not a readable dynamics file: expected one written by "
+                f"easyfirst; got {looks_like(path)}. Delete that seed's folder and rerun with "
+                "--resume (the other seeds are kept)."
             ) from exc
         return cls.from_dict(d, source=str(path))

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from easyfirst.atomic import atomic_torch_save
+from easyfirst.file_errors import looks_like
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
@@ -17,13 +18,16 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
     atomic_torch_save(state, path)
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike[str], *,
+                    fix: str = "delete it to start the run afresh") -> dict[str, Any]:
+    """The checkpoint at ``path``, or one line: what it looks like and ``fix`` (the default
+    suits a run's own checkpoint; a user's input file gets another)."""
     try:
         state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise ValueError(
-            f"Checkpoint {str(path)!r} cannot be read ({type(exc).__name__}); delete it to start "
-            "the run afresh."
+            f"Checkpoint {str(path)!r} cannot be read: expected a file written by torch.save; "
+            f"got {looks_like(path)}; {fix}."
         ) from exc
     return state
 

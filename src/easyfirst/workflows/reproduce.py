@@ -176,6 +176,9 @@ class RunSpec:
         return f"{self.kind.lower()}{by}-{self.pacing}-a{self.full_at:g}-s{self.seed}"
 
 
+MAX_BUDGET = 100_000  # runs: far beyond any grid (the largest plan trains a few hundred)
+
+
 def make_plan(
     budget: str | int,
     *,
@@ -223,6 +226,9 @@ def make_plan(
         )
     n = int(text)
     per_cell = 2 * len(order) + 1
+    if n > MAX_BUDGET:
+        raise ValueError(f"Expected a budget of at most {MAX_BUDGET} runs; got {text}. Pass a "
+                         "smaller number, or paper for the paper's full protocol.")
     if n < 4 + per_cell:
         raise ValueError(
             f"Expected a budget of at least {4 + per_cell} runs (2 scoring seeds, 2 baselines, "
