@@ -194,6 +194,9 @@ CASES = [
     Case("fuse-a-run-with-itself", ["fuse", "{inputs}/run", "{inputs}/run/"],
          r"Expected distinct runs to fuse; got '.*run' twice \(also as '.*run/'\)\. A run fused "
          r"with itself only repeats its accuracy: pass each run once", watch="inputs"),
+    Case("report-of-a-damaged-run", ["report", "{inputs}/garbage"],  # built aside: no PNG left
+         r"garbage/predictions\.npz' is not a predictions file of easyfirst train",
+         watch="inputs"),
     Case("fuse-garbage-predictions", ["fuse", "{inputs}/run", "{inputs}/garbage"],
          r"'.*garbage/predictions\.npz' is not a predictions file of easyfirst train: expected a "
          r"NumPy \.npz archive of named arrays; got a text file \(\d+ bytes\)\. Leave that run "
@@ -283,3 +286,17 @@ def test_adding_a_scorer_keeps_every_finished_file_byte_identical(tmp_path):
     assert changed == ["summary.json"]
     assert {k for k in after if k not in before} == {
         "scores/fit.csv", "seeds/seed_0/scores/fit.csv", "seeds/seed_1/scores/fit.csv"}
+
+
+def test_a_refused_report_leaves_the_run_folder_as_it_was(tmp_path, capsys):
+    """The report is built in a staging folder and moved in whole: a member's damaged score
+    file, read after the first figures are drawn, leaves no PNG behind."""
+    run = tmp_path / "run"
+    assert main(["score", *FAST, "--seeds", "0,1", "--scorer", "cumacc,fit",
+                 "--out", str(run)]) == 0
+    (run / "seeds" / "seed_0" / "scores" / "cumacc.csv").write_text("garbage\n")
+    before = tree(run)  # hidden paths included: no staging folder may stay
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2
+    assert "seed_0/scores/cumacc.csv': expected a first line" in capsys.readouterr().err
+    assert tree(run) == before

@@ -44,8 +44,9 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 def _final(files: dict[str, str]) -> dict[str, str]:
     """The files under final names: not a writer's temp file, not a folder's lock."""
-    return {k: v for k, v in files.items()
-            if not k.endswith(PARTIAL) and not Path(k).name.startswith(LOCK)}
+    return {k: v for k, v in files.items()  # temp files, or in a staging folder (report's)
+            if not any(part.endswith(PARTIAL) for part in Path(k).parts)
+            and not Path(k).name.startswith(LOCK)}
 
 
 def _files_in(folder: Path) -> int:

@@ -26,6 +26,9 @@ import base64
 import html
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,7 @@ from easyfirst.analysis.results import (
 )
 from easyfirst.analysis.robustness import RobustnessCurve, robustness_curve
 from easyfirst.analysis.sample_facts import fact_tables
+from easyfirst.atomic import PARTIAL
 from easyfirst.pacing import PacingFunction
 from easyfirst.run_folder import read_json, read_sample_meta
 from easyfirst.scores import Scores
@@ -406,6 +410,9 @@ def render_markdown(title: str, sections: Sequence[Section], out_dir: Path) -> s
     return "\n\n".join(parts) + "\n"
 
 
+STAGING = ".report-staging."  # the folder a report is built in, beside its final place
+
+
 def write_report(
     run_dir: str | Path, out_dir: str | Path | None = None, *, target: float = 0.9,
     best_k: int = 3,
@@ -445,8 +452,25 @@ def write_report(
             f"Expected the report's --out to be a folder; got {str(out)!r}, an existing file. "
             "Choose another --out (nothing was changed)."
         )
-    files = out / FILES_DIR
-    title, sections = collect_sections(root, files, target=target, best_k=best_k)
-    html_path = atomic_write_text(out / "report.html", render_html(title, sections))
-    md_path = atomic_write_text(out / "report.md", render_markdown(title, sections, out))
-    return html_path, md_path
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f"{STAGING}*{PARTIAL}"):  # a killed report's: ours to remove
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(dir=out, prefix=STAGING, suffix=PARTIAL))
+    try:  # built beside, moved in once whole: a refused report leaves the folder as it was
+        title, sections = collect_sections(root, stage / FILES_DIR, target=target,
+                                           best_k=best_k)
+        atomic_write_text(stage / "report.html", render_html(title, sections))
+        atomic_write_text(stage / "report.md", render_markdown(title, sections, stage))
+        for child in sorted(stage.iterdir()):
+            _replace(out / child.name, child)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out / "report.html", out / "report.md"
+
+
+def _replace(target: Path, new: Path) -> None:
+    """Put ``new`` (a file or folder of the staged report) at ``target``, the previous
+    report's version removed first."""
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    os.replace(new, target)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from easyfirst._version import __version__
+from easyfirst.atomic import PARTIAL
 from easyfirst.cli.commands import COMMANDS
 
 # Errors whose message is the whole story; any other type is named in the line.
@@ -116,6 +117,8 @@ def _disk_full(exc: OSError) -> str:
         return text
     name = str(exc.filename) if exc.filename is not None else None
     if name is not None:  # an atomic write's temp file '.NAME.XXXX.easyfirst-partial': NAME
+        parts = Path(name).parts  # and a staging folder's name (a report's) left out
+        name = str(Path(*(p for p in parts[:-1] if not p.endswith(PARTIAL)), parts[-1]))
         head, tail = os.path.split(name)
         m = re.fullmatch(r"\.(.+)\.\w+\.(?:tmp|partial|easyfirst-partial)", tail)
         name = os.path.join(head, m.group(1)) if m else name
