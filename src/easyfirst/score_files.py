@@ -176,8 +176,33 @@ def tie_problem(meta: dict[str, Any]) -> str | None:
 
 
 # -- the checks both formats share ---------------------------------------------------------
+def _whole(low: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _list_of(ok: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list) and all(ok(x) for x in v)
+
+
+# The optional header fields Scores.save writes, each absent, null or of its kind.
+HEADER_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "scorer": ("a name", lambda v: isinstance(v, str)),
+    "seeds": ("a list of whole numbers >= 0", _list_of(_whole(0))),
+    "epochs": ("a whole number >= 1", _whole(1)),
+    "ensemble_size": ("a whole number >= 1", _whole(1)),
+    "members": ("a list of file names", _list_of(lambda v: isinstance(v, str))),
+    "params": ("an object", lambda v: isinstance(v, dict)),
+    "cost": ("an object", lambda v: isinstance(v, dict)),
+    "dataset_fingerprint": ("a string", lambda v: isinstance(v, str)),
+    "tie_evidence": ("a name", lambda v: isinstance(v, str)),
+}
+
+
 def _check_header(p: Path, header: dict[str, Any]) -> None:
     problem = tie_problem(header)
+    for key, (want, ok) in HEADER_FIELDS.items():
+        if problem is None and header.get(key) is not None and not ok(header[key]):
+            problem = f"expected the header's {key} to be {want} (or null); got {header[key]!r}"
     if problem is not None:
         raise ScoresFileError(f"{str(p)!r}: {problem}. The header was edited; rewrite the "
                               "file (easyfirst score).")

@@ -47,6 +47,9 @@ def files(done: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFa
     edit("n_null.csv", N=None)
     edit("version_x.csv", version="x")
     edit("version_99.csv", version=99)
+    edit("seeds_x.csv", seeds="x")
+    edit("scorer_5.csv", scorer=5)
+    edit("epochs_negative.csv", epochs=-1)
     lines = text.splitlines(keepends=True)
 
     def cells(line: str, score: str, rank: str | None = None) -> str:  # a row, id and label kept

@@ -435,6 +435,14 @@ API: list[Api] = [
     Api("run-file-not-json", lambda e: read_json(e["files"] / "binary.csv", what="the summary"),
         ValueError, r"Expected the summary \('.*binary\.csv'\) to be JSON; got a file in another "
         r"format \(2048 bytes\)\. Restore"),
+    Api("scores-header-seeds", lambda e: Scores.load(e["files"] / "seeds_x.csv"),
+        ScoresFileError, r"expected the header's seeds to be a list of whole numbers >= 0 \(or "
+        r"null\); got 'x'\. The header was edited"),
+    Api("scores-header-scorer", lambda e: Scores.load(e["files"] / "scorer_5.csv"),
+        ScoresFileError, r"expected the header's scorer to be a name \(or null\); got 5"),
+    Api("scores-header-epochs", lambda e: Scores.load(e["files"] / "epochs_negative.csv"),
+        ScoresFileError, r"expected the header's epochs to be a whole number >= 1 \(or null\); "
+        r"got -1"),
     Api("scores-rank-overflows",
         lambda e: Scores.load(_edited_row(e, "0,0.5,1" + "9" * 23 + ",x,1")),
         ScoresFileError, r"line 3: index 0 or rank 1999+ is out of range \[0, 1257\)"),

@@ -91,6 +91,7 @@ def inputs(tmp_path_factory) -> Path:
     _dataset(folder / "latin1", ("file,label\n" + _rows() + "a0.wav,caf\xe9\n").encode("latin-1"))
     _dataset(folder / "absolute", f"file,label\n{_rows()}{folder / 'latin1' / 'a0.wav'},no\n"
              .encode())
+    _dataset(folder / "outside", f"file,label\n{_rows()}../latin1/a0.wav,no\n".encode())
     _dataset(folder / "header_only", b"file,label\n")
     (folder / "header_only" / "dev.csv").write_text("file,label\n" + _rows())
     _dataset(folder / "tiny", ("file,label\n" + _rows(24)).encode(), n=24)
@@ -175,6 +176,9 @@ CASES = [
     # folder datasets: the file, what was expected, what was got, what to do
     Case("csv-latin1", _folder("latin1"), r"latin1/train\.csv: expected UTF-8 text; byte 0xe9 "
          r"at offset \d+ is not UTF-8 .*Save the file as UTF-8"),
+    Case("csv-path-leads-out", _folder("outside"), r"outside/train\.csv line 6: expected a "
+         r"file inside the dataset folder '.*outside'; got '\.\./latin1/a0\.wav', which leads "
+         r"out of it"),
     Case("csv-absolute-path", _folder("absolute"), r"absolute/train\.csv line 6: expected a "
          r"file path relative to the dataset folder '.*absolute'; got the absolute path "
          r"'/.*a0\.wav'\. Write it relative to that folder"),

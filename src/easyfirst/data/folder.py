@@ -188,6 +188,11 @@ def _read_table(path: Path, root: Path, file_col: str, label_col: str, delimiter
                 f"{path} line {line}: expected a file path relative to the dataset folder "
                 f"'{root}'; got the absolute path '{raw}'. Write it relative to that folder "
                 "(e.g. audio/x.wav), moving the file under it if needed.")
+        if os.path.normpath(rel).split(os.sep)[0] == "..":
+            raise ValueError(
+                f"{path} line {line}: expected a file inside the dataset folder '{root}'; got "
+                f"'{raw}', which leads out of it. Move the file under that folder and write "
+                "its path relative to it.")
         if rel in out:
             raise ValueError(f"{path.name} line {line}: file '{rel}' is listed twice; "
                              f"remove one row.")
