@@ -162,11 +162,15 @@ CLI: list[Cli] = [
         r"'num_classes' is set by easyfirst for 'mlp'.*Drop num_classes"),
     Cli("model-opt-no-equals", _score("--model-opt", "dropout", *NEW),
         r"Expected --model-opt KEY=VALUE; got 'dropout'"),
-    # a builder's own TypeError, through the catch-all (it fires when the model is built)
+    # the model builder's own check of its options (one line, before anything is written)
     Cli("model-opt-bad-value", _score("--model-opt", "hidden=abc", *NEW),
-        r"Could not build model 'mlp' with options \{'hidden': 'abc'\}.*Fix --model-opt\.$"),
+        r"Expected a list of hidden widths >= 1 .* got hidden='abc', dropout=0\.0\. Fix "
+        r"--model-opt\.$"),
     Cli("model-opt-negative", _score("--model-opt", "hidden=[-3]", *NEW),
-        r"Could not build model 'mlp'.*negative dimension -3.*Fix --model-opt\.$"),
+        r"Expected a list of hidden widths >= 1 and 0 <= dropout < 1 for mlp; got "
+        r"hidden=\[-3\], dropout=0\.0\. Fix --model-opt\.$"),
+    Cli("log-dir-is-a-file", _score("--log", "tensorboard", "--log-dir", "{file}", *NEW),
+        r"Expected --log-dir to be a folder; got '.*a_file', an existing file"),
     Cli("model-unknown", _score("--model", "bogus", *NEW), r"Unknown model 'bogus'\. Available"),
     # training settings
     Cli("epochs-zero", _score("--epochs", "0", *NEW), r"--epochs: expected .* got '0'"),

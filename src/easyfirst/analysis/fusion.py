@@ -127,6 +127,10 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
     z = read_npz(path, what=what, fix=fix)
     splits = [k[:-len("_probs")] for k in z if k.endswith("_probs")]
     if (splits or not z) and all(_split_ok(z, s) for s in splits):
+        bad = [s for s in splits if not np.isfinite(z[f"{s}_probs"]).all()]
+        if bad:
+            raise ValueError(f"{str(path)!r}: expected finite probabilities; {bad[0]}_probs "
+                             f"holds NaN or infinite values. {fix}")
         return z  # (a run of a dataset with neither dev nor test holds no arrays)
     raise ValueError(
         f"{str(path)!r} is not {what}: expected arrays SPLIT_probs (M, C), SPLIT_targets and "

@@ -196,6 +196,10 @@ def _training_job(args: argparse.Namespace) -> Iterator[None]:
     for option, path in (("--out", args.out), ("--log-dir", args.log_dir)):
         if path is not None:  # never among another run's own files
             check_outside_runs(Path(path), option=option)
+    if args.log_dir is not None and Path(args.log_dir).exists() and not Path(
+            args.log_dir).is_dir():
+        raise ValueError(f"Expected --log-dir to be a folder; got {args.log_dir!r}, an existing "
+                         "file. Choose another folder (nothing was written).")
 
     with job(root=args.out, log=args.log, log_dir=args.log_dir,
              progress=not args.no_progress), torch_threads(args.threads):

@@ -15,6 +15,11 @@ def mlp(
     dropout: float = 0.0,
 ) -> nn.Module:
     """Flatten, then ``Linear -> ReLU (-> Dropout)`` per hidden width, then a linear head."""
+    widths_ok = isinstance(hidden, list | tuple) and all(
+        isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden)
+    if not widths_ok or not 0 <= dropout < 1:
+        raise ValueError(f"Expected a list of hidden widths >= 1 and 0 <= dropout < 1 for mlp; "
+                         f"got hidden={hidden!r}, dropout={dropout!r}. Fix --model-opt.")
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(input_shape)
     for h in hidden:
