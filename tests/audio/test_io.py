@@ -87,6 +87,15 @@ def test_corrupt_or_unsupported(tmp_path: Path, name: str, content: bytes) -> No
         audio_info(tmp_path / name)
 
 
+def test_unreadable_file_says_permission_denied(tmp_path: Path, monkeypatch) -> None:
+    """Not libsndfile's "System error": the reason, in our words (root reads anything, so
+    the access check is what the test turns off)."""
+    (tmp_path / "locked.wav").write_bytes(b"RIFF" + bytes(60))
+    monkeypatch.setattr("easyfirst.audio.io.os.access", lambda path, mode: False)
+    with pytest.raises(AudioError, match=r"cannot read '.*locked\.wav': permission denied; "):
+        load_audio(tmp_path / "locked.wav", sample_rate=16000)
+
+
 def test_error_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "x.wav").write_bytes(b"garbage" * 50)
     with pytest.raises(AudioError) as info:

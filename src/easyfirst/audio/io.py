@@ -7,11 +7,14 @@ ratio, computed in float64.
 
 from __future__ import annotations
 
+import os
 from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from easyfirst.file_errors import looks_like
 
 _FIX = "expected a WAV/FLAC/OGG file readable by soundfile — re-export or remove it"
 
@@ -38,9 +41,10 @@ def check_audio_file(path: str | Path) -> None:
         raise _error(path, "the file is empty (0 bytes)")
 
 
-def _reason(e: Exception) -> str:
-    # LibsndfileError's str() repeats the path ("Error opening '...': ..."); keep the cause.
-    return str(getattr(e, "error_string", e)).replace("\n", " ").strip().rstrip(".")
+def _reason(path: Path) -> str:
+    """Why soundfile could not read ``path``: permission denied, or what the file looks like
+    (libsndfile's own words, e.g. "Format not recognised", "System error", say less)."""
+    return "permission denied" if not os.access(path, os.R_OK) else f"it is {looks_like(path)}"
 
 
 def audio_info(path: str | Path) -> tuple[int, int]:
@@ -59,8 +63,8 @@ def audio_info(path: str | Path) -> tuple[int, int]:
     check_audio_file(path)
     try:
         info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise _error(path, _reason(e)) from None
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        raise _error(path, _reason(path)) from None
     if info.frames == 0:
         raise _error(path, "it contains 0 samples")
     return int(info.frames), int(info.samplerate)
@@ -129,8 +133,8 @@ def load_audio(path: str | Path, *, sample_rate: int) -> np.ndarray:
     check_audio_file(path)
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise _error(path, _reason(e)) from None
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        raise _error(path, _reason(path)) from None
     if data.shape[0] == 0:
         raise _error(path, "it contains 0 samples")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
