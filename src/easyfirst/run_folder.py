@@ -352,12 +352,13 @@ def read_npz(path: Path, *, what: str, fix: str) -> dict[str, np.ndarray]:
     """The arrays of the ``.npz`` file ``path`` by name, or one line naming the file, saying it
     is not ``what`` (garbage, truncated, a lone ``.npy`` array, pickled objects), and ``fix``."""
     try:
-        z = np.load(path, allow_pickle=False)
-        if isinstance(z, np.ndarray):
-            got = "a single .npy array"
-        else:
-            with z:
-                return {k: z[k] for k in z.files}
+        with open(path, "rb") as fh:  # closed here even when numpy gives up half-way
+            z = np.load(fh, allow_pickle=False)
+            if isinstance(z, np.ndarray):
+                got = "a single .npy array"
+            else:
+                with z:
+                    return {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error):
         got = looks_like(path)
     raise ValueError(f"{str(path)!r} is not {what}: expected a NumPy .npz archive of named "

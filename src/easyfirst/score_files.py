@@ -332,12 +332,13 @@ def _check_ranks(p: Path, ranks: np.ndarray | None, n: int) -> None:
 # -- .npz -----------------------------------------------------------------------------------
 def _open_npz(p: Path) -> tuple[str, Callable[[int], Body]]:
     try:
-        z = np.load(p, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise ValueError("one .npy array, not an .npz archive")
-        with z:
-            names = sorted(z.files)
-            arrays = {k: z[k] for k in names if k in NPZ_ARRAYS}
+        with open(p, "rb") as fh:  # closed here even when numpy gives up half-way
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("one .npy array, not an .npz archive")
+            with z:
+                names = sorted(z.files)
+                arrays = {k: z[k] for k in names if k in NPZ_ARRAYS}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         raise ScoresFileError(
             f"{str(p)!r} is not a readable .npz score file: expected one written by "

@@ -316,7 +316,9 @@ CLI: list[Cli] = [
     Cli("report-target-above-one", ["report", "{done}", "--target", "2"],
         r"Expected target \(--target, a Spearman correlation\) in \(0, 1\); got 2\.0"),
     Cli("report-best-k-zero", ["report", "{done}", "--best-k", "0"],
-        r"Expected best_k \(--best-k, .*\) >= 1; got 0"),
+        r"argument --best-k: expected a whole number >= 1; got '0'"),
+    Cli("noise-seed-huge", _score("--noise-seed", "9" * 30, *NEW),
+        r"argument --noise-seed: expected a whole number >= 0 and <= 4294967295"),
     Cli("report-out-is-a-file", ["report", "{done}", "--out", "{file}"],
         r"Expected the report's --out to be a folder; got '.*', an existing file"),
     # a full disk

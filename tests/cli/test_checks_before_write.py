@@ -198,6 +198,9 @@ CASES = [
     Case("fuse-a-run-with-itself", ["fuse", "{inputs}/run", "{inputs}/run/"],
          r"Expected distinct runs to fuse; got '.*run' twice \(also as '.*run/'\)\. A run fused "
          r"with itself only repeats its accuracy: pass each run once", watch="inputs"),
+    Case("report-into-another-run", ["report", "{done}", "--out", "{inputs}/run"],
+         r"Expected --out to be RUN_DIR itself or a folder holding no run; got '.*run', which "
+         r"holds another run", watch="inputs"),
     Case("report-of-a-damaged-run", ["report", "{inputs}/garbage"],  # built aside: no PNG left
          r"garbage/predictions\.npz' is not a predictions file of easyfirst train",
          watch="inputs"),

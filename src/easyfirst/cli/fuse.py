@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from easyfirst.cli.commands import COMMANDS
+from easyfirst.cli.options import positive_int
 
 DESCRIPTION = """\
 Late fusion: add the class probabilities of several finished runs (easyfirst train --out
@@ -26,7 +27,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="two or more train run folders, or one folder holding runs")
     p.add_argument("--split", choices=("test", "dev"), default="test",
                    help="the split whose predictions are fused")
-    p.add_argument("--best-k", type=int, default=3,
+    p.add_argument("--best-k", type=positive_int, default=3,
                    help="a folder of runs: fuse the best k baselines too (a reproduce "
                    "folder's plan wins)")
     p.add_argument("--json", default=None, metavar="FILE",

@@ -265,7 +265,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-kind", default="uniform", metavar="KIND",
                    help=f"with --label-noise, {one_of(NOISE_KINDS)}: uniform gives another class "
                    "at random, pairs the class's partner in a seeded pairing of the classes")
-    p.add_argument("--noise-seed", type=int, default=0, metavar="N",
+    p.add_argument("--noise-seed", type=bounded("seed"), default=0, metavar="N",
                    help="with --label-noise, the seed of which labels flip and to what")
 
 

@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from easyfirst.cli.commands import COMMANDS
+from easyfirst.cli.options import positive_int
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -20,9 +21,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "not inside the run's own files)")
     p.add_argument("--target", type=float, default=0.9,
                    help="Spearman for the seeds-needed estimate")
-    p.add_argument("--best-k", type=int, default=3,
+    p.add_argument("--best-k", type=positive_int, default=3,
                    help="compare the best runs with the mean of the best k baselines")
-    p.add_argument("--hardest", type=int, default=None, metavar="K",
+    p.add_argument("--hardest", type=positive_int, default=None, metavar="K",
                    help="print the K hardest training samples of the score folder (rank, index, "
                    "id, label, predicted, each scorer's score; easyfirst export writes all) "
                    "instead of writing the report")
@@ -34,7 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.report import write_report
-    from easyfirst.run_folder import writing_into
+    from easyfirst.run_folder import run_folder_of, writing_into
 
     if args.by is not None and args.hardest is None:
         raise ValueError(f"--by ranks the samples of --hardest; got --by {args.by} without "
@@ -47,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     out = Path(args.out if args.out is not None else args.run_dir)
+    other_run = run_folder_of(out.absolute()) == out.absolute()
+    if other_run and out.resolve() != Path(args.run_dir).resolve():
+        raise ValueError(f"Expected --out to be RUN_DIR itself or a folder holding no run; got "
+                         f"{str(out)!r}, which holds another run (whose own report would be "
+                         "replaced). Choose another folder (nothing was written).")
     lock = writing_into(out, out, command="report") if Path(args.run_dir).is_dir() else (
         nullcontext())  # no run folder: write_report says so
     with lock:  # the folder's lock; refused inside a run's own files
