@@ -117,7 +117,8 @@ def _sha(folder):
          r"of easyfirst score or reproduce\."),
         (["export", "{s}", "--out", "{s}"], r"Expected --out to be a CSV file; got '.*', an "
          r"existing folder\."),
-        (["report", "{s}", "--hardest", "0"], r"Expected --hardest K >= 1 .* got 0"),
+        (["report", "{s}", "--hardest", "0"],
+         r"argument --hardest: expected a whole number >= 1; got '0'"),
         (["report", "{s}", "--by", "aum"], r"--by ranks the samples of --hardest"),
     ],
 )

@@ -101,7 +101,8 @@ def multi_label_toy():
     (["--label-noise", "0.1", "--noise-kind", "pair"],
      "Expected a label-noise kind in uniform, pairs; got 'pair'. Pass --noise-kind uniform"),
     (["--noise-kind", "bogus"], "got 'bogus'"),
-    (["--label-noise", "0.1", "--noise-seed", "-1"], "seed that is a whole number >= 0"),
+    (["--label-noise", "0.1", "--noise-seed", "-1"],
+     "--noise-seed: expected a whole number >= 0 and <= 4294967295; got '-1'"),
     (["--dataset", "ml_toy_noise", "--label-noise", "0.1"],
      "Expected a single-label dataset for label noise; got 'ml_toy_noise'"),
 ])
