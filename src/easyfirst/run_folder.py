@@ -319,7 +319,7 @@ def writing_into(target: Path, folder: Path, *, command: str) -> Iterator[None]:
     run = run_folder_of(target.parent if target != folder else target)
     if run is not None:
         own = REPORTS.get(command, ())
-        instead = {"export": run / own[0] if own else run,
+        instead = {"export": run / REPORTS["export"][0],
                    "fuse": run.parent / "fusion.json"}.get(command, run)
         check_outside_runs(target, option="--json" if command == "fuse" else "--out",
                            allowed=own, instead=instead)

@@ -130,30 +130,37 @@ def _check_required(name: str, options: dict[str, Any]) -> None:
                   "layout).")
 
 
+def _number_kind(param: inspect.Parameter | None) -> type | None:
+    """What a loader keyword takes, from its default (or an ``int | None``/``float | None``
+    annotation): ``bool``, ``int`` or ``float``; None for anything else (paths, names)."""
+    default = None if param is None else param.default
+    if isinstance(default, bool | int | float):
+        return type(default)
+    annotation = "" if param is None else str(param.annotation)
+    return {"int | None": int, "float | None": float}.get(annotation)
+
+
 def _check_option_values(name: str, options: dict[str, Any]) -> None:
-    """An option whose default is a number takes a finite number (a whole one for an integer
-    default), one whose default is a bool a bool; options named ``*fraction`` lie in [0, 1].
-    One line naming the option, before anything is loaded."""
+    """A numeric option takes a finite number (a whole one where the loader's default is an
+    int), a bool option a bool; options named ``*fraction`` lie in [0, 1]. One line naming
+    the option, before anything is loaded."""
     params = inspect.signature(DATASETS.get(name)).parameters
     for key, value in options.items():
-        shown = default = params[key].default if key in params else None
+        kind = _number_kind(params.get(key))
+        if kind is None or (value is None and params[key].default is None):
+            continue
         number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        if default is None and value is not None and str(params[key].annotation) in (
-                "float | None", "int | None"):  # an optional number: as a number's default
-            default = 0.0 if str(params[key].annotation).startswith("float") else 0
-        if isinstance(default, bool):
+        if kind is bool:
             ok, want = isinstance(value, bool), "true or false"
-        elif isinstance(default, numbers.Real):
-            ok = number and math.isfinite(value) and (
-                not isinstance(default, int) or float(value).is_integer())
-            want = "a whole number" if isinstance(default, int) else "a finite number"
+        else:
+            ok = number and math.isfinite(value) and (kind is float or float(value).is_integer())
+            want = "a whole number" if kind is int else "a finite number"
             if ok and key.endswith("fraction") and not 0 <= value <= 1:
                 ok, want = False, "a fraction from 0 to 1"
-        else:
-            continue
         if not ok:
-            raise ValueError(f"Expected --dataset-opt {key} to be {want} (default {shown!r}) "
-                             f"for {name!r}; got {value!r}. Fix or drop it (nothing was written).")
+            raise ValueError(f"Expected --dataset-opt {key} to be {want} (default "
+                             f"{params[key].default!r}) for {name!r}; got {value!r}. Fix or "
+                             "drop it (nothing was written).")
 
 
 def load_dataset(name: str, *, progress: bool | None = None, **options: Any) -> DatasetBundle:
