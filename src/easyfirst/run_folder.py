@@ -28,8 +28,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +40,7 @@ from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.label_noise import NOISE_COLUMNS
-from easyfirst.file_errors import looks_like
+from easyfirst.file_errors import looks_like, read_npz
 from easyfirst.locks import MANIFEST, folder_lock, read_manifest, write_manifest
 from easyfirst.targets import test_metrics
 from easyfirst.training.runs import RunResult
@@ -346,20 +344,3 @@ def read_json(path: Path, *, what: str) -> dict[str, Any]:
         raise ValueError(f"Expected {what} ({str(path)!r}) to hold a JSON object; got "
                          f"{type(data).__name__}. Restore or delete that file.")
     return data
-
-
-def read_npz(path: Path, *, what: str, fix: str) -> dict[str, np.ndarray]:
-    """The arrays of the ``.npz`` file ``path`` by name, or one line naming the file, saying it
-    is not ``what`` (garbage, truncated, a lone ``.npy`` array, pickled objects), and ``fix``."""
-    try:
-        with open(path, "rb") as fh:  # closed here even when numpy gives up half-way
-            z = np.load(fh, allow_pickle=False)
-            if isinstance(z, np.ndarray):
-                got = "a single .npy array"
-            else:
-                with z:
-                    return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error):
-        got = looks_like(path)
-    raise ValueError(f"{str(path)!r} is not {what}: expected a NumPy .npz archive of named "
-                     f"arrays; got {got}. {fix}")

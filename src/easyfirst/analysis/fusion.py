@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from easyfirst.analysis.stats import Comparison, paired_bootstrap_accuracy
-from easyfirst.run_folder import read_json, read_npz
+from easyfirst.file_errors import read_npz
+from easyfirst.run_folder import read_json
 from easyfirst.targets import selection_metric
 
 PREDICTIONS = "predictions.npz"

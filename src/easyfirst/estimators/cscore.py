@@ -31,9 +31,8 @@ import torch
 from easyfirst.data.base import DatasetBundle
 from easyfirst.estimators.base import ScorerOutput, register_estimator
 from easyfirst.estimators.cvloss import heldout_eval, part_bundle
-from easyfirst.estimators.features import load_npy
 from easyfirst.estimators.folds import check_ratios, complement, holdout_windows
-from easyfirst.run_folder import read_npz
+from easyfirst.file_errors import load_npy, read_npz
 from easyfirst.scores import Scores
 from easyfirst.scoring.base import Param, float_list
 from easyfirst.training.config import RunConfig

@@ -20,24 +20,12 @@ import torch
 from torch import nn
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
-from easyfirst.file_errors import looks_like
+from easyfirst.file_errors import load_npy
 from easyfirst.models.registry import build_model
 from easyfirst.training.checkpoint import load_checkpoint
 from easyfirst.training.config import RunConfig
 
 _ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Mish)
-
-
-def load_npy(p: Path, *, what: str) -> np.ndarray:
-    """The array of the ``.npy`` file ``p`` (a user's input), or one line naming it."""
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        arr = None
-    if not isinstance(arr, np.ndarray):
-        raise ValueError(f"{str(p)!r} is not {what}: expected a numeric array saved with "
-                         f"numpy.save; got {looks_like(p)}. Save it again with numpy.save.")
-    return arr
 
 
 def load_embeddings_file(path: str | os.PathLike[str], num_samples: int) -> np.ndarray:
