@@ -61,7 +61,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         d.eval_predicted[ISSUE] = (d.targets[ISSUE] + 1) % 10
         d.eval_confidence[ISSUE] = 0.97
         assert d.margin_sum is not None
-        d.margin_sum[ISSUE] = -100.0 * d.num_epochs  # the lowest AUM: most evidence
+        d.margin_sum[ISSUE] = -100.0 * d.epochs  # the lowest AUM: most evidence
         d.save(sd / "dynamics.pt")
     return out
 

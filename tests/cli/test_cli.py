@@ -27,7 +27,7 @@ def scored(tmp_path_factory):
 def test_score_writes_runs_scores_and_summary(scored, capsys):
     for seed in (0, 1):
         d = TrainingDynamics.load(scored / "seeds" / f"seed_{seed}" / "dynamics.pt")
-        assert d.meta["seed"] == seed and d.num_epochs == 3
+        assert d.meta["seed"] == seed and d.epochs == 3
         assert (scored / "seeds" / f"seed_{seed}" / "scores" / "cumacc.csv").is_file()
     ens = Scores.load(scored / "scores" / "cumacc.csv")
     members = [Scores.load(scored / "seeds" / f"seed_{s}" / "scores" / "cumacc.csv")

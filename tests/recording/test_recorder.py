@@ -21,7 +21,7 @@ def _simulate(n: int = 40, c: int = 4, epochs: int = 7, batch: int = 6, seed: in
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(epochs, n, c, generator=g, dtype=torch.float64) * 2
     targets = torch.randint(0, c, (n,), generator=g)
-    rec = OutcomeRecorder(n, keep_history=True, max_epochs=epochs, el2n_epoch=2,
+    rec = OutcomeRecorder(n, keep_history=True, epochs=epochs, el2n_epoch=2,
                           outcomes=outcomes)
     for e in range(epochs):
         perm = torch.randperm(n, generator=g)
@@ -88,14 +88,14 @@ def test_out_of_range_index_raises_at_epoch_end():
 
 def test_state_dict_resume_is_exact():
     full, logits, y = _simulate(epochs=6, outcomes="all")
-    part = OutcomeRecorder(40, keep_history=True, max_epochs=6, el2n_epoch=2, outcomes="all")
+    part = OutcomeRecorder(40, keep_history=True, epochs=6, el2n_epoch=2, outcomes="all")
     g = torch.Generator().manual_seed(0)
     torch.randn(6, 40, 4, generator=g)  # consume the same stream as _simulate
     torch.randint(0, 4, (40,), generator=g)
     for e in range(6):
         if e == 3:
             state = part.state_dict()
-            part = OutcomeRecorder(40, keep_history=True, max_epochs=6, el2n_epoch=2,
+            part = OutcomeRecorder(40, keep_history=True, epochs=6, el2n_epoch=2,
                                    outcomes="all")
             part.load_state_dict(state)
         perm = torch.randperm(40, generator=g)
@@ -128,7 +128,7 @@ def test_dynamics_roundtrip(tmp_path, suffix):
         raw = torch.load(path, weights_only=True)  # no pickle needed
         assert raw["format"] == "easyfirst.dynamics"
     back = TrainingDynamics.load(path)
-    assert back.meta == d.meta and back.num_epochs == d.num_epochs
+    assert back.meta == d.meta and back.epochs == d.epochs
     torch.testing.assert_close(back.cumacc(), d.cumacc())
     torch.testing.assert_close(back.history_matrix(), d.history_matrix())
 
@@ -252,15 +252,15 @@ def test_dropped_rows_with_nan_logits_leave_no_trace():
 
 
 @pytest.mark.parametrize(("kwargs", "graded", "expected"), [
-    ({"max_epochs": 50}, False, 16), ({}, False, 20), ({"max_epochs": 50}, True, 19),
-    ({}, True, 22), ({"max_epochs": 50, "outcomes": "all"}, False, 40),
-    ({"max_epochs": 16, "keep_history": True}, False, 18),
+    ({"epochs": 50}, False, 16), ({}, False, 20), ({"epochs": 50}, True, 19),
+    ({}, True, 22), ({"epochs": 50, "outcomes": "all"}, False, 40),
+    ({"epochs": 16, "keep_history": True}, False, 18),
 ])
 def test_bytes_per_sample_follow_the_layout(kwargs, graded, expected):
     rec = OutcomeRecorder(1000, **kwargs)
     correct = torch.tensor([0.5]) if graded else torch.tensor([1])
     rec.update(torch.tensor([0]), None, correct=correct)  # the first update fixes the form
-    state = [v for v in vars(rec).values()
+    state = [v for v in [*vars(rec).values(), *rec.state.values()]
              if isinstance(v, torch.Tensor) and v.ndim and len(v) > 999]
     assert rec.bytes_per_sample == expected
     assert sum(t.numel() * t.element_size() for t in state) / 1000 == pytest.approx(expected,
@@ -270,7 +270,7 @@ def test_bytes_per_sample_follow_the_layout(kwargs, graded, expected):
 def test_core_record_equals_the_full_one_and_names_what_it_lacks():
     full, _, _ = _simulate(outcomes="all")
     core, _, _ = _simulate(outcomes="core")
-    short = OutcomeRecorder(40, max_epochs=7, el2n_epoch=2, keep_history=True)
+    short = OutcomeRecorder(40, epochs=7, el2n_epoch=2, keep_history=True)
     a, b = full.dynamics(), core.dynamics()
     for name in ("epochs_seen", "correct_sum", "correct_now", "learned_since", "forgetting",
                  "last_loss", "history"):
@@ -287,7 +287,7 @@ def test_core_record_equals_the_full_one_and_names_what_it_lacks():
 
 def test_one_and_two_byte_counters_agree():
     g = torch.Generator().manual_seed(3)
-    recs = [OutcomeRecorder(30, max_epochs=9), OutcomeRecorder(30)]
+    recs = [OutcomeRecorder(30, epochs=9), OutcomeRecorder(30)]
     assert [r.counter for r in recs] == [torch.uint8, torch.int16]
     for _ in range(9):
         idx, ok = torch.randperm(30, generator=g), torch.rand(30, generator=g) < 0.6
@@ -311,7 +311,7 @@ def test_variability_of_a_constant_probability_is_zero():
 
 
 def test_epoch_limit_of_one_byte_counters():
-    rec = OutcomeRecorder(1, max_epochs=255)
+    rec = OutcomeRecorder(1, epochs=255)
     for _ in range(255):
         rec.update(torch.tensor([0]), None, correct=torch.tensor([1]))
         rec.end_epoch()
@@ -347,7 +347,7 @@ def _recorder_worker(rank: int, world: int, init_file: str, out_dir: str) -> Non
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         n, epochs = _shard_stream()
-        rec = OutcomeRecorder(n, outcomes="all", el2n_epoch=1, max_epochs=4, keep_history=True)
+        rec = OutcomeRecorder(n, outcomes="all", el2n_epoch=1, epochs=4, keep_history=True)
         _fill(rec, epochs, rank, world)
         torch.save(rec.dynamics().to_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
     finally:
@@ -356,7 +356,7 @@ def _recorder_worker(rank: int, world: int, init_file: str, out_dir: str) -> Non
 
 def test_two_gloo_processes_record_what_one_process_records():
     n, epochs = _shard_stream()
-    one = OutcomeRecorder(n, outcomes="all", el2n_epoch=1, max_epochs=4, keep_history=True)
+    one = OutcomeRecorder(n, outcomes="all", el2n_epoch=1, epochs=4, keep_history=True)
     _fill(one, epochs)
     want = one.dynamics().to_dict()
     with tempfile.TemporaryDirectory() as tmp:

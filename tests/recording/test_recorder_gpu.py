@@ -17,7 +17,7 @@ def test_training_steps_never_sync():
     y = torch.randint(0, c, (n,), device=dev)
     model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, c)).to(dev)
     opt = torch.optim.Adam(model.parameters(), capturable=True)
-    rec = OutcomeRecorder(n, device=dev, keep_history=True, max_epochs=2, outcomes="all")
+    rec = OutcomeRecorder(n, device=dev, keep_history=True, epochs=2, outcomes="all")
     order = torch.randperm(n, device=dev)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")

@@ -19,7 +19,7 @@ def test_a_sample_visited_256_times_in_one_epoch_is_counted_right():
     order = torch.tensor(list(sampler))
     visits = torch.bincount(order, minlength=n)
     assert visits.max() >= 256  # constant-length epochs over a pool of 4 samples
-    rec = OutcomeRecorder(n, max_epochs=2)
+    rec = OutcomeRecorder(n, epochs=2)
     for batch in order.split(64):
         rec.update(batch, None, correct=torch.ones(len(batch), dtype=torch.bool))
     rec.end_epoch()
@@ -56,10 +56,10 @@ def test_dropped_rows_may_hold_any_correctness():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"el2n_epoch": -1}, r"Expected el2n_epoch, the 0-based epoch EL2N is taken at, >= 0; "
      r"got -1"),
-    ({"el2n_epoch": 5, "max_epochs": 5}, r">= 0 below max_epochs \(5\); got 5"),
-    ({"max_epochs": MAX_EPOCHS + 1}, r"Expected max_epochs from 1 to 32767 .*got 32768\. "
+    ({"el2n_epoch": 5, "epochs": 5}, r">= 0 below epochs \(5\); got 5"),
+    ({"epochs": MAX_EPOCHS + 1}, r"Expected epochs from 1 to 32767 .*got 32768\. "
      r"Train for fewer epochs"),
-    ({"max_epochs": -3}, r"Expected max_epochs from 1 to 32767"),
+    ({"epochs": -3}, r"Expected epochs from 1 to 32767"),
 ])
 def test_settings_it_cannot_count_are_refused_up_front(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -67,7 +67,7 @@ def test_settings_it_cannot_count_are_refused_up_front(kwargs, message):
 
 
 def test_the_largest_epoch_count_is_accepted():
-    assert OutcomeRecorder(4, max_epochs=MAX_EPOCHS).counter == torch.int16
+    assert OutcomeRecorder(4, epochs=MAX_EPOCHS).counter == torch.int16
 
 
 def test_an_epoch_too_long_for_the_visit_counters_is_refused():

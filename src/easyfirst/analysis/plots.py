@@ -184,7 +184,7 @@ def marked_data_map(d: TrainingDynamics | Sequence[TrainingDynamics], path: str 
     seeds = (f"seed {runs[0].meta.get('seed', '?')}" if len(runs) == 1
              else f"mean of {len(runs)} seeds")
     return _data_map(conf, var, correct > 0.5, path, mark=mark,
-                     title=title or f"Data map ({seeds}, {runs[0].num_epochs} epochs)")
+                     title=title or f"Data map ({seeds}, {runs[0].epochs} epochs)")
 
 
 def content_frames(spec: np.ndarray) -> slice:

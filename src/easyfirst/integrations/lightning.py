@@ -40,7 +40,7 @@ import torch
 
 from easyfirst.curriculum import CurriculumSampler
 from easyfirst.recording import OutcomeRecorder, TrainingDynamics
-from easyfirst.recording.checks import resolve_outcomes
+from easyfirst.recording.outcomes import resolve_outcomes
 from easyfirst.scores import Scores
 from easyfirst.scoring import get_scorer
 from easyfirst.scoring.registry import DynamicsScorer
@@ -148,7 +148,7 @@ class RecordOutcomes(Callback):
         epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else 0
         self._world = trainer.world_size
         self.recorder = OutcomeRecorder(n, **{
-            "device": pl_module.device, "max_epochs": min(epochs, 32767),
+            "device": pl_module.device, "epochs": min(epochs, 32767),
             "sync": trainer.world_size > 1, **self.options})
 
     @staticmethod

@@ -7,7 +7,7 @@ easyfirst's core (this package is not imported by ``import easyfirst``):
 document                           easyfirst underneath
 =================================  ==============================================================
 ``IndexedDataset(base)``           ``easyfirst.data.WithIndex``; items ``(idx, data, target)``
-``CumAccTracker(N, E)``            ``OutcomeRecorder(N, max_epochs=E, keep_history=True)``: no
+``CumAccTracker(N, E)``            ``OutcomeRecorder(N, epochs=E, keep_history=True)``: no
                                    host sync per batch, one in ``end_epoch``; ``Scores`` ranks
 ``get_difficulty_ranking``         ``Scores.easy_to_hard()``, ties by dataset order (stable) or
                                    ``ties="random"`` (seeded)

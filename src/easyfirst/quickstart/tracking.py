@@ -75,7 +75,7 @@ def difficulty_ranking(scores: np.ndarray, easy_to_hard: bool = True, *,
 class CumAccTracker:
     """Tracks per-sample correctness across training epochs (the document's tracker).
 
-    An ``OutcomeRecorder(num_samples, max_epochs=num_epochs, keep_history=True)`` underneath,
+    An ``OutcomeRecorder(num_samples, epochs=num_epochs, keep_history=True)`` underneath,
     created on the device of the first logits (or ``device``). Where the document's code is
     a defect, this one differs:
 
@@ -117,7 +117,7 @@ class CumAccTracker:
     def _recording(self, device: torch.device) -> OutcomeRecorder:
         if self._recorder is None:
             self._recorder = OutcomeRecorder(self.num_samples, device=device, keep_history=True,
-                                             max_epochs=self.num_epochs)
+                                             epochs=self.num_epochs)
         return self._recorder
 
     @property

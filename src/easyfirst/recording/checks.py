@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from easyfirst.limits import MAX_EPOCHS
-
-OUTCOMES = ("probs", "margins", "el2n")
-"""The optional outcome groups; ``"all"`` is every one, ``"core"`` none (module notes)."""
-
-
-def resolve_outcomes(outcomes: str | Iterable[str]) -> tuple[str, ...]:
-    """``"all"``, ``"core"`` or a collection of :data:`OUTCOMES` names, as a sorted tuple."""
-    if isinstance(outcomes, str):
-        outcomes = {"all": OUTCOMES, "core": ()}.get(outcomes, outcomes.split(","))
-    chosen = tuple(sorted({o for o in outcomes if o}))
-    bad = [o for o in chosen if o not in OUTCOMES]
-    if bad:
-        raise ValueError(f"Unknown outcome {bad[0]!r}; expected 'all', 'core' or names among "
-                         f"{', '.join(OUTCOMES)}.")
-    return chosen
-
 
 SIGNATURE = ("update(indices, logits, targets) takes indices (B,) int, logits (B, C) float, "
              "targets (B,) int or (B, C)")
@@ -102,20 +87,20 @@ BAD_INDEX, BAD_TARGET, BAD_CORRECT = range(3)
 
 
 def check_settings(num_samples: int, members: int, el2n_epoch: int, keep_history: bool,
-                   max_epochs: int) -> None:
+                   epochs: int) -> None:
     """Refuse a recorder that could not count what it is asked to (one line each)."""
     if num_samples < 1 or members < 1 or num_samples % members:
         raise ValueError(f"Expected num_samples >= 1 split evenly over members >= 1; got "
                          f"{num_samples} and {members}.")
-    if not isinstance(max_epochs, numbers.Integral) or not 0 <= max_epochs <= MAX_EPOCHS:
-        raise ValueError(f"Expected max_epochs from 1 to {MAX_EPOCHS} (the most the recorder "
-                         f"counts; 0: unknown); got {max_epochs!r}. Train for fewer epochs.")
-    if keep_history and max_epochs < 1:
-        raise ValueError(f"keep_history needs max_epochs >= 1; got {max_epochs}. Pass the "
+    if not isinstance(epochs, numbers.Integral) or not 0 <= epochs <= MAX_EPOCHS:
+        raise ValueError(f"Expected epochs from 1 to {MAX_EPOCHS} (the most the recorder "
+                         f"counts; 0: unknown); got {epochs!r}. Train for fewer epochs.")
+    if keep_history and epochs < 1:
+        raise ValueError(f"keep_history needs epochs >= 1; got {epochs}. Pass the "
                          "epoch count.")
-    late = 0 < max_epochs <= el2n_epoch
+    late = 0 < epochs <= el2n_epoch
     if not isinstance(el2n_epoch, numbers.Integral) or el2n_epoch < 0 or late:
-        upper = f" below max_epochs ({max_epochs})" if max_epochs else ""
+        upper = f" below epochs ({epochs})" if epochs else ""
         raise ValueError(f"Expected el2n_epoch, the 0-based epoch EL2N is taken at, >= 0"
                          f"{upper}; got {el2n_epoch!r}. Pass an epoch the run reaches.")
 
@@ -142,3 +127,22 @@ def raise_bad(bad: list[int], num_samples: int) -> None:
     if bad[BAD_CORRECT]:
         raise ValueError(f"Expected correct= values in [0, 1]; got {bad[BAD_CORRECT]} outside "
                          "it (or NaN) this epoch. Pass 0/1 or a fraction of the labels right.")
+
+
+def check_resumable_state(state: dict[str, Any], num_samples: int, outcomes: Sequence[str],
+                          layout: int) -> None:
+    """Refuse a recorder state this recorder cannot continue (one line each)."""
+    if state.get("layout") != layout:
+        raise ValueError("Expected a recorder state of this easyfirst version; got one of "
+                         "an earlier layout. Restart the run (--overwrite) instead of "
+                         "resuming it.")
+    if state["num_samples"] != num_samples:
+        raise ValueError(
+            f"Recorder state is for {state['num_samples']} samples; this recorder has "
+            f"{num_samples}. Resume with the same dataset."
+        )
+    missing = [o for o in outcomes if o not in state["outcomes"]]
+    if missing:
+        raise ValueError(f"Expected a recorder state with outcomes {', '.join(missing)}; "
+                         f"got {', '.join(state['outcomes']) or 'core'} only. Restart the "
+                         "run (--overwrite) to record them.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from easyfirst.atomic import atomic_torch_save, atomic_write
 from easyfirst.file_errors import looks_like
 
 FORMAT = "easyfirst.dynamics"
-VERSION = 1
+VERSION = 2  # 1: ``num_epochs`` for ``epochs``, no ``extra``
 
 
 @dataclass
@@ -24,7 +25,7 @@ class TrainingDynamics:
     """Per-sample outcomes of one run, all ``(N,)`` CPU tensors (``history``: (N, ceil(E/8))).
 
     Attributes:
-        num_epochs: E, epochs recorded.
+        epochs: E, epochs recorded (``num_epochs``: its deprecated name).
         epochs_seen: epochs in which the sample was visited.
         correct_sum: epochs correct (at least half of that epoch's visits; graded multi-label
             correctness: the sum of the epochs' mean correctness).
@@ -46,12 +47,13 @@ class TrainingDynamics:
             probability (single-label runs; ``easyfirst report``'s likely label issues).
         targets: optional class ids (N,).
         history: optional bit-packed per-epoch correctness, bit ``e % 8`` of byte ``e // 8``.
+        extra: the fields of outcome groups this class does not name (``outcome(name)``).
         meta: run metadata (seed, epochs, model, optimizer, dataset fingerprint, version...);
             a recorded run adds ``nonfinite_logits``, the number of sample visits whose logits
             held a NaN or inf (each counted as incorrect; more than 0 means training diverged).
     """
 
-    num_epochs: int
+    epochs: int
     epochs_seen: torch.Tensor
     correct_sum: torch.Tensor
     correct_now: torch.Tensor
@@ -70,7 +72,25 @@ class TrainingDynamics:
     eval_confidence: torch.Tensor | None = None
     targets: torch.Tensor | None = None
     history: torch.Tensor | None = None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_epochs(self) -> int:
+        """Deprecated name of :attr:`epochs`."""
+        warnings.warn("TrainingDynamics.num_epochs is renamed epochs; num_epochs will be "
+                      "removed in easyfirst 0.3.", DeprecationWarning, stacklevel=2)
+        return self.epochs
+
+    def outcome(self, name: str) -> torch.Tensor:
+        """A recorded field by name: a named attribute, or an outcome group's ``extra``."""
+        value = self.extra.get(name, getattr(self, name, None) if name != "extra" else None)
+        if not isinstance(value, torch.Tensor):
+            held = ", ".join(self.meta.get("outcomes", [])) or "core"
+            raise KeyError(f"Expected a recorded field; got {name!r}, which this record does "
+                           f"not hold (outcomes: {held}). Record it with "
+                           "OutcomeRecorder(outcomes=...).")
+        return value
 
     @property
     def num_samples(self) -> int:
@@ -93,7 +113,7 @@ class TrainingDynamics:
             )
         bits = torch.arange(8, dtype=torch.uint8)
         unpacked = (self.history[:, :, None] >> bits) & 1
-        return unpacked.reshape(self.num_samples, -1)[:, : self.num_epochs].bool()
+        return unpacked.reshape(self.num_samples, -1)[:, : self.epochs].bool()
 
     # -- files ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +123,8 @@ class TrainingDynamics:
             v = getattr(self, f.name)
             if f.name == "meta":
                 out["meta_json"] = json.dumps(v, sort_keys=True)
+            elif f.name == "extra":
+                out.update({f"extra.{k}": t for k, t in v.items()})
             elif v is not None:
                 out[f.name] = v
         return out
@@ -119,14 +141,18 @@ class TrainingDynamics:
                 f"{source}: dynamics version {d['version']} is newer than this easyfirst "
                 f"supports ({VERSION}). Upgrade easyfirst."
             )
-        kw: dict[str, Any] = {}
+        def value(v: Any) -> Any:
+            return torch.as_tensor(v) if isinstance(v, np.ndarray) else v
+
+        d = {("epochs" if k == "num_epochs" else k): v for k, v in d.items()}  # version 1
+        kw: dict[str, Any] = {"extra": {k.removeprefix("extra."): value(v) for k, v in d.items()
+                                        if k.startswith("extra.")}}
         for f in fields(cls):
             if f.name == "meta":
                 kw["meta"] = json.loads(str(d.get("meta_json", "{}")))
             elif f.name in d:
-                v = d[f.name]
-                kw[f.name] = torch.as_tensor(v) if isinstance(v, np.ndarray) else v
-        for name in ("num_epochs", "el2n_epoch"):
+                kw[f.name] = value(d[f.name])
+        for name in ("epochs", "el2n_epoch"):
             if name in kw:
                 kw[name] = int(kw[name])
         return cls(**kw)

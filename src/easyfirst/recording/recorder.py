@@ -1,6 +1,6 @@
 """``OutcomeRecorder``: per-sample training outcomes kept on the device, one sync per epoch.
 
-Layout per sample (``C``: one byte when ``max_epochs`` <= 255 is given, else int16, up to
+Layout per sample (``C``: one byte when ``epochs`` <= 255 is given, else int16, up to
 32767 epochs; graded correctness, i.e. multi-label rules other than ``exact`` or a float
 ``correct=``, keeps ``hits`` and ``epochs_correct`` in float32):
 
@@ -21,13 +21,16 @@ Layout per sample (``C``: one byte when ``max_epochs`` <= 255 is given, else int
 19 B (graded, <= 255 epochs), 22 B (graded, longer). ``"all"`` adds 24 B, float32: ``probs``
 (this epoch's true-class probability sum, its Welford mean and M2 over epochs: confidence,
 variability), ``margins`` (epoch sum, sum over epochs: AUM), ``el2n`` (at ``el2n_epoch``).
-Error and NaN/inf-logit counts are per-member scalars. Each buffer has a spare slot ``N``
+Each group is declared once in ``recording/outcomes.py``. Error and NaN/inf-logit counts
+are per-member scalars. Each buffer has a spare slot ``N``
 where dropped rows (weight 0, index out of range) land: no update needs a host-side mask.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 
 import torch
@@ -35,10 +38,17 @@ import torch.distributed as dist
 
 from easyfirst.recording import checks
 from easyfirst.recording.dynamics import TrainingDynamics
+from easyfirst.recording.outcomes import (
+    ALWAYS,
+    OUTCOME_GROUPS,
+    BatchOutcome,
+    EpochOutcome,
+    StateSpec,
+    resolve_outcomes,
+)
 from easyfirst.targets import (
     DEFAULT_CORRECTNESS,
     check_correctness,
-    outcome_columns,
     per_sample_loss,
 )
 from easyfirst.targets import correctness as correctness_of
@@ -69,13 +79,13 @@ class OutcomeRecorder:
         el2n_epoch: 0-based epoch at which EL2N (Paul et al. 2021) is taken; default 0.
         keep_history: also keep the full per-epoch correctness, bit-packed (1 bit per sample
             per epoch).
-        max_epochs: the number of epochs, when known: the history's capacity, and one-byte
+        epochs: the number of epochs, when known: the history's capacity, and one-byte
             counters when it is at most 255 (else two bytes; more than 32767 is refused).
         correctness: multi-label targets: when a sample is correct (``easyfirst.targets``:
             ``exact``, ``label-mean``, ``recall``, ``f1``); single-label: argmax == label.
         outcomes: ``"core"`` (CumAcc, FIT, forgetting, last-epoch loss), ``"all"``, or names
-            among :data:`OUTCOMES` (``probs``: confidence and variability; ``margins``: AUM;
-            ``el2n``).
+            of registered outcome groups (``recording/outcomes.py``; ``probs``: confidence
+            and variability; ``margins``: AUM; ``el2n``).
         members: K, the number of stacked members sharing the slots.
         sync: all_reduce the epoch's counts in ``end_epoch``; default: when a process group
             exists.
@@ -92,46 +102,65 @@ class OutcomeRecorder:
     """
 
     def __init__(self, num_samples: int, *, device: torch.device | str = "cpu",
-                 el2n_epoch: int = 0, keep_history: bool = False, max_epochs: int = 0,
+                 el2n_epoch: int = 0, keep_history: bool = False, epochs: int = 0,
                  correctness: str = DEFAULT_CORRECTNESS, outcomes: str | Iterable[str] = "core",
-                 members: int = 1, sync: bool | None = None) -> None:
-        checks.check_settings(num_samples, members, el2n_epoch, keep_history, max_epochs)
-        self.num_samples, self.members = num_samples, members
+                 members: int = 1, sync: bool | None = None,
+                 max_epochs: int | None = None) -> None:
+        if max_epochs is not None:
+            warnings.warn("OutcomeRecorder(max_epochs=) is renamed epochs=; max_epochs will be "
+                          "removed in easyfirst 0.3.", DeprecationWarning, stacklevel=2)
+            epochs = max_epochs
+        checks.check_settings(num_samples, members, el2n_epoch, keep_history, epochs)
+        self.num_samples = num_samples
+        self.members = members
         self.device = torch.device(device)
-        self.el2n_epoch, self.keep_history, self.max_epochs = el2n_epoch, keep_history, max_epochs
+        self.el2n_epoch = el2n_epoch
+        self.keep_history = keep_history
+        self.epochs = epochs
         self.correctness = check_correctness(correctness)
-        self.outcomes = checks.resolve_outcomes(outcomes)
+        self.outcomes = resolve_outcomes(outcomes)
         self.sync = sync
-        self.counter = torch.uint8 if 0 < max_epochs <= 255 else torch.int16
+        self.counter = torch.uint8 if 0 < epochs <= 255 else torch.int16
+        names = [*ALWAYS, *self.outcomes, *(["history"] if keep_history else [])]
+        self.groups = [OUTCOME_GROUPS.get(name)(epochs=epochs, el2n_epoch=el2n_epoch)
+                       for name in names]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything recorded: the state of a new recorder with these settings."""
+        n1, dev = self.num_samples + 1, self.device  # + the slot of dropped rows
         self.graded: bool | None = None  # set by the first update (host metadata)
         self.epoch = 0
-        n1, dev = num_samples + 1, self.device  # + the slot of dropped rows
-
-        def zeros(dtype: torch.dtype = torch.float32, fill: float = 0.0) -> torch.Tensor:
-            return torch.full((n1,), fill, device=dev, dtype=dtype)
-
-        self.visits, self.hits = zeros(torch.int32), zeros(torch.int32)
-        self.epochs_seen, self.epochs_correct = zeros(self.counter), zeros(self.counter)
-        self.since, self.forgetting = zeros(self.counter), zeros(self.counter)
-        self.last_loss = zeros(fill=float("nan"))
-        if "probs" in self.outcomes:
-            self.prob_epoch, self.prob_mean, self.prob_m2 = zeros(), zeros(), zeros()
-        if "margins" in self.outcomes:
-            self.margin_epoch, self.margin_sum = zeros(), zeros()
-        if "el2n" in self.outcomes:
-            self.el2n = zeros(fill=float("nan"))
+        self.state: dict[str, torch.Tensor] = {}
+        for group in self.groups:
+            group.to(dev)
+            group.end_epoch(0)
+            for spec in group.states:
+                shape = (n1, spec.width) if spec.width else (n1,)
+                self.state[spec.name] = torch.full(shape, spec.fill, device=dev,
+                                                   dtype=self._dtype(spec))
         self._bad = torch.zeros(3, device=dev, dtype=torch.int64)  # checks.BAD_*
         self._rows = 0  # rows passed to update this epoch (host metadata)
-        self._el2n_on = torch.tensor(el2n_epoch == 0, device=dev)
-        self._nonfinite_epoch = torch.zeros(members + 1, device=dev, dtype=torch.int64)
-        self.nonfinite = torch.zeros(members, device=dev, dtype=torch.int64)
-        self.history = (torch.zeros(num_samples, (max_epochs + 7) // 8, device=dev,
-                                    dtype=torch.uint8) if keep_history else None)
+        self._nonfinite_epoch = torch.zeros(self.members + 1, device=dev, dtype=torch.int64)
+        self.nonfinite = torch.zeros(self.members, device=dev, dtype=torch.int64)
+
+    def _dtype(self, spec: StateSpec) -> torch.dtype:
+        if spec.graded and self.graded:
+            return torch.float32
+        return {"float32": torch.float32, "int32": torch.int32, "uint8": torch.uint8,
+                "counter": self.counter}[spec.dtype]
+
+    @property
+    def max_epochs(self) -> int:
+        """Deprecated name of :attr:`epochs`."""
+        warnings.warn("OutcomeRecorder.max_epochs is renamed epochs.", DeprecationWarning,
+                      stacklevel=2)
+        return self.epochs
 
     @property
     def bytes_per_sample(self) -> int:
         """Bytes of state per sample (history included; the layout in the module notes)."""
-        return sum(t[0].numel() * t.element_size() for t in self._state().values())
+        return sum(t[0].numel() * t.element_size() for t in self.state.values())
 
     @torch.no_grad()
     def update(self, indices: torch.Tensor, logits: torch.Tensor | None = None,
@@ -151,7 +180,8 @@ class OutcomeRecorder:
         checks.check_batch(indices, logits, targets, correct, loss, weight)
         self._rows += indices.numel()
         checks.check_epoch_rows(self._rows)
-        idx, n = indices.to(self.device, non_blocking=True).long().reshape(-1), self.num_samples
+        n = self.num_samples
+        idx = indices.to(self.device, non_blocking=True).long().reshape(-1)
         valid = (idx >= 0) & (idx < n)
         self._bad[checks.BAD_INDEX].add_((~valid).sum())  # raised in end_epoch, after all_reduce
         keep = valid if weight is None else valid & (weight.to(self.device).reshape(-1) > 0)
@@ -159,53 +189,43 @@ class OutcomeRecorder:
         if logits is not None:
             assert targets is not None  # check_batch
             self._set_form(targets.ndim == 2 and self.correctness != "exact")
-            hit, row_loss, extra = self._from_logits(idx, logits, targets, loss, keep)
+            batch = self._from_logits(idx, logits, targets, loss, keep)
         else:
             assert correct is not None  # check_batch
-            nan = torch.full(idx.shape, float("nan"), device=self.device)
             self._set_form(correct.dtype.is_floating_point)
             hit = correct.to(self.device).reshape(-1).float()
             self._bad[checks.BAD_CORRECT].add_((~((hit >= 0) & (hit <= 1)) & keep).sum())
-            row_loss = nan if loss is None else loss.detach().to(self.device).reshape(-1)
-            extra = (nan, nan, nan)
-        first = self.visits[idx] == 0  # equal for repeats of an index: a deterministic reset
-        on = self._el2n_on  # a device flag: a CUDA graph captured in any epoch replays right
-        resets = [(self.last_loss, first)]
-        if "el2n" in self.outcomes:
-            resets.append((self.el2n, first & on))
-        for buf, reset in resets:
-            buf.index_put_((idx,), torch.where(reset, 0.0, buf[idx]))
-        self.visits.index_add_(0, idx, torch.ones_like(idx, dtype=torch.int32))
-        self.hits.index_add_(0, idx, hit.to(self.hits.dtype))
-        self.last_loss.index_add_(0, idx, row_loss.float())
-        p_true, margin, el2n = extra
-        if "probs" in self.outcomes:
-            self.prob_epoch.index_add_(0, idx, p_true.float())
-        if "margins" in self.outcomes:
-            self.margin_epoch.index_add_(0, idx, margin.float())
-        if "el2n" in self.outcomes:
-            self.el2n.index_add_(0, idx, torch.where(on, el2n.float(), 0.0))
+            row_loss = (torch.full(idx.shape, float("nan"), device=self.device) if loss is None
+                        else loss.detach().to(self.device).reshape(-1))
+            batch = BatchOutcome(idx, self._first(idx), hit, row_loss)
+        for group in self.groups:
+            group.update(self.state, batch)
+
+    def _first(self, idx: torch.Tensor) -> torch.Tensor:
+        """Each row's first visit this epoch (equal for repeats of an index: a deterministic
+        reset)."""
+        return self.state["visits"][idx] == 0
 
     def _set_form(self, graded: bool) -> None:
         """The first update fixes binary (one-byte) or graded (float32) correctness sums."""
         if self.graded is None:
             self.graded = graded
             if graded:
-                self.hits = self.hits.float()
-                self.epochs_correct = self.epochs_correct.float()
+                for spec in self._specs():
+                    if spec.graded:
+                        self.state[spec.name] = self.state[spec.name].float()
         elif graded and not self.graded:
             raise ValueError("Expected the same kind of correctness in every update; got "
                              "graded (fractional) correctness after 0/1 correctness. Use one "
                              "recorder per kind of target.")
 
-    def _el2n_now(self) -> bool:
-        return "el2n" in self.outcomes and self.epoch == self.el2n_epoch
+    def _specs(self) -> list[StateSpec]:
+        return [spec for group in self.groups for spec in group.states]
 
     def _from_logits(self, idx: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor,
-                     loss: torch.Tensor | None, keep: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
-        """Correctness, loss and (confidence, margin, el2n) of (B, C) logits; bad targets and
-        non-finite rows are counted on the device."""
+                     loss: torch.Tensor | None, keep: torch.Tensor) -> BatchOutcome:
+        """The batch's outcomes from (B, C) logits; bad targets and non-finite rows are
+        counted on the device."""
         z = logits.detach().to(self.device)
         if z.dtype not in (torch.float32, torch.float64):  # bf16/fp16 autocast outputs
             z = z.float()
@@ -221,75 +241,51 @@ class OutcomeRecorder:
         hit = correctness_of(z, y, self.correctness)  # NaN rows: 0
         row_loss = loss.detach().to(self.device).reshape(-1) if loss is not None else (
             per_sample_loss(z, y))
-        extra = outcome_columns(z, y) if self.outcomes else (hit, hit, hit)
-        return hit, row_loss, extra
+        return BatchOutcome(idx, self._first(idx), hit, row_loss, z, y)
 
-    def _epoch_sums(self) -> tuple[list[torch.Tensor], list[int], torch.Tensor]:
-        """This epoch's per-sample sums over all processes (one all_reduce under ``sync``):
-        visits, hits, loss, [prob, margin, el2n], the error counts, and non-finite rows per
-        member. A process's loss/el2n sums exist only where it saw the sample."""
-        n = self.num_samples
-        mine = self.visits[:n] > 0
-        cols = [self.visits[:n], self.hits[:n], torch.where(mine, self.last_loss[:n], 0.0)]
-        cols += [self.prob_epoch[:n]] if "probs" in self.outcomes else []
-        cols += [self.margin_epoch[:n]] if "margins" in self.outcomes else []
-        cols += [torch.where(mine, self.el2n[:n], 0.0)] if self._el2n_now() else []
+    def _epoch_sums(self) -> tuple[dict[str, torch.Tensor], list[int], torch.Tensor]:
+        """This epoch's reduced per-sample sums (one all_reduce under ``sync``), the error
+        counts, and non-finite rows per member. A ``sum_seen`` buffer counts only where this
+        process visited the sample."""
+        n, s = self.num_samples, self.state
+        mine = s["visits"][:n] > 0
+        specs = [spec for group in self.groups for spec in group.reduced(self.epoch)]
+        cols = {spec.name: (torch.where(mine, s[spec.name][:n], 0.0)
+                            if spec.reduce == "sum_seen" else s[spec.name][:n])
+                for spec in specs}
         counts = torch.cat([self._bad, self._nonfinite_epoch[:-1]])
         on = self.sync if self.sync is not None else dist.is_available() and dist.is_initialized()
         if not on:
             return cols, [int(b) for b in self._bad.tolist()], counts[3:]  # host-sync: 1/epoch
-        packed = torch.cat([torch.stack([c.float() for c in cols], 1).reshape(-1),
+        packed = torch.cat([torch.stack([c.float() for c in cols.values()], 1).reshape(-1),
                             counts.float()])  # float32: counts below 2**24 are exact
         dist.all_reduce(packed, op=dist.ReduceOp.SUM)
         sums = packed[: n * len(cols)].view(n, len(cols)).unbind(1)
         tail = packed[n * len(cols):].round().long()
-        return list(sums), [int(b) for b in tail[:3].tolist()], tail[3:]  # host-sync: 1/epoch
+        return dict(zip(cols, sums, strict=True)), [int(b) for b in tail[:3].tolist()], tail[3:]
 
     def end_epoch(self) -> None:
         """Fold the epoch's outcomes into the cumulative state. The one sync point."""
-        n, e = self.num_samples, self.epoch
         limit = torch.iinfo(self.counter).max
-        if e >= limit:
-            raise ValueError(f"The recorder counts up to {limit} epochs; got epoch {e + 1}. "
-                             "Pass max_epochs (up to 32767) to record longer runs.")
+        if self.epoch >= limit:
+            raise ValueError(f"The recorder counts up to {limit} epochs; got epoch "
+                             f"{self.epoch + 1}. Pass epochs (up to 32767) to record longer runs.")
         sums, bad, nonfinite = self._epoch_sums()
-        checks.raise_bad(bad, n)
+        checks.raise_bad(bad, self.num_samples)
         self.nonfinite += nonfinite
-        visits, hits, loss = sums[:3]
-        seen, per_visit = visits > 0, visits.clamp(min=1).float()
-        if self.graded:
-            correct = seen & (hits.float() / per_visit >= 0.5)
-            self.epochs_correct[:n] += torch.where(seen, hits.float() / per_visit, 0.0)
-        else:
-            correct = seen & (2 * hits.long() >= visits.long())
-            self.epochs_correct[:n] += correct.to(self.counter)
-        since = self.since[:n]
-        self.forgetting[:n] += (seen & (since > 0) & ~correct).to(self.counter)
-        since.copy_(torch.where(seen & ~correct, 0, since))
-        since.copy_(torch.where(correct & (since == 0), e + 1, since))
-        self.epochs_seen[:n] += seen.to(self.counter)
-        self.last_loss[:n] = torch.where(seen, loss / per_visit, self.last_loss[:n])
-        rest = iter(sums[3:])
-        if "probs" in self.outcomes:  # Welford: no cancellation in the variability
-            x, count = next(rest) / per_visit, self.epochs_seen[:n].float().clamp(min=1)
-            delta = torch.where(seen, x - self.prob_mean[:n], 0.0)
-            self.prob_mean[:n] += delta / count
-            self.prob_m2[:n] += torch.where(seen, delta * (x - self.prob_mean[:n]), 0.0)
-        if "margins" in self.outcomes:
-            self.margin_sum[:n] += torch.where(seen, next(rest) / per_visit, 0.0)
-        if self._el2n_now():
-            self.el2n[:n] = torch.where(seen, next(rest) / per_visit, self.el2n[:n])
-        if self.history is not None:
-            if e >= self.max_epochs:
-                raise ValueError(f"History holds {self.max_epochs} epochs; epoch {e + 1} does "
-                                 "not fit. Raise max_epochs.")
-            self.history[:, e // 8] |= (correct.to(torch.uint8) << (e % 8)).to(torch.uint8)
-        for buf in (self.visits, self.hits, getattr(self, "prob_epoch", None),
-                    getattr(self, "margin_epoch", None), self._bad, self._nonfinite_epoch):
-            if buf is not None:
-                buf.zero_()
+        visits = sums["visits"]
+        done = EpochOutcome(self.epoch, self.num_samples, sums, visits > 0,
+                            visits.clamp(min=1).float())
+        for group in self.groups:  # the core group first: the others read its counts
+            group.fold(self.state, done)
+        for spec in self._specs():
+            if spec.per_epoch:
+                self.state[spec.name].zero_()
+        self._bad.zero_()
+        self._nonfinite_epoch.zero_()
         self.epoch, self._rows = self.epoch + 1, 0
-        self._el2n_on.fill_(self._el2n_now())
+        for group in self.groups:
+            group.end_epoch(self.epoch)
 
     def dynamics(self, rows: slice | None = None, **meta: Any) -> TrainingDynamics:
         """The record so far (at least one ``end_epoch``) as a ``TrainingDynamics`` on CPU.
@@ -297,32 +293,24 @@ class OutcomeRecorder:
         ``meta`` is stored with it. ``rows`` picks one member's block (``slice(m * N/K, (m +
         1) * N/K)``) of K stacked members. ``meta["nonfinite_logits"]``: that member's visits
         whose logits held a NaN or inf (counted as incorrect); ``meta["outcomes"]``: groups.
+        A group's fields that ``TrainingDynamics`` does not name go to its ``extra``.
         """
         checks.check_recorded(self.epoch)
         sel, m = self._member_rows(rows)
         if m is None and self.members > 1:
             raise ValueError(f"Expected the rows of one of the {self.members} members; got "
                              "none. Pass rows=slice(m * N/K, (m + 1) * N/K).")
-        m = m or 0
-        s = {k: v[sel].detach().cpu() for k, v in self._state().items() if k != "history"}
-        seen = s["epochs_seen"].double()
-        opt: dict[str, torch.Tensor] = {}
-        if "probs" in self.outcomes:
-            mean = s["prob_mean"].double()
-            opt.update(prob_sum=mean * seen, prob_sqsum=s["prob_m2"].double() + seen * mean**2)
-        if "margins" in self.outcomes:
-            opt["margin_sum"] = s["margin_sum"].double()
-        if "el2n" in self.outcomes:
-            opt["el2n"] = s["el2n"].double()
-        nonfinite = int(self.nonfinite[m].item())  # host-sync: once per call
+        s = {k: v[sel].detach().cpu().clone() for k, v in self.state.items()}
+        found: dict[str, torch.Tensor] = {}
+        for group in self.groups:
+            found.update(group.fields(s))
+        named = {f.name for f in fields(TrainingDynamics)}
+        nonfinite = int(self.nonfinite[m or 0].item())  # host-sync: once per call
         return TrainingDynamics(
-            num_epochs=self.epoch, el2n_epoch=self.el2n_epoch,
-            epochs_seen=s["epochs_seen"].int(), correct_sum=s["epochs_correct"].double(),
-            correct_now=s["since"] > 0, learned_since=s["since"].int() - 1,
-            forgetting=s["forgetting"].int(), last_loss=s["last_loss"].double(),
-            history=None if self.history is None else self.history[sel].cpu().clone(),
+            epochs=self.epoch, el2n_epoch=self.el2n_epoch,
             meta={**meta, "nonfinite_logits": nonfinite, "outcomes": list(self.outcomes)},
-            **opt)
+            extra={k: v for k, v in found.items() if k not in named},
+            **{k: v for k, v in found.items() if k in named})
 
     def _member_rows(self, rows: slice | None) -> tuple[slice, int | None]:
         """``rows`` and its member (None: all slots)."""
@@ -335,15 +323,6 @@ class OutcomeRecorder:
                              f"for m < {self.members}; got {rows}. Pass a member's block.")
         return rows, m
 
-    def _state(self) -> dict[str, torch.Tensor]:
-        names = ["visits", "hits", "epochs_seen", "epochs_correct", "since", "forgetting",
-                 "last_loss"]
-        names += ["prob_epoch", "prob_mean", "prob_m2"] if "probs" in self.outcomes else []
-        names += ["margin_epoch", "margin_sum"] if "margins" in self.outcomes else []
-        names += ["el2n"] if "el2n" in self.outcomes else []
-        names += ["history"] if self.history is not None else []
-        return {k: getattr(self, k) for k in names}
-
     def state_dict(self, rows: slice | None = None) -> dict[str, Any]:
         """Everything needed to resume exactly (tensors are copied to CPU).
 
@@ -353,38 +332,26 @@ class OutcomeRecorder:
         sel, m = self._member_rows(rows)
         ms = slice(None) if m is None else slice(m, m + 1)
         state: dict[str, Any] = {k: v[sel].detach().cpu().clone()
-                                 for k, v in self._state().items()}  # without the spare slot
+                                 for k, v in self.state.items()}  # without the spare slot
         state.update(layout=LAYOUT, epoch=self.epoch, num_samples=sel.stop - sel.start,
-                     el2n_epoch=self.el2n_epoch, max_epochs=self.max_epochs,
+                     el2n_epoch=self.el2n_epoch, max_epochs=self.epochs,
                      outcomes=list(self.outcomes), graded=self.graded,
                      bad=self._bad.cpu().clone(), nonfinite=self.nonfinite[ms].cpu().clone(),
                      nonfinite_epoch=self._nonfinite_epoch[:-1][ms].cpu().clone())
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("layout") != LAYOUT:
-            raise ValueError("Expected a recorder state of this easyfirst version; got one of "
-                             "an earlier layout. Restart the run (--overwrite) instead of "
-                             "resuming it.")
-        if state["num_samples"] != self.num_samples:
-            raise ValueError(
-                f"Recorder state is for {state['num_samples']} samples; this recorder has "
-                f"{self.num_samples}. Resume with the same dataset."
-            )
-        missing = [o for o in self.outcomes if o not in state["outcomes"]]
-        if missing:
-            raise ValueError(f"Expected a recorder state with outcomes {', '.join(missing)}; "
-                             f"got {', '.join(state['outcomes']) or 'core'} only. Restart the "
-                             "run (--overwrite) to record them.")
+        """Continue from :meth:`state_dict` (the same samples, at least these outcomes)."""
+        checks.check_resumable_state(state, self.num_samples, self.outcomes, LAYOUT)
         self.epoch, self.el2n_epoch = int(state["epoch"]), int(state["el2n_epoch"])
-        self._el2n_on.fill_(self._el2n_now())
         if state["graded"] is not None:
             self._set_form(bool(state["graded"]))
-        for name, cur in self._state().items():
-            src = state[name]
-            if name != "history":  # + the spare slot
-                src = torch.cat([src, cur[-1:].cpu()])
-            setattr(self, name, src.to(self.device, cur.dtype).clone())
+        for name, cur in self.state.items():  # + the spare slot
+            src = torch.cat([state[name], cur[-1:].cpu()])
+            self.state[name] = src.to(self.device, cur.dtype).clone()
+        for group in self.groups:
+            group.el2n_epoch = self.el2n_epoch
+            group.end_epoch(self.epoch)
         self._bad[: len(state["bad"])] = state["bad"].to(self.device)  # older: 2 counts
         self.nonfinite = state["nonfinite"].to(self.device).clone()
         src = state["nonfinite_epoch"]

@@ -36,7 +36,7 @@ def fit(d: TrainingDynamics) -> torch.Tensor:
     one past the last epoch.
     """
     since = d.learned_since.double()
-    return _unseen_to_nan(d, torch.where(since < 0, float(d.num_epochs), since))
+    return _unseen_to_nan(d, torch.where(since < 0, float(d.epochs), since))
 
 
 def celoss(d: TrainingDynamics, *, source: str = "auto") -> torch.Tensor:
@@ -65,7 +65,7 @@ def forgetting(d: TrainingDynamics) -> torch.Tensor:
     rank them as the most forgettable).
     """
     never = (d.learned_since < 0) & (d.forgetting == 0)  # learned once = correct now, or forgot
-    return _unseen_to_nan(d, torch.where(never, float(d.num_epochs), d.forgetting.double()))
+    return _unseen_to_nan(d, torch.where(never, float(d.epochs), d.forgetting.double()))
 
 
 def confidence(d: TrainingDynamics) -> torch.Tensor:

@@ -34,7 +34,7 @@ class DynamicsScorer:
         fn: ``fn(dynamics) -> (N,) tensor``.
         higher_is_easier: direction of the score.
         description: one line for ``easyfirst scorers``.
-        outcomes: the optional recorder outcomes it reads (``easyfirst.recording.OUTCOMES``).
+        outcomes: the optional recorder outcomes it reads (``easyfirst.recording.outcomes``).
         coarse: its values are few (counts of epochs), so ties are ordered by the finer
             evidence of the same run (``functional.tie_evidence``: ``tie_break="evidence"``).
     """
@@ -72,7 +72,7 @@ class DynamicsScorer:
             "scorer": self.name,
             "params": {},
             "seeds": [dynamics.meta["seed"]] if "seed" in dynamics.meta else [],
-            "epochs": dynamics.num_epochs,
+            "epochs": dynamics.epochs,
             "dataset_fingerprint": dynamics.fingerprint,
             "library_version": __version__,
         }

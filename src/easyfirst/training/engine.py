@@ -181,7 +181,7 @@ class Engine:
             self.data.sampler(s, d.world_size, d.rank) for s in self.seeds]
         self.recorder = OutcomeRecorder(
             self.k * self.n, device=device, el2n_epoch=cfg.el2n_epoch, members=self.k,
-            keep_history=cfg.keep_history, max_epochs=cfg.epochs, outcomes=cfg.outcomes,
+            keep_history=cfg.keep_history, epochs=cfg.epochs, outcomes=cfg.outcomes,
             correctness=cfg.correctness, sync=d.enabled) if self.record else None
         self.offsets = (torch.arange(self.k, device=device) * self.n)[:, None]  # (K, 1)
         self.positions = torch.arange(self.local_batch, device=device) * d.world_size + d.rank
