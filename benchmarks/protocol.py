@@ -52,8 +52,8 @@ import torch
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.registry import load_dataset
+from easyfirst.protocol import make_plan, reproduce
 from easyfirst.training.config import configure
-from easyfirst.workflows.reproduce import make_plan, reproduce
 
 FSDD_ROOT = os.environ.get("EASYFIRST_FSDD", "../shared/data/fsdd/recordings")
 COPIED = ("findings.json", "tables.md", "results.json", "reproduce.json")

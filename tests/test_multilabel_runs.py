@@ -108,7 +108,7 @@ def test_curriculum_multilabel_and_fusion(bundle, tmp_path, balance):
 
 
 def test_reproduce_tiny_on_multilabel_data(bundle, tmp_path):
-    from easyfirst.workflows.reproduce import make_plan, reproduce
+    from easyfirst import make_plan, reproduce
 
     res = reproduce(bundle, _cfg(epochs=3), make_plan("tiny"), out_dir=tmp_path / "r",
                     progress=False)

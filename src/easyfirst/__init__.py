@@ -1,6 +1,7 @@
 """easyfirst: curriculum learning driven by per-sample difficulty scores.
 
-The pieces a custom training loop needs are re-exported here::
+The pieces a custom training loop needs are re-exported here, and the paper's protocol in
+one call (``reproduce``, ``make_plan``)::
 
     from easyfirst import OutcomeRecorder, WithIndex, get_scorer
 
@@ -29,6 +30,7 @@ if _typing.TYPE_CHECKING:  # the names below, for type checkers and editors
         with_label_noise,
     )
     from easyfirst.pacing import PacingFunction
+    from easyfirst.protocol import make_plan, reproduce
     from easyfirst.recording import OutcomeRecorder, TrainingDynamics
     from easyfirst.scores import Scores
     from easyfirst.scoring import ensemble, get_scorer
@@ -52,7 +54,9 @@ _LAZY = {
     "get_scorer": "easyfirst.scoring",
     "load_dataset": "easyfirst.data",
     "make_ordering": "easyfirst.curriculum",
+    "make_plan": "easyfirst.protocol",
     "paper_findings": "easyfirst.analysis.findings",
+    "reproduce": "easyfirst.protocol",
     "with_label_noise": "easyfirst.data",
 }
 
@@ -75,7 +79,9 @@ __all__ = [
     "get_scorer",
     "load_dataset",
     "make_ordering",
+    "make_plan",
     "paper_findings",
+    "reproduce",
     "with_label_noise",
 ]
 

@@ -46,6 +46,8 @@ from easyfirst.targets import test_metrics
 from easyfirst.training.runs import RunResult
 
 SAMPLES = "samples.npz"
+PREDICTIONS = "predictions.npz"
+METRICS = "metrics.json"  # a train run's, written last (``is_finished``)
 RUN_VERSION = 2  # of the run.json schema (1: ``settings`` instead of ``config``, no ``kind``)
 # Describe the file, not the run: not compared. ``cwd``: the folder a relative --root is in.
 INFO_KEYS = ("version", "easyfirst_version", "cwd")
@@ -53,12 +55,18 @@ INFO_KEYS = ("version", "easyfirst_version", "cwd")
 # records those it created); ``REPORTS``: what ``report`` and ``export`` write there by default.
 OUTPUTS = {
     "score": ("run.json", SAMPLES, "scores", "seeds", "stacked", "summary.json"),
-    "train": ("run.json", "checkpoint.pt", "model.pt", "predictions.npz", "metrics.json"),
+    "train": ("run.json", "checkpoint.pt", "model.pt", PREDICTIONS, METRICS),
     "reproduce": ("reproduce.json", "score", "runs", "results.json", "tables.md",
                   "findings.json"),
 }
 REPORTS = {"report": ("report.html", "report.md", "report_files", "report_samples"),
            "export": ("per_sample.csv", "label_issues.csv")}
+
+
+def is_finished(run_dir: str | os.PathLike[str]) -> bool:
+    """A train run is finished when ``metrics.json`` and ``predictions.npz`` exist."""
+    p = Path(run_dir)
+    return (p / METRICS).is_file() and (p / PREDICTIONS).is_file()
 
 
 def run_record(kind: str, bundle: DatasetBundle, config: Mapping[str, Any],

@@ -30,10 +30,8 @@ import torch
 
 from easyfirst.analysis.stats import Comparison, paired_bootstrap_accuracy
 from easyfirst.file_errors import read_npz
-from easyfirst.run_folder import read_json
+from easyfirst.run_folder import PREDICTIONS, read_json
 from easyfirst.targets import selection_metric
-
-PREDICTIONS = "predictions.npz"
 
 
 @dataclass

@@ -50,7 +50,6 @@ from easyfirst.analysis.results import (
     best_vs_baselines,
     find_runs,
     fusion_results,
-    is_finished,
     metric_name,
     run_folders,
     runs_table,
@@ -60,7 +59,7 @@ from easyfirst.analysis.robustness import RobustnessCurve, robustness_curve
 from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.atomic import PARTIAL
 from easyfirst.pacing import PacingFunction
-from easyfirst.run_folder import read_json, read_sample_meta
+from easyfirst.run_folder import is_finished, read_json, read_sample_meta
 from easyfirst.scores import Scores
 
 REPRODUCE_FILE = "reproduce.json"

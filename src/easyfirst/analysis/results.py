@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from easyfirst.analysis.fusion import (
-    PREDICTIONS,
     RunPredictions,
     accuracy,
     compare_fusions,
@@ -32,7 +31,7 @@ from easyfirst.analysis.fusion import (
     read_predictions,
 )
 from easyfirst.analysis.stats import Comparison, mean_interval
-from easyfirst.run_folder import read_json
+from easyfirst.run_folder import PREDICTIONS, is_finished, read_json
 
 KIND_BY_ORDERING = {"curriculum": "CL", "random": "RCL", "anti": "ACL", "none": "baseline"}
 KINDS = ("CL", "RCL", "ACL", "baseline")
@@ -132,12 +131,6 @@ class RunRecord:
     def selection_accuracy(self) -> float:
         """Dev accuracy, or test accuracy where the dataset has no dev split."""
         return self.dev_accuracy if math.isfinite(self.dev_accuracy) else self.test_accuracy
-
-
-def is_finished(run_dir: str | Path) -> bool:
-    """A run is finished when ``metrics.json`` and ``predictions.npz`` exist."""
-    p = Path(run_dir)
-    return (p / "metrics.json").is_file() and (p / PREDICTIONS).is_file()
 
 
 def load_run(run_dir: str | Path) -> RunRecord:

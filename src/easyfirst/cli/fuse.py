@@ -54,10 +54,10 @@ def _members_table(res: dict[str, Any], split: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.formats import format_text
-    from easyfirst.analysis.fusion import PREDICTIONS, fuse_runs
+    from easyfirst.analysis.fusion import fuse_runs
     from easyfirst.analysis.report import REPRODUCE_FILE
     from easyfirst.analysis.results import find_runs, fusion_results
-    from easyfirst.run_folder import read_json, writing_into
+    from easyfirst.run_folder import PREDICTIONS, read_json, writing_into
     from easyfirst.scores import atomic_write_text
 
     if args.json is not None and Path(args.json).is_dir():

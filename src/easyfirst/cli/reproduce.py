@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.analysis.formats import format_text
     from easyfirst.analysis.report import write_report
     from easyfirst.monitor import note as say
-    from easyfirst.workflows.reproduce import make_plan, reproduce
+    from easyfirst.protocol import make_plan, reproduce
 
     scorers = scorer_names(args.scorers)
     if args.best_k < 1:

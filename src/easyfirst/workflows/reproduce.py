@@ -1,16 +1,18 @@
-"""``easyfirst reproduce``: the protocol of Rampp et al. (2024) at a chosen scale.
+"""``easyfirst reproduce``'s runs: the protocol of Rampp et al. (2024) at a chosen scale.
 
 1. Scoring runs over seeds for the chosen scorers (``score_dataset``), ensembled per scorer.
 2. Baselines over seeds (full data every epoch: ``CurriculumSpec(ordering="none")``).
 3. The grid: pacing (logarithmic, root, linear, exponential) x a (full-at) in {0.5, 0.8} x
    ordering CL (easy first, by the ensemble scores), RCL (random order, same pacing) and ACL
    (hard first), with b = 0.2 (start fraction).
-4. The paper's findings tested (``findings.json``: each claim ``shown``, ``reversed`` or ``not
-   distinguishable at n = K``, with its effect, interval and p; see
-   ``easyfirst.analysis.findings``), every cell's mean with its interval and its paired
-   difference from the baseline, mean test accuracy by ordering x pacing, the best run of
-   each type (on dev) against the mean of the best k baselines, and late fusion of the best
-   runs with paired intervals.
+
+``trained_plan`` trains them (this module imports no analysis). The paper's findings and
+tables over the finished runs are ``easyfirst.analysis.paper_tables``'s (each claim
+``shown``, ``reversed`` or ``not distinguishable at n = K``, with its effect, interval and p;
+every cell's mean with its interval and its paired difference from the baseline, mean test
+accuracy by ordering x pacing, the best run of each type (on dev) against the mean of the
+best k baselines, and late fusion of the best runs with paired intervals);
+``easyfirst.protocol.reproduce`` (and the command) runs both in the folder's lock.
 
 Layout of ``OUT``::
 
@@ -51,37 +53,19 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from easyfirst.analysis.findings import (
-    FINDINGS_FILE,
-    cell_table,
-    findings_dict,
-    findings_table,
-    paper_findings,
-    score_stability,
-)
-from easyfirst.analysis.formats import format_markdown
-from easyfirst.analysis.results import (
-    RunRecord,
-    Table,
-    best_vs_baselines,
-    fusion_results,
-    is_finished,
-    load_run,
-    metric_name,
-    runs_table,
-    table_by_ordering_pacing,
-)
+from easyfirst.atomic import atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.locks import folder_lock
 from easyfirst.monitor import expect_epochs
 from easyfirst.monitor.progress import progress_bar
-from easyfirst.run_folder import claim_out_dir, read_json, run_record
-from easyfirst.scores import Scores, atomic_write_text
+from easyfirst.run_folder import claim_out_dir, is_finished, read_json, run_record
+from easyfirst.scores import Scores
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.runs import check_model
@@ -241,28 +225,40 @@ def make_plan(
                 **common)
 
 
-@dataclass
-class ReproduceResult:
-    """What ``reproduce`` did and found."""
+@dataclass(frozen=True)
+class PlanRuns:
+    """The finished runs of a plan in its reproduce folder.
+
+    Attributes:
+        out_dir: the reproduce folder.
+        plan: the plan they were trained for.
+        trained: runs this call trained (scoring seeds included).
+        skipped: runs it found finished.
+        run_dirs: the train runs' folders, baselines then the grid (the tables' order).
+    """
 
     out_dir: Path
     plan: Plan
     trained: int
     skipped: int
-    records: list[RunRecord]
-    tables: list[Table]
-    results: dict[str, Any] = field(default_factory=dict)
+    run_dirs: tuple[Path, ...]
 
 
-def reproduce(
+@contextmanager
+def trained_plan(
     bundle: DatasetBundle,
     cfg: RunConfig,
     plan: Plan,
     *,
     out_dir: str | Path,
     progress: bool = True,
-) -> ReproduceResult:
-    """Run (or finish) the protocol of ``plan`` in ``out_dir`` and compute its tables.
+) -> Iterator[PlanRuns]:
+    """Train (or finish) the runs of ``plan`` in ``out_dir``, then hold the folder's lock
+    while the ``with`` block uses them (``easyfirst.protocol.reproduce`` writes the tables
+    there, ``easyfirst.analysis.paper_tables``)::
+
+        with trained_plan(bundle, cfg, plan, out_dir=out) as runs:
+            ...  # every run of runs.run_dirs is finished
 
     Args:
         bundle: the dataset.
@@ -272,18 +268,17 @@ def reproduce(
         progress: one progress bar over all runs of the plan (and per-run epoch bars;
             plain lines when stderr is not a terminal).
     """
-
     out = Path(out_dir)
     header = run_record("reproduce", bundle, cfg.identity(),
                         class_names=list(bundle.class_names), plan=plan.to_dict())
     check_model(cfg, bundle)
     with folder_lock(out, enabled=is_main_process()):
-        return _reproduce(bundle, cfg, plan, out, header, progress=progress)
+        yield _train_plan(bundle, cfg, plan, out, header, progress=progress)
 
 
-def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
-               header: dict[str, Any], *, progress: bool) -> ReproduceResult:
-    """``reproduce`` in its locked folder."""
+def _train_plan(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
+                header: dict[str, Any], *, progress: bool) -> PlanRuns:
+    """``trained_plan``'s runs, in its locked folder."""
     claim_out_dir(out, header, what="a reproduce run", resume=True, file="reproduce.json",
                   keys=("config", "dataset_fingerprint"), write=False)
     grid = plan.grid_runs()
@@ -325,17 +320,8 @@ def _reproduce(bundle: DatasetBundle, cfg: RunConfig, plan: Plan, out: Path,
             trained += 1
         bar.update(1)
     bar.close()
-
-    records = [load_run(out / "runs" / s.name) for s in [*baselines, *grid]]
-    stability = score_stability(out / "score", plan.scorers)
-    tables, results = paper_tables(records, best_k=plan.best_k, stability=stability,
-                                   order_by=plan.order_by[0])
-    results.update(plan=plan.to_dict(), trained=trained, skipped=skipped)
-    atomic_write_text(out / FINDINGS_FILE, json.dumps(results["findings"], indent=1))
-    atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=float))
-
-    atomic_write_text(out / "tables.md", "\n\n".join(format_markdown(t) for t in tables) + "\n")
-    return ReproduceResult(out, plan, trained, skipped, records, tables, results)
+    return PlanRuns(out, plan, trained, skipped,
+                    tuple(out / "runs" / s.name for s in [*baselines, *grid]))
 
 
 def _check_finished_run(run_dir: Path, plan: Plan) -> None:
@@ -351,37 +337,3 @@ def _check_finished_run(run_dir: Path, plan: Plan) -> None:
             "folder, or another --out folder."
         )
 
-
-def paper_tables(records: Sequence[RunRecord], *, best_k: int = 3,
-                 stability: Mapping[str, float] | None = None, order_by: str | None = None
-                 ) -> tuple[list[Table], dict[str, Any]]:
-    """The paper's tables over finished runs, and their numbers.
-
-    Args:
-        records: finished runs.
-        best_k: best baselines compared with (and fused).
-        stability: r1 per ordering scorer (``score_stability``), for the stability finding.
-        order_by: the scorer whose CL/ACL runs the ordering findings use (the plan's first).
-
-    Returns:
-        ``[findings, per cell vs baseline, ordering x pacing, best vs best-k baselines, late
-        fusion, all runs]`` (tables that need missing run types are left out) and
-        ``{"findings", "best_vs_baselines", "fusion", "runs"}``.
-    """
-    found = paper_findings(records, best_k=best_k, stability=stability, order_by=order_by)
-    tables = [findings_table(found, metric=metric_name(records)), cell_table(records),
-              table_by_ordering_pacing(records)]
-    results: dict[str, Any] = {"findings": findings_dict(found, stability)}
-    if any(r.kind == "baseline" for r in records):
-        t, data = best_vs_baselines(records, best_k)
-        tables.append(t)
-        results["best_vs_baselines"] = data
-    ft, rows = fusion_results(records, k=best_k)
-    if rows:
-        tables.append(ft)
-    results["fusion"] = rows
-    tables.append(runs_table(records))
-    results["runs"] = [{"name": r.name, "type": r.label, "pacing": r.pacing,
-                        "full_at": r.full_at, "seed": r.seed, "dev_accuracy": r.dev_accuracy,
-                        "test_accuracy": r.test_accuracy} for r in records]
-    return tables, results
