@@ -38,8 +38,9 @@ import soundfile as sf
 
 from easyfirst.atomic import atomic_write_text
 from easyfirst.audio.cache import FeatureSpec, default_cache_dir
+from easyfirst.data.audio_splits import Features, audio_split, bundle_info
 from easyfirst.data.base import ArraySplit, DatasetBundle
-from easyfirst.data.folder import Features, audio_split, bundle_info, check_disjoint
+from easyfirst.data.labels import check_disjoint
 from easyfirst.data.registry import register_dataset
 
 CLASS_TABLE = "class_labels_indices.csv"

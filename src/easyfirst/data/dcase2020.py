@@ -17,11 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from easyfirst.audio.cache import FeatureSpec
+from easyfirst.data.audio_splits import Features, audio_split, bundle_info
 from easyfirst.data.base import DatasetBundle
-from easyfirst.data.folder import (
-    Features,
-    audio_split,
-    bundle_info,
+from easyfirst.data.labels import (
     check_disjoint,
     check_known_labels,
     read_label_table,

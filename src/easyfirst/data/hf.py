@@ -38,18 +38,11 @@ import soundfile as sf
 
 from easyfirst.audio.cache import FeatureSpec, build_feature_cache, file_signature
 from easyfirst.audio.io import AudioError, audio_info, check_finite, load_audio, resample
+from easyfirst.data.audio_splits import Features, audio_split, bundle_info, longest_duration
 from easyfirst.data.audioset import AUDIO_EXTS
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.clips import register_clips
-from easyfirst.data.folder import (
-    Features,
-    audio_split,
-    bundle_info,
-    check_known_labels,
-    encode_labels,
-    longest_duration,
-    sorted_labels,
-)
+from easyfirst.data.labels import check_known_labels, encode_labels, sorted_labels
 from easyfirst.data.registry import register_dataset
 
 INSTALL = "pip install 'easyfirst[hf]'"

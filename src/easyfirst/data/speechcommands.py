@@ -19,8 +19,8 @@ import numpy as np
 
 from easyfirst.audio.cache import FeatureSpec, build_feature_cache, file_signature
 from easyfirst.audio.io import AudioFileNotFoundError, audio_info, load_audio
+from easyfirst.data.audio_splits import Features, bundle_info
 from easyfirst.data.base import ArraySplit, DatasetBundle
-from easyfirst.data.folder import Features, bundle_info
 from easyfirst.data.registry import register_dataset
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")

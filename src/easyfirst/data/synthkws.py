@@ -24,9 +24,10 @@ import numpy as np
 
 from easyfirst.audio.cache import FeatureSpec, build_feature_cache, content_signature
 from easyfirst.audio.io import load_audio
+from easyfirst.data.audio_splits import Features, bundle_info
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.clips import register_clips
-from easyfirst.data.folder import Features, bundle_info, sorted_labels
+from easyfirst.data.labels import sorted_labels
 from easyfirst.data.registry import register_dataset
 
 SYNTHKWS_DIR = Path(__file__).with_name("synthkws")
