@@ -18,8 +18,6 @@ LAYERS = {
     "targets": 2,
     "data": 2, "audio": 2, "models": 2, "pacing": 2, "recording": 2, "scores": 2,
     "monitor": 2,
-    "score_files": 2, "score_csv": 2,
-    "aucurriculum": 2,
     "scoring": 3, "curriculum": 3,
     "training": 4, "quickstart": 4,  # the source document's API over layers 2-3
     "estimators": 5, "run_folder": 5,  # run folders: read by analysis, written by workflows

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import easyfirst.aucurriculum
-from easyfirst.aucurriculum import read_aucurriculum, write_aucurriculum
+import easyfirst.scores.aucurriculum
 from easyfirst.scores import Scores, ScoresFileError
+from easyfirst.scores.aucurriculum import read_aucurriculum, write_aucurriculum
 
 CUR = Path(__file__).parent / "fixtures" / "aucurriculum_scores" / "curriculum"
 
@@ -79,11 +79,11 @@ def test_import_errors(tmp_path):
 def test_our_loader_points_to_importer(tmp_path):
     path = CUR / "CELoss" / "CELoss.csv"
     with pytest.raises(ScoresFileError, match=r"It looks like an aucurriculum score file: "
-                       r"convert it with easyfirst\.aucurriculum\.read_aucurriculum\(path, "
+                       r"convert it with easyfirst\.scores\.aucurriculum\.read_aucurriculum\(path, "
                        r"dataset_fingerprint=") as info:
         Scores.load(path)
-    name = re.search(r"easyfirst\.aucurriculum\.(\w+)\(", str(info.value)).group(1)
-    importer = getattr(easyfirst.aucurriculum, name)  # the hint names a real function
+    name = re.search(r"easyfirst\.scores\.aucurriculum\.(\w+)\(", str(info.value)).group(1)
+    importer = getattr(easyfirst.scores.aucurriculum, name)  # the hint names a real function
     # ... and following it gives a file the loader accepts for that dataset
     converted = importer(path, dataset_fingerprint="fp").save(tmp_path / "CELoss.csv")
     back = Scores.load(converted, expect_fingerprint="fp", expect_num_samples=600)

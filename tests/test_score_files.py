@@ -9,9 +9,10 @@ import os
 import numpy as np
 import pytest
 
-from easyfirst.score_csv import CHUNK, parse_rows
-from easyfirst.score_files import is_permutation, write_score_file
 from easyfirst.scores import Scores, ScoresFileError
+from easyfirst.scores.checks import is_permutation
+from easyfirst.scores.csv_rows import CHUNK, parse_rows
+from easyfirst.scores.files import write_score_file
 
 FORMATS = ["csv", "npz"]
 

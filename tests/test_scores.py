@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from easyfirst.score_files import write_score_file
 from easyfirst.scores import Scores, ScoresFileError, distinct_values
+from easyfirst.scores.files import write_score_file
 
 
 def _scores(**meta) -> Scores:

@@ -27,7 +27,6 @@ import bad_input_files
 import pytest
 import torch
 
-from easyfirst.aucurriculum import read_aucurriculum
 from easyfirst.cli.main import main
 from easyfirst.cli.options import parse_int_list
 from easyfirst.data import load_dataset
@@ -36,6 +35,7 @@ from easyfirst.models.registry import build_model, check_model_options
 from easyfirst.recording import OutcomeRecorder, TrainingDynamics
 from easyfirst.run_folder import read_json, read_sample_meta
 from easyfirst.scores import Scores, ScoresFileError
+from easyfirst.scores.aucurriculum import read_aucurriculum
 from easyfirst.training.checkpoint import load_checkpoint
 
 FAST = ["--dataset", "digits", "--model", "mlp", "--epochs", "1", "--device", "cpu",
@@ -266,7 +266,7 @@ CLI: list[Cli] = [
         r"fingerprint 0000, not on this dataset"),
     Cli("scores-no-fingerprint", _scores("no_fp.csv"), r"records no dataset fingerprint"),
     Cli("scores-aucurriculum-file", _scores("CELoss.csv"), r"aucurriculum score file: convert "
-        r"it with easyfirst\.aucurriculum\.read_aucurriculum\("),
+        r"it with easyfirst\.scores\.aucurriculum\.read_aucurriculum\("),
     # reproduce
     Cli("best-k-zero", ["reproduce", "--dataset", "digits", "--best-k", "0", *NEW],
         r"Expected --best-k >= 1 .* got 0"),

@@ -15,7 +15,7 @@ from typing import Literal, overload
 import numpy as np
 import torch
 
-from easyfirst.score_files import is_permutation
+from easyfirst.scores.checks import is_permutation
 
 ORDERINGS = ("curriculum", "anti", "random", "none")
 

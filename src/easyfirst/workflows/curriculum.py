@@ -32,8 +32,7 @@ from easyfirst.run_folder import (
     write_metrics,
     write_predictions,
 )
-from easyfirst.score_files import ScoresFileError, read_score_header
-from easyfirst.scores import Scores
+from easyfirst.scores import Scores, ScoresFileError, read_score_header
 from easyfirst.training.checkpoint import save_checkpoint
 from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, is_main_process, world_size

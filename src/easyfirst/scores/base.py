@@ -1,16 +1,11 @@
-"""``Scores``: per-sample difficulty values and their orderings.
-
-Files (``save``/``load``): ``easyfirst.score_files``, a CSV (a first line ``# {json header}``
-then ``index,score,rank[,id,label]`` rows, where ``rank`` is the position in the easy-to-hard
-order, 0 = easiest, under the tie rule recorded in the header, and ``id``/``label`` the
-sample's id and class name where ``save`` was given them) or, by suffix, an ``.npz`` with the
-same header and checks (the fast one at large N).
+"""``Scores``: per-sample difficulty values with their direction, meta and tie rule; their
+easy-to-hard order (``easyfirst.scores.ties``), summary (``easyfirst.scores.summary``) and
+file (``save``/``load``: ``easyfirst.scores.files``, a CSV or, by suffix, an ``.npz``).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,83 +15,10 @@ from typing import Any
 import numpy as np
 
 from easyfirst._version import __version__
-from easyfirst.atomic import atomic_write_text
-from easyfirst.score_files import (
-    FORMAT,
-    TIE_RULES,
-    VERSION,
-    ScoresFileError,
-    read_score_file,
-    tie_problem,
-    write_score_file,
-)
-
-__all__ = [  # ScoresFileError and atomic_write_text: re-exported, callers import them here
-    "FORMAT", "TIE_RULES", "VERSION", "Scores", "ScoresFileError", "atomic_write_text",
-    "distinct_values", "label_texts",
-]
-
-QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-DIGITS = 6  # significant digits of the summary's numbers (the scores keep every bit)
-
-
-def _round(x: float) -> float:
-    """``x`` to ``DIGITS`` significant digits: ``0.58000000000011`` -> ``0.58``."""
-    return float(f"{x:.{DIGITS}g}")
-
-
-def label_texts(targets: Any, class_names: Sequence[str]) -> list[str]:
-    """Each sample's label as text: its class name, or for (N, C) multi-hot targets the names
-    of its classes joined by ``;``.
-
-    Example:
-        >>> label_texts(np.array([1, 0]), ["cat", "dog"])
-        ['dog', 'cat']
-        >>> label_texts(np.array([[1, 1], [0, 1]]), ["cat", "dog"])
-        ['cat;dog', 'dog']
-    """
-    t = np.asarray(targets)
-    if t.ndim == 2:
-        return [";".join(class_names[int(c)] for c in np.flatnonzero(row >= 0.5)) for row in t]
-    return [class_names[int(c)] if 0 <= c < len(class_names) else str(int(c)) for c in t]
-
-
-def distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct finite values and their counts, equal to 12 decimals (sorted, as np.unique).
-
-    Seed means of equal counts can differ in the last bit (0.1 + 0.2 != 0.3), so values are
-    compared after rounding.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    v = np.sort(np.round(v[np.isfinite(v)], 12))
-    starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]]) if v.size else np.arange(0)
-    return v[starts], np.diff(np.r_[starts, v.size])
-
-
-def _tie_groups(key: np.ndarray) -> np.ndarray | None:
-    """(N,) rank of each key among the distinct keys (equal keys, equal ranks; uint16 where
-    they fit), or ``None`` when all keys differ."""
-    s = np.sort(key)
-    new = np.r_[True, s[1:] != s[:-1]]
-    distinct = int(new.sum())
-    if distinct == key.size:
-        return None
-    if distinct <= 1 << 16:  # a binary search in a table that fits the cache
-        return np.searchsorted(s[new], key).astype(np.uint16)
-    groups = np.empty(key.size, dtype=np.int64)
-    groups[np.argsort(key)] = np.cumsum(new) - 1  # any order of equal keys: same ranks
-    return groups
-
-
-def _stable_argsort(groups: np.ndarray) -> np.ndarray:
-    """``np.argsort(groups, kind="stable")`` for ``groups`` in [0, N), faster: numpy's radix
-    sort for uint16, else one sort of (group, index) packed into int64."""
-    n = groups.size
-    if groups.dtype == np.uint16 or n > 1 << 31:
-        return np.argsort(groups, kind="stable")
-    packed = groups * n + np.arange(n)
-    packed.sort()
-    return packed % n
+from easyfirst.scores.checks import FORMAT, VERSION, ScoresFileError
+from easyfirst.scores.files import read_score_file, write_score_file
+from easyfirst.scores.summary import summarize
+from easyfirst.scores.ties import TIE_RULES, easy_to_hard, tie_problem, tie_rule_text
 
 
 @dataclass
@@ -194,23 +116,7 @@ class Scores:
                 f"{nan} of {self.num_samples} scores are NaN (samples never seen in training?); "
                 "expected finite scores. Rescore with every sample in the training split."
             )
-        # The order of perm[np.argsort(key[perm], kind="stable")] (perm = arange for
-        # "dataset-order"), without a stable sort of floats: 1-3x faster at N = 2 M
-        # (benchmarks/scale.py); the seeded permutation is most of what "random" costs.
-        key = -self.values if self.higher_is_easier else self.values
-        groups = _tie_groups(key)
-        if groups is None:  # no ties: every rule gives this order
-            return np.argsort(key)
-        if self.meta["tie_break"] == "dataset-order":
-            return _stable_argsort(groups)
-        perm = np.random.default_rng(int(self.meta["tie_seed"])).permutation(self.num_samples)
-        if self.meta["tie_break"] == "evidence":
-            if self.tie_key is None:
-                raise ValueError(
-                    "Expected a tie key for tie_break='evidence'; got none. Use scores made by "
-                    "easyfirst's scorers, or with_tie_rule('evidence', key=...).")
-            return perm[np.lexsort((self.tie_key[perm], groups[perm]))]
-        return perm[_stable_argsort(groups[perm])]
+        return easy_to_hard(self.values, self.higher_is_easier, self.meta, self.tie_key)
 
     def hard_to_easy(self) -> np.ndarray:
         return self.easy_to_hard()[::-1].copy()
@@ -223,36 +129,12 @@ class Scores:
 
     def summary(self, *, ids: Sequence[str] | None = None, top: int = 5) -> dict[str, Any]:
         """Distribution (to 6 significant digits), number of unique values, largest tie,
-        easiest and hardest samples."""
-        v = self.values[~np.isnan(self.values)]
-        uniq, counts = distinct_values(v)
-        order = self.easy_to_hard() if v.size == self.num_samples else np.arange(0)
-        name = (lambda i: ids[i]) if ids is not None else (lambda i: int(i))
-        return {
-            "scorer": self.scorer,
-            "N": self.num_samples,
-            "direction": "higher_is_easier" if self.higher_is_easier else "lower_is_easier",
-            "min": _round(v.min()) if v.size else math.nan,
-            "max": _round(v.max()) if v.size else math.nan,
-            "mean": _round(v.mean()) if v.size else math.nan,
-            "std": _round(v.std()) if v.size else math.nan,
-            "quantiles": {str(q): _round(x) for q, x in zip(QUANTILES, np.quantile(
-                v, QUANTILES).tolist(), strict=True)} if v.size else {},
-            "num_nan": int(self.num_samples - v.size),
-            "num_unique": int(uniq.size),
-            "largest_tie": int(counts.max()) if counts.size else 0,
-            "largest_tie_value": _round(uniq[counts.argmax()]) if counts.size else math.nan,
-            "ties": self.tie_rule_text(),
-            "easiest": [name(i) for i in order[:top]],
-            "hardest": [name(i) for i in order[::-1][:top]],
-        }
+        easiest and hardest samples (``easyfirst.scores.summary``)."""
+        return summarize(self, ids=ids, top=top)
 
     def tie_rule_text(self) -> str:
         """How ties are ordered, e.g. ``evidence (aum)``, ``random (seed 0)``."""
-        rule = self.meta["tie_break"]
-        if rule == "evidence":
-            return f"evidence ({self.meta.get('tie_evidence', 'a key')})"
-        return f"random (seed {self.meta['tie_seed']})" if rule == "random" else rule
+        return tie_rule_text(self.meta)
 
     # -- files ------------------------------------------------------------------------------
     def header(self) -> dict[str, Any]:
@@ -272,7 +154,7 @@ class Scores:
     def save(self, path: str | os.PathLike[str], *, ids: Sequence[str] | None = None,
              labels: Sequence[str] | None = None) -> Path:
         """Write the file atomically (a temp file in the same folder, then ``os.replace``):
-        ``.npz`` by suffix, else CSV (``easyfirst.score_files``).
+        ``.npz`` by suffix, else CSV (``easyfirst.scores.files``).
 
         Args:
             path: where to write.

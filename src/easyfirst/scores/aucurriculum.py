@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from easyfirst.scores import Scores, ScoresFileError, atomic_write_text
+from easyfirst.atomic import atomic_write_text
+from easyfirst.scores.base import Scores
+from easyfirst.scores.checks import ScoresFileError
 
 # aucurriculum scorer class -> (easyfirst name, higher_is_easier); reverse_score=True means
 # a higher mean is easier.

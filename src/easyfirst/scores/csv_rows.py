@@ -6,7 +6,7 @@ label when given (CSV-quoted where they hold a comma, quote or line break). :fun
 is a vectorised fast path (numpy, no Python loop over rows) that reads the first three cells
 as ``int()`` and ``float()`` would, and returns ``None`` for anything but plain
 ``int,float,int-or-nothing[,id,label]`` rows ending in newlines (no quotes);
-``easyfirst.score_files`` then reads row by row to say what is wrong.
+``easyfirst.scores.csv_file`` then reads row by row to say what is wrong.
 """
 
 from __future__ import annotations
