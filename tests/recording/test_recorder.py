@@ -221,7 +221,7 @@ def test_update_checks_dtypes_and_shapes(kwargs, message):
 
 
 def test_distributed_end_epoch_packs_counts_in_one_all_reduce(monkeypatch):
-    import easyfirst.recording.recorder as recorder
+    import easyfirst.recording.sync as recorder  # the module of the collective
 
     calls = []
     monkeypatch.setattr(recorder.dist, "is_available", lambda: True)

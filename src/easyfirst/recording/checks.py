@@ -146,3 +146,16 @@ def check_resumable_state(state: dict[str, Any], num_samples: int, outcomes: Seq
         raise ValueError(f"Expected a recorder state with outcomes {', '.join(missing)}; "
                          f"got {', '.join(state['outcomes']) or 'core'} only. Restart the "
                          "run (--overwrite) to record them.")
+
+
+def member_rows(rows: slice | None, num_samples: int, members: int
+                ) -> tuple[slice, int | None]:
+    """``rows`` (all slots when None) and the member whose block it is (None: all)."""
+    per = num_samples // members
+    if rows is None:
+        return slice(0, num_samples), None
+    m = (rows.start or 0) // per
+    if rows != slice(m * per, (m + 1) * per) or m >= members:
+        raise ValueError(f"Expected rows of one member, slice(m * {per}, (m + 1) * {per}) "
+                         f"for m < {members}; got {rows}. Pass a member's block.")
+    return rows, m

@@ -40,13 +40,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import ClassVar, TypeVar
 
 import torch
 
+from easyfirst.recording.batch import BatchOutcome
 from easyfirst.registry import Registry
-from easyfirst.targets import outcome_columns
 
 DTYPES = ("float32", "int32", "uint8", "counter")
 
@@ -68,32 +67,6 @@ class StateSpec:
     per_epoch: bool = False
     width: int = 0
     graded: bool = False
-
-
-@dataclass
-class BatchOutcome:
-    """What one ``update`` hands every group: the batch's slots and per-row outcomes.
-
-    ``idx``: (B,) slots (dropped rows at the spare slot N); ``first``: (B,) the sample's first
-    visit this epoch; ``hit``: correctness; ``loss``: per-row loss; ``logits``/``targets``:
-    float (B, C) outputs and their targets, None when the caller passed ``correct=``.
-    """
-
-    idx: torch.Tensor
-    first: torch.Tensor
-    hit: torch.Tensor
-    loss: torch.Tensor
-    logits: torch.Tensor | None = None
-    targets: torch.Tensor | None = None
-
-    @cached_property
-    def columns(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per row ``(confidence, margin, el2n)`` (``targets.outcome_columns``), NaN without
-        logits."""
-        if self.logits is None or self.targets is None:
-            nan = torch.full(self.idx.shape, float("nan"), device=self.idx.device)
-            return nan, nan, nan
-        return outcome_columns(self.logits, self.targets)
 
 
 @dataclass

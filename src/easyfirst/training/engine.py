@@ -12,12 +12,11 @@ torch.distributed (plain runs only) the sampler shards the data, its padding is 
 loss and recorder, and the loss is scaled so that every global batch gives one process's
 gradient.
 
-Checkpoint (``checkpoint.pt``, rank 0, after every epoch)::
-
-    epoch, config, seeds, fingerprint, model, optimizer, recorder, metrics (one list per
-    member), best (per member: epoch, dev_accuracy), best_state, rng_cpu, rng_cuda
-
-A stacked run writes it for the stack and, at the end, one plain-run checkpoint per member.
+The engine is a small epoch loop; its jobs have one module each: the step
+(``training/step.py``), dev evaluation and best-epoch choice (``training/selection.py``),
+the checkpoint (``training/checkpoint.py``), progress and the caller's hooks
+(``training/callbacks.py``: ``Callback``; Lightning's loop/callback split). Under DDP the
+global batch's placement is the step's ``positions`` and the epoch's padding mask here.
 """
 
 from __future__ import annotations
@@ -30,44 +29,27 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from easyfirst.audio.augment import Augment, Mixup, MixupResult, build_augmentations
+from easyfirst.audio.augment import Augment, Mixup, build_augmentations
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import place_batches
-from easyfirst.monitor.job import EpochWatch
 from easyfirst.recording.recorder import OutcomeRecorder
-from easyfirst.targets import (
-    correctness,
-    is_multilabel,
-    per_sample_loss,
-    selection_metric,
-    top_prediction,
-)
-from easyfirst.training.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from easyfirst.targets import correctness, is_multilabel, per_sample_loss, top_prediction
+from easyfirst.targets import selection_metric as metric_of
+from easyfirst.training.callbacks import Callback, EpochFunction, Progress
+from easyfirst.training.checkpoint import Checkpointing
 from easyfirst.training.config import RunConfig, resolve_auto
-from easyfirst.training.distributed import (
-    DistInfo,
-    gather_rows,
-    init_distributed,
-    resolve_device,
-    world_size,
-)
+from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device, world_size
 from easyfirst.training.evaluate import predict
 from easyfirst.training.graphs import GraphedStep
-from easyfirst.training.members import Members, PlainMember, StackedMembers, State
+from easyfirst.training.members import Members, PlainMember, StackedMembers
 from easyfirst.training.optim import build_optimizer
 from easyfirst.training.precision import Precision
-from easyfirst.training.runs import (
-    CHECKPOINT,
-    RunResult,
-    build_run_model,
-    check_resumable,
-    dropout_seed,
-    run_meta,
-)
+from easyfirst.training.runs import CHECKPOINT, RunResult, build_run_model, run_meta
 from easyfirst.training.schedule import lr_factor, set_lr
+from easyfirst.training.selection import DevSelection
+from easyfirst.training.step import TrainStep
 
 SamplerFactory = Callable[[DistInfo], Sequence[Sampler[int]]]
 EpochCallback = Callable[[int, list[dict[str, Any]]], None]
@@ -91,6 +73,7 @@ class Engine:
         on_epoch_end: called with ``(epoch, [one metrics row per member])``.
         member_dirs: stacked runs: a folder per member for its plain-run checkpoint.
         track_test: also evaluate ``test`` after every epoch (``test_accuracy`` per row).
+        callbacks: more ``Callback`` s, called after the checkpoint and the progress bar.
     """
 
     def __init__(self, bundle: DatasetBundle, cfg: RunConfig, seeds: Sequence[int], *,
@@ -99,11 +82,14 @@ class Engine:
                  precision: str | Precision | None = None, samplers: SamplerFactory | None = None,
                  on_epoch_end: EpochCallback | None = None,
                  member_dirs: Sequence[str | Path] | None = None,
-                 track_test: bool = False) -> None:
+                 track_test: bool = False, callbacks: Sequence[Callback] = ()) -> None:
         self.bundle, self.cfg = bundle, resolve_auto(cfg, bundle)
         self.seeds, self.stacked, self.k = [int(s) for s in seeds], stacked, len(seeds)
-        self.resume, self.record, self.progress = resume, record, progress
-        self.on_epoch_end, self.track_test = on_epoch_end, track_test
+        self.resume, self.record, self.track_test = resume, record, track_test
+        self.checkpointing = Checkpointing()
+        self.callbacks: list[Callback] = [self.checkpointing, Progress(progress)]
+        self.callbacks += [EpochFunction(on_epoch_end)] if on_epoch_end is not None else []
+        self.callbacks += list(callbacks)
         self.member_dirs = [Path(d) for d in member_dirs or []]
         self.ckpt_path = Path(out_dir) / CHECKPOINT if out_dir is not None else None
         self._check(world_size())  # before joining a process group
@@ -140,40 +126,34 @@ class Engine:
                 f"{self.cfg.batch_size}. Choose a multiple of {world}.")
 
     def run(self) -> list[RunResult]:
+        """Build, restore (resume), train the remaining epochs with the callbacks' hooks,
+        and return each member's result."""
         cuda = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda), self.prec.backends():
             self._build()
-            start = self._restore()
-            folders = self.member_dirs or ([self.ckpt_path.parent] if self.ckpt_path else [])
-            watch = EpochWatch(
-                folders, self.seeds, self.cfg.model, epochs=self.cfg.epochs, start=start,
-                desc=f"{self.cfg.model} seed{'s' if self.k > 1 else ''} "
-                     f"{','.join(map(str, self.seeds))}{' (stacked)' * self.stacked}",
-                show=self.progress and self.dinfo.is_main, log=self.dinfo.is_main)
+            start = self.checkpointing.restore(self)
+            for callback in self.callbacks:
+                callback.on_fit_start(self, start)
             for epoch in range(start, self.cfg.epochs):
                 rows = self._epoch(epoch)
-                self._save(epoch)
-                watch.epoch_done(rows)
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(epoch, rows)
-            watch.close()
-            for m, folder in enumerate(self.member_dirs):
-                save_checkpoint(self._member_checkpoint(m), folder / CHECKPOINT)
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, epoch, rows)
+            for callback in self.callbacks:
+                callback.on_fit_end(self)
         return [self._result(m) for m in range(self.k)]
 
     def _build(self) -> None:
-        cfg, bundle, device = self.cfg, self.bundle, self.device
+        cfg, bundle, device, d = self.cfg, self.bundle, self.device, self.dinfo
         models = []
         for seed in self.seeds:
             torch.manual_seed(seed)  # the init stream of this seed
             models.append(self.prec.prepare_model(build_run_model(cfg, bundle, device,
                                                                   self.dtype)))
         self.members: Members = (StackedMembers(models, self.prec) if self.stacked
-                                 else PlainMember(models[0], self.prec, self.dinfo, device))
+                                 else PlainMember(models[0], self.prec, d, device))
         self.opt = build_optimizer(cfg.optimizer, list(self.members.parameters()), lr=cfg.lr,
                                    momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                    device=device)
-        d = self.dinfo
         self.data = place_batches(bundle.train, device, self.dtype, announce=d.is_main,
                                   max_bytes=cfg.preload_max_bytes, batch_size=cfg.batch_size,
                                   placement=cfg.data_placement)
@@ -183,88 +163,17 @@ class Engine:
             self.k * self.n, device=device, el2n_epoch=cfg.el2n_epoch, members=self.k,
             keep_history=cfg.keep_history, epochs=cfg.epochs, outcomes=cfg.outcomes,
             correctness=cfg.correctness, sync=d.enabled) if self.record else None
-        self.offsets = (torch.arange(self.k, device=device) * self.n)[:, None]  # (K, 1)
-        self.positions = torch.arange(self.local_batch, device=device) * d.world_size + d.rank
         graphable = (self.augment is None and self.mixup is None and not d.enabled
                      and self.data.resident)
         self.prec = replace(self.prec, cuda_graphs=self.prec.cuda_graphs and graphable)
-        self.stats = torch.zeros(self.k, 3, device=device, dtype=torch.float64)
-        self.step_no = torch.zeros((), device=device, dtype=torch.float64)
-        self.bad_step = torch.full((self.k,), math.inf, device=device, dtype=torch.float64)
-        self.gens: list[torch.Generator] = []  # this epoch's per-member augmentation streams
-        self.run_step = GraphedStep(self._step, self.opt, enabled=self.prec.cuda_graphs)
-        self.metrics: list[list[dict[str, Any]]] = [[] for _ in self.seeds]
-        self.best: list[dict[str, Any]] = [{"epoch": -1, "dev_accuracy": -1.0}
-                                           for _ in self.seeds]
-        self.best_state: State | None = None
+        self.step = TrainStep(self.members, self.opt, self.data, self.recorder, prec=self.prec,
+                              device=device, augment=self.augment, mixup=self.mixup, dinfo=d,
+                              local_batch=self.local_batch, num_samples=self.n, k=self.k,
+                              correctness_rule=cfg.correctness)
+        self.run_step = GraphedStep(self.step, self.opt, enabled=self.prec.cuda_graphs)
+        self.selection = DevSelection(bundle, self.k, self.metric, device=device,
+                                      dtype=self.dtype, track_test=self.track_test)
         self.train_seconds = 0.0  # training steps only, this call's epochs
-
-    def _step(self, idx: torch.Tensor, w: torch.Tensor, *, scale: float, rows: int) -> None:
-        """One step on the members' batches ``idx (K, B)``; ``w (K, B)`` is 0 for padding;
-        ``rows``: the real rows of the global batch."""
-        k, bsz = idx.shape
-        x, y = self.data.get(idx.reshape(-1))
-        x, y = x.view(k, bsz, *x.shape[1:]), y.view(k, bsz, *y.shape[1:])  # (K, B, ...)
-        if self.members.layout is not None:  # DDP: where this rank's rows sit globally
-            self.members.layout.set(self.positions[:bsz], rows)
-        x, mixed = self._transform(x, y, rows)
-        with self.prec.autocast_context(self.device):
-            logits = self.members.forward(x)  # (K, B, C)
-        flat, yf = logits.float().flatten(0, 1), y.flatten(0, 1)  # (K*B, C), (K*B[, C])
-        per_sample = per_sample_loss(flat, yf)  # (K * B,)
-        if mixed is not None:
-            lam = mixed.lam.to(per_sample.dtype)
-            per_sample = lam * per_sample + (1 - lam) * per_sample_loss(flat, mixed.targets_b)
-        wf = w.reshape(-1).to(per_sample.dtype)
-        # Members' losses add up: each member's gradient is that of its own mean loss.
-        ((per_sample * wf).sum() * scale).backward()
-        self.opt.step()
-        if self.recorder is not None:
-            self.recorder.update((idx + self.offsets).reshape(-1), logits.flatten(0, 1), yf,
-                                 loss=per_sample, weight=wf)
-        with torch.no_grad():
-            loss = (per_sample.detach() * wf).view(k, bsz).sum(1).double()
-            right = correctness(flat, yf, self.cfg.correctness).view(k, bsz) * w
-            self.stats.add_(torch.stack([loss, right.sum(1).double(), w.sum(1).double()], 1))
-            self.step_no.add_(1)  # the first step with a non-finite loss, per member
-            self.bad_step.copy_(torch.where(loss.isfinite() | self.bad_step.isfinite(),
-                                            self.bad_step, self.step_no))
-
-    def _transform(self, x: torch.Tensor, y: torch.Tensor, rows: int
-                   ) -> tuple[torch.Tensor, MixupResult | None]:
-        """Augment (and mix up) the batches ``(K, B, ...)``. Under DDP every rank gathers
-        the global batch, transforms it as one process does and keeps its own rows."""
-        if self.augment is None and self.mixup is None:
-            return x, None
-        layout, take = self.members.layout, None
-        if layout is not None and layout.positions is not None:
-            take = layout.positions.clamp(max=rows - 1)
-            x, y = gather_rows(x[0], rows)[None], gather_rows(y[0], rows)[None]
-        if self.augment is not None:
-            x = torch.stack([self.augment(x[m], self.gens[m]) for m in range(len(x))])
-        mixed = self.mixup(x[0], y[0], generator=self.gens[0]) if self.mixup else None
-        if mixed is not None:
-            x = mixed.inputs[None]
-        if take is None:
-            return x, mixed
-        return x[:, take], None if mixed is None else MixupResult(*(t[take] for t in mixed))
-
-    def _restore(self) -> int:
-        """Load the checkpoint (resume) and return the first epoch to train."""
-        path = self.ckpt_path
-        if not (self.resume and path is not None and path.is_file()):
-            torch.manual_seed(dropout_seed(self.seeds, stacked=self.stacked))
-            return 0
-        state = load_checkpoint(path)
-        check_resumable(state, self.cfg, self.seeds, self.bundle.fingerprint, path)
-        self.members.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        if self.recorder is not None:
-            self.recorder.load_state_dict(state["recorder"])
-        self.metrics, self.best = state["metrics"], state["best"]
-        self.best_state = state["best_state"]
-        restore_rng(state, self.device)
-        return int(state["epoch"]) + 1
 
     def _epoch(self, epoch: int) -> list[dict[str, Any]]:
         cfg, d = self.cfg, self.dinfo
@@ -280,12 +189,8 @@ class Engine:
         length = order.shape[1]
         real_pos = ((torch.arange(length, device=self.device) * d.world_size + d.rank) < real
                     ).expand(self.k, length)
-        self.gens[:] = [torch.Generator(device=self.device).manual_seed(s * 100_003 + epoch)
-                        for s in self.seeds]
+        self.step.start_epoch(epoch, self.seeds)
         self.members.train()
-        self.stats.zero_()
-        self.step_no.zero_()
-        self.bad_step.fill_(math.inf)
         t0 = time.perf_counter()
         steps = math.ceil(length / self.local_batch)
         with self.data.epoch(order, self.local_batch, chunked=self.sampler_factory is None):
@@ -299,10 +204,7 @@ class Engine:
                               scale=d.world_size / global_real, rows=global_real)
         if self.recorder is not None:
             self.recorder.end_epoch()
-        if d.enabled:
-            dist.all_reduce(self.stats)
-            dist.all_reduce(self.bad_step, op=dist.ReduceOp.MIN)
-        raw = torch.cat([self.stats, self.bad_step[:, None]], 1).tolist()  # host-sync: 1/epoch
+        raw = self.step.epoch_stats(d)
         self.train_seconds += time.perf_counter() - t0
         for m, row in enumerate(raw):
             if math.isfinite(row[3]):
@@ -311,64 +213,15 @@ class Engine:
                     f"{int(row[3])} of {steps} has a NaN/inf loss; expected finite losses. Likely "
                     f"cause: learning rate {cfg.lr:g} ({cfg.optimizer}) too high for "
                     f"{cfg.model}, or NaN/inf inputs. Lower --lr, or check the data.")
-        return [self._row(m, epoch, raw[m], steps) for m in range(self.k)]
-
-    def _row(self, m: int, epoch: int, raw: list[float], steps: int) -> dict[str, Any]:
-        loss_sum, correct, count = raw[:3]
-        row: dict[str, Any] = {
-            "epoch": epoch + 1, "train_loss": loss_sum / max(count, 1),
-            "train_accuracy": correct / max(count, 1), "steps": steps,
-            "pool_size": int(getattr(self.samplers[m], "pool_size", self.n)),
-        }
-        dev, test = self.bundle.dev, self.bundle.test
-        if dev is not None and len(dev):
-            logits = self.members.predict(m, dev, device=self.device, dtype=self.dtype)
-            row[f"dev_{self.metric}"] = selection_metric(logits, dev.targets)
-            row["dev_loss"] = float(per_sample_loss(logits, dev.targets).mean())
-            if row[f"dev_{self.metric}"] > self.best[m]["dev_accuracy"]:  # the dev metric
-                self.best[m] = {"epoch": epoch, "dev_accuracy": row[f"dev_{self.metric}"]}
-                self.best_state = self.members.snapshot(m, self.best_state)
-        if self.track_test and test is not None and len(test):
-            row[f"test_{self.metric}"] = selection_metric(
-                self.members.predict(m, test, device=self.device, dtype=self.dtype), test.targets)
-        self.metrics[m].append(row)
-        return row
-
-    def _checkpoint(self, epoch: int) -> dict[str, Any]:
-        return {
-            "epoch": epoch, "config": self.cfg.to_dict(), "seeds": self.seeds,
-            "fingerprint": self.bundle.fingerprint, "model": self.members.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "recorder": self.recorder.state_dict() if self.recorder is not None else None,
-            "metrics": self.metrics, "best": self.best, "best_state": self.best_state,
-            **rng_state(self.device),
-        }
-
-    def _save(self, epoch: int) -> None:
-        if self.ckpt_path is not None and self.dinfo.is_main:
-            save_checkpoint(self._checkpoint(epoch), self.ckpt_path)
-
-    def _member_checkpoint(self, m: int) -> dict[str, Any]:
-        """What a plain run of member m's seed writes after its last epoch."""
-        members, rows = self.members, slice(m * self.n, (m + 1) * self.n)
-        best = self.best_state if self.best[m]["epoch"] >= 0 else None
-        return {
-            **self._checkpoint(self.cfg.epochs - 1),
-            "config": replace(self.cfg, seed=self.seeds[m]).to_dict(), "seeds": [self.seeds[m]],
-            "model": members.member_state(m, members.state_dict()),
-            "optimizer": members.member_optimizer_state(self.opt.state_dict(), m),
-            "recorder": self.recorder.state_dict(rows) if self.recorder is not None else None,
-            "metrics": [self.metrics[m]], "best": [self.best[m]],
-            "best_state": members.member_state(m, best) if best is not None else None,
-        }
+        return [self.selection.row(self.members, m, epoch, raw[m], steps,
+                                   int(getattr(self.samplers[m], "pool_size", self.n)))
+                for m in range(self.k)]
 
     def _result(self, m: int) -> RunResult:
         cfg, bundle, seed = self.cfg, self.bundle, self.seeds[m]
-        use_best = (cfg.eval_checkpoint == "best" and self.best_state is not None
-                    and self.best[m]["epoch"] >= 0)
-        model = self.members.member_model(m, self.best_state if use_best else None)
-        chosen = self.best[m]["epoch"] if use_best else cfg.epochs - 1
-        res = RunResult(model=model, metrics=self.metrics[m], best_epoch=chosen,
+        chosen, use_best = self.selection.chosen(m, cfg.eval_checkpoint, cfg.epochs - 1)
+        model = self.members.member_model(m, self.selection.best_state if use_best else None)
+        res = RunResult(model=model, metrics=self.selection.metrics[m], best_epoch=chosen,
                         metric=self.metric, info={
             "seeds": self.seeds, "member": m, "stacked": self.stacked,
             "precision": self.prec.to_dict(), "cuda_graph_captured": self.run_step.captured,
@@ -382,7 +235,7 @@ class Engine:
             res.dev_logits = logits_of(bundle.dev)
         if bundle.test is not None and len(bundle.test):
             res.test_logits = logits_of(bundle.test)
-            res.test_accuracy = selection_metric(res.test_logits, bundle.test.targets)
+            res.test_accuracy = metric_of(res.test_logits, bundle.test.targets)
         if self.recorder is not None:
             meta = run_meta(replace(cfg, seed=seed), bundle, self.dinfo, eval_epoch=chosen)
             if self.stacked:
