@@ -426,7 +426,7 @@ API: list[Api] = [
     Api("recorder-target-negative", lambda e: _recorder_targets(-1), ValueError,
         r"Expected targets in \[0, C\)"),
     Api("recorder-outcome", lambda e: OutcomeRecorder(2, outcomes="margin"), ValueError,
-        r"Unknown outcome 'margin'; expected 'all', 'core' or names among probs, margins, el2n"),
+        r"Unknown outcome 'margin'; expected 'all', 'core' or names among el2n, margins, probs"),
     Api("recorder-graded-after-binary", lambda e: [
         (r := OutcomeRecorder(2)).update(IDX, correct=torch.tensor([1, 0])),
         r.update(IDX, correct=torch.tensor([0.5, 1.0]))], ValueError,
