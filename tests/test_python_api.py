@@ -173,3 +173,21 @@ def test_a_wrong_input_kind_says_which_input_the_scorer_needs(call, message):
 def test_run_config_is_exported_at_top_level():
     assert easyfirst.RunConfig is RunConfig and "RunConfig" in easyfirst.__all__
     assert isinstance(DatasetBundle.from_datasets(_toy(), name="t").train, ArraySplit)
+
+
+def test_run_config_is_frozen_and_auto_is_resolved_once_before_the_run(tmp_path):
+    import dataclasses
+    import json
+
+    from easyfirst.training.config import resolve_auto
+    from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
+
+    cfg = RunConfig(model="auto", epochs=1, batch_size=16, device="cpu")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.seed = 1  # type: ignore[misc]
+    bundle = DatasetBundle.from_datasets(_toy(), dev=_toy(20), test=_toy(20), name="toy")
+    resolved = resolve_auto(cfg, bundle)
+    assert resolved.model != "auto" and resolve_auto(resolved, bundle) is resolved
+    train_curriculum(bundle, cfg, CurriculumSpec(ordering="none"), out_dir=tmp_path,
+                     progress=False)  # the run's file names the model auto stood for
+    assert json.loads((tmp_path / "run.json").read_text())["config"]["model"] == resolved.model

@@ -58,7 +58,8 @@ def reproduce(
 
     Args:
         bundle: the dataset.
-        cfg: settings of every run (its ``seed`` is replaced per run).
+        cfg: settings of every run (its ``seed`` is replaced per run; ``model="auto"`` is
+            resolved once, before any run).
         plan: from ``make_plan``.
         out_dir: output folder.
         progress: one progress bar over all runs of the plan (and per-run epoch bars;

@@ -33,7 +33,7 @@ from easyfirst.scoring.base import Param, SeedInputs
 from easyfirst.scoring.ensemble import ensemble
 from easyfirst.scoring.registry import SCORERS
 from easyfirst.targets import is_multilabel
-from easyfirst.training.config import RunConfig
+from easyfirst.training.config import RunConfig, resolve_auto
 
 
 @dataclass
@@ -211,7 +211,7 @@ class TrainingScorer:
         Args:
             bundle: the dataset; only ``train`` is scored.
             cfg: run configuration of every model this scorer trains (its ``seed`` is
-                replaced by ``seed``).
+                replaced by ``seed``; ``model="auto"`` is resolved here, once).
             seed: the seed of this member of the ensemble.
             out_dir: if given, the scores are also saved to ``out_dir/<name>.csv``.
             progress: show progress bars of the trainings.
@@ -225,6 +225,7 @@ class TrainingScorer:
             ``dataset_fingerprint``, ``library_version`` and ``cost`` (``wall_s``,
             ``trainings``).
         """
+        cfg = resolve_auto(cfg, bundle)
         full = self.validate(bundle, cfg, params, model=model)
         t0 = time.perf_counter()
         out = self.fn(bundle, cfg, seed=int(seed), progress=progress, model=model, **full)

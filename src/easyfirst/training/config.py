@@ -20,14 +20,14 @@ EVAL_CHECKPOINTS = ("best", "last")
 DTYPES = ("float32", "float64")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a training run (together with the dataset).
+    """Everything that determines a training run (with the dataset); frozen (``replace``).
 
     Attributes:
         dataset: dataset registry name; ``dataset_options`` are its loader keywords.
-        model: model registry name, ``auto`` (resolved from the dataset when training
-            starts; :func:`configure` also applies the model's recipe), or a factory returning
+        model: model registry name, ``auto`` (resolved once before any run, resolve_auto;
+            :func:`configure` also applies the model's recipe), or a factory returning
             an ``nn.Module`` (``easyfirst.models.factory``); ``model_options``: builder keywords.
         optimizer: an ``OPTIMIZERS`` name (``adam``, ``sgd``; SGD uses ``momentum``).
         lr, momentum, weight_decay: optimizer settings (``lr`` is the peak of ``schedule``).
@@ -87,7 +87,7 @@ class RunConfig:
     stack: str = "auto"
 
     def __post_init__(self) -> None:
-        self.model = model_name(self.model)  # a user's nn.Module factory -> "custom:<name>"
+        object.__setattr__(self, "model", model_name(self.model))  # a factory -> "custom:..."
         for name in ("lr", "momentum", "weight_decay", "epochs", "batch_size", "seed"):
             check_range(name, getattr(self, name))
         if self.optimizer not in OPTIMIZERS:
@@ -183,7 +183,7 @@ def configure(
 
 
 def resolve_auto(cfg: RunConfig, bundle: DatasetBundle) -> RunConfig:
-    """``cfg`` with ``model="auto"`` replaced by the model it stands for (else unchanged)."""
+    """``cfg`` with ``model="auto"`` replaced by its model for ``bundle``; else ``cfg`` itself."""
     if cfg.model != "auto":
         return cfg
     return replace(cfg, model=auto_model(bundle.input_shape, bundle.info)[0])

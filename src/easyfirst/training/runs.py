@@ -15,7 +15,7 @@ from easyfirst.data.base import DatasetBundle
 from easyfirst.models.input_norm import fit_input_norms, silence_level
 from easyfirst.models.registry import build_model, check_buildable
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.training.config import RunConfig, identity, resolve_auto
+from easyfirst.training.config import RunConfig, identity
 from easyfirst.training.distributed import DistInfo
 
 CHECKPOINT = "checkpoint.pt"
@@ -56,8 +56,8 @@ def build_run_model(
 
 def check_model(cfg: RunConfig, bundle: DatasetBundle) -> None:
     """Build ``cfg.model`` on the meta device (no memory): a bad model name or option fails
-    here, before a workflow writes anything."""
-    cfg = resolve_auto(cfg, bundle)
+    here, before a workflow writes anything. ``cfg`` is resolved (``resolve_auto``)."""
+    assert cfg.model != "auto", "check_model takes a resolved config (resolve_auto)"
     check_buildable(cfg.model, input_shape=bundle.input_shape, num_classes=bundle.num_classes,
                     **cfg.model_options)
 

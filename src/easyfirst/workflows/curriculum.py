@@ -34,7 +34,7 @@ from easyfirst.run_folder import (
 )
 from easyfirst.scores import Scores, ScoresFileError, read_score_header
 from easyfirst.training.checkpoint import save_checkpoint
-from easyfirst.training.config import RunConfig
+from easyfirst.training.config import RunConfig, resolve_auto
 from easyfirst.training.distributed import DistInfo, is_main_process, world_size
 from easyfirst.training.loop import RunResult, train
 from easyfirst.training.runs import check_model
@@ -166,7 +166,10 @@ def train_curriculum(
     progress: bool = True,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> RunResult:
-    """Train one run with the ordering and pacing of ``spec``; write the files listed above."""
+    """Train one run with the ordering and pacing of ``spec``; write the files listed above.
+
+    ``cfg``'s ``model="auto"`` is resolved once, here, before the checks and the run."""
+    cfg = resolve_auto(cfg, bundle)
     n = len(bundle.train)
     if spec.needs_scores:
         if scores is None:

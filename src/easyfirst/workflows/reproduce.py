@@ -66,7 +66,7 @@ from easyfirst.monitor import expect_epochs
 from easyfirst.monitor.progress import progress_bar
 from easyfirst.run_folder import claim_out_dir, is_finished, read_json, run_record
 from easyfirst.scores import Scores
-from easyfirst.training.config import RunConfig
+from easyfirst.training.config import RunConfig, resolve_auto
 from easyfirst.training.distributed import is_main_process
 from easyfirst.training.runs import check_model
 from easyfirst.workflows.curriculum import CurriculumSpec, train_curriculum
@@ -262,13 +262,15 @@ def trained_plan(
 
     Args:
         bundle: the dataset.
-        cfg: settings of every run (its ``seed`` is replaced per run).
+        cfg: settings of every run (its ``seed`` is replaced per run; ``model="auto"`` is
+            resolved once, here).
         plan: from ``make_plan``.
         out_dir: output folder (see the module docstring for the layout).
         progress: one progress bar over all runs of the plan (and per-run epoch bars;
             plain lines when stderr is not a terminal).
     """
     out = Path(out_dir)
+    cfg = resolve_auto(cfg, bundle)  # once, before any run: score and train runs get it
     header = run_record("reproduce", bundle, cfg.identity(),
                         class_names=list(bundle.class_names), plan=plan.to_dict())
     check_model(cfg, bundle)

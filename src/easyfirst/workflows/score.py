@@ -96,7 +96,8 @@ def score_dataset(
 
     Args:
         bundle: the dataset.
-        cfg: run configuration of every training (its seed is replaced per seed).
+        cfg: run configuration of every training (its seed is replaced per seed;
+            ``model="auto"`` is resolved once, here).
         seeds: the ensemble's seeds.
         scorers: scorer names (``easyfirst scorers``).
         out_dir: output folder (layout in the module docstring).
@@ -120,6 +121,7 @@ def score_dataset(
     is locked (``easyfirst.locks``) from the check of ``run.json`` to the last write.
     """
     out = Path(out_dir)
+    cfg = resolve_auto(cfg, bundle)  # once: every run, file and check below sees the model
     objs = {name: get_scorer(name) for name in scorers}  # validate names up front
     unknown = [n for n in scorer_params or {} if n not in objs]
     if unknown:
@@ -371,7 +373,7 @@ def _saved_run(path: Path, bundle: DatasetBundle, cfg: RunConfig) -> TrainingDyn
     """A finished seed's dynamics, refused (one line) when another run's settings made it."""
     d = TrainingDynamics.load(path)
     saved = identity(d.meta.get("config") or {})
-    diff = [k for k, v in resolve_auto(cfg, bundle).identity().items() if saved.get(k) != v]
+    diff = [k for k, v in cfg.identity().items() if saved.get(k) != v]
     if diff or d.meta.get("dataset_fingerprint") != bundle.fingerprint:
         raise ValueError(
             f"{str(path)!r} was trained with a different {', '.join(diff) or 'dataset'} than "
