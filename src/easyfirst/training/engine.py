@@ -39,7 +39,7 @@ from easyfirst.targets import correctness, is_multilabel, per_sample_loss, top_p
 from easyfirst.targets import selection_metric as metric_of
 from easyfirst.training.callbacks import Callback, EpochFunction, Progress
 from easyfirst.training.checkpoint import Checkpointing
-from easyfirst.training.config import RunConfig, resolve_auto
+from easyfirst.training.config import RunConfig
 from easyfirst.training.distributed import DistInfo, init_distributed, resolve_device, world_size
 from easyfirst.training.evaluate import predict
 from easyfirst.training.graphs import GraphedStep
@@ -59,8 +59,8 @@ class Engine:
     """One training run of ``len(seeds)`` members; :meth:`run` returns one result each.
 
     Args:
-        bundle, cfg: the dataset and the shared run configuration (``cfg.seed`` is replaced
-            by each member's seed).
+        bundle, cfg: the dataset and the shared run configuration, resolved
+            (``resolve_auto``; ``cfg.seed`` is replaced by each member's seed).
         seeds: the member seeds (one for a plain run).
         stacked: train the members as one vmapped stack (else exactly one seed, plain).
         out_dir: where the checkpoint goes after every epoch (rank 0); None for none.
@@ -83,7 +83,8 @@ class Engine:
                  on_epoch_end: EpochCallback | None = None,
                  member_dirs: Sequence[str | Path] | None = None,
                  track_test: bool = False, callbacks: Sequence[Callback] = ()) -> None:
-        self.bundle, self.cfg = bundle, resolve_auto(cfg, bundle)
+        assert cfg.model != "auto", "the engine takes a resolved config (resolve_auto)"
+        self.bundle, self.cfg = bundle, cfg
         self.seeds, self.stacked, self.k = [int(s) for s in seeds], stacked, len(seeds)
         self.resume, self.record, self.track_test = resume, record, track_test
         self.checkpointing = Checkpointing()

@@ -11,7 +11,7 @@ from torch.utils.data import Sampler
 
 from easyfirst.audio.augment import Augment
 from easyfirst.data.base import DatasetBundle
-from easyfirst.training.config import RunConfig
+from easyfirst.training.config import RunConfig, resolve_auto
 from easyfirst.training.distributed import DistInfo
 from easyfirst.training.engine import Engine
 from easyfirst.training.precision import Precision
@@ -63,6 +63,7 @@ def train(
     elif sampler_factory is not None:
         factory = lambda d: [sampler_factory(d)]  # noqa: E731
     callback = None if on_epoch_end is None else lambda e, rows: on_epoch_end(e, rows[0])
+    cfg = resolve_auto(cfg, bundle)  # once, before the run (a resolved config passes through)
     engine = Engine(bundle, cfg, [cfg.seed], stacked=False, out_dir=out_dir, resume=resume,
                     record=record, progress=progress, augment=augment, precision=precision,
                     samplers=factory, on_epoch_end=callback, track_test=track_test)

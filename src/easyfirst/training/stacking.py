@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from easyfirst.audio.augment import Augment
 from easyfirst.data.base import DatasetBundle
-from easyfirst.training.config import STACK_MODES, RunConfig
+from easyfirst.training.config import STACK_MODES, RunConfig, resolve_auto
 from easyfirst.training.distributed import resolve_device, world_size
 from easyfirst.training.engine import Engine, EpochCallback
 from easyfirst.training.members import StackedMembers
@@ -75,6 +75,7 @@ def train_stacked(
         ValueError: no or repeated seeds, a torch.distributed run, mixup, or a checkpoint
             written with other settings.
     """
+    cfg = resolve_auto(cfg, bundle)  # once, before the run (a resolved config passes through)
     return Engine(bundle, cfg, seeds, stacked=True, out_dir=out_dir, resume=resume,
                   record=record, progress=progress, augment=augment, precision=precision,
                   on_epoch_end=on_epoch_end, member_dirs=member_dirs).run()
