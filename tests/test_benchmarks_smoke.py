@@ -15,6 +15,7 @@ import engine_overhead  # noqa: E402
 import gpu_step_variants  # noqa: E402
 import image_recipes  # noqa: E402
 import protocol  # noqa: E402
+import score_file_speed  # noqa: E402
 import scoring_throughput  # noqa: E402
 
 
@@ -28,6 +29,16 @@ def test_scoring_throughput_smoke(tmp_path):
         assert r["c_mode"] == "sequential"  # auto never fuses on CPU
         assert r["a_reference"] > 0 and r["b_easyfirst_one_seed"] > 0
         assert r["ratio_b_over_a"] == pytest.approx(r["b_easyfirst_one_seed"] / r["a_reference"])
+
+
+def test_score_file_speed_smoke(tmp_path):
+    out = tmp_path / "s.json"
+    assert score_file_speed.main(["--n", "3000", "--rounds", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    for kind in score_file_speed.KINDS:
+        row = result["summary"][kind]
+        assert len(row["ratios"]) == 2 and row["csv"]["total"] > 0 and row["npz"]["total"] > 0
+        assert result["bytes"][kind]["csv"] > result["bytes"][kind]["npz"] > 0
 
 
 def test_cli_startup_smoke(tmp_path):
