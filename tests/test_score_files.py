@@ -13,6 +13,7 @@ from easyfirst.scores import Scores, ScoresFileError
 from easyfirst.scores.checks import is_permutation
 from easyfirst.scores.csv_rows import CHUNK, parse_rows
 from easyfirst.scores.files import write_score_file
+from easyfirst.scores.float_text import float_texts, int_texts, joined
 
 FORMATS = ["csv", "npz"]
 
@@ -255,6 +256,54 @@ def test_parse_rows_reads_only_plain_rows():
     for body in (b"", b"0,1\n", b"0,1,2", b"0,,1\n", b",1,2\n", b"0,1,2,3\n", b"0,x,1\n",
                  b"0,1,1.5\n", b"0," + b"1" * 50 + b",1\n", b'"0",1,2\n', b"0,1,2\n\n"):
         assert parse_rows(body) is None, body
+
+
+def _texts(rows: np.ndarray) -> list[bytes]:
+    """The texts of ``float_texts``/``int_texts`` rows, zero bytes dropped."""
+    newline = np.full((rows.shape[0], 1), ord("\n"), dtype=np.uint8)
+    return joined(np.hstack([rows, newline])).split(b"\n")[:-1]
+
+
+def test_score_cells_are_repr_and_str():
+    """The vectorised cells are what ``repr`` and ``str`` write, byte for byte: the values
+    worked out in numpy, and those handed back to ``repr`` (other magnitudes, zeros, NaN,
+    powers of two)."""
+    rng = np.random.default_rng(3)
+    n = 50_000
+    powers, twos = 10.0 ** np.arange(-10, 20), 2.0 ** np.arange(-30, 60)
+    mantissas = rng.integers(0, 2**52, n) | (rng.integers(1003, 1073, n) << 52)
+    values = np.concatenate([
+        rng.random(n), rng.integers(0, 31, n) / 30, -rng.random(n) * 10 ** rng.uniform(-8, 17, n),
+        rng.integers(0, 10**6, n) / 10.0 ** rng.integers(0, 8, n), mantissas.view(np.float64),
+        np.nextafter(rng.random(n), 0), rng.integers(0, 200, n) / rng.integers(1, 60, n),
+        powers, np.nextafter(powers, 0), np.nextafter(powers, np.inf), twos,
+        np.nextafter(twos, 0), [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, 1e-6, 0.0001,
+                                1.7976931348623157e308, 0.1, 0.3, 1 / 3, 999999999999999.9,
+                                1e15 - 0.5, 9.9999999999999995e-07, 0.00009999999999999999]])
+    assert _texts(float_texts(values)) == [repr(v).encode() for v in values.tolist()]
+    ints = np.concatenate([np.arange(20_000), rng.integers(0, 2**62, 1000), [10**8, 10**18]])
+    assert _texts(int_texts(ints)) == [str(i).encode() for i in ints.tolist()]
+
+
+def test_ids_with_zero_bytes_are_written_as_they_are(tmp_path):
+    s = _scores()
+    ids, labels = ["a\0b", "c", "d", "e", "f"], ["x", "y\0", "z", "w", "v"]
+    rows = s.save(tmp_path / "z.csv", ids=ids, labels=labels).read_text().splitlines()[2:]
+    ranks = s.ranks()
+    assert rows == [f"{i},{v!r},{ranks[i]},{ids[i]},{labels[i]}"
+                    for i, v in enumerate(s.values.tolist())]
+
+
+def test_parse_rows_reads_whole_numbers_as_int_does():
+    wide = np.random.default_rng(4).integers(0, 10**18, 300)
+    body = b"".join(b"%d,0.5,%d\n" % (a, b) for a, b in zip(wide.tolist(), wide[::-1].tolist(),
+                                                               strict=True))
+    index, _, rank = parse_rows(body)
+    assert (index == wide).all() and (rank == wide[::-1]).all()
+    assert parse_rows(b"007,0.5,00\n")[0].tolist() == [7]
+    for cell in (b"1a", b"-1", b"+1", b"1 ", b"/", b":", b"0x1", b"1" * 19):
+        assert parse_rows(b"0,0.5," + cell + b"\n") is None, cell
+        assert parse_rows(cell + b",0.5,0\n") is None, cell
 
 
 def test_is_permutation():

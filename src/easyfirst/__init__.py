@@ -16,6 +16,13 @@ import importlib as _importlib
 import typing as _typing
 
 from easyfirst._version import __version__
+from easyfirst.errors import (
+    EasyfirstError,
+    InputError,
+    MissingFileError,
+    OutputExistsError,
+    TrainingDivergedError,
+)
 
 if _typing.TYPE_CHECKING:  # the names below, for type checkers and editors
     from easyfirst.analysis.findings import folder_findings, paper_findings
@@ -64,10 +71,15 @@ __all__ = [
     "ArraySplit",
     "CurriculumSampler",
     "DatasetBundle",
+    "EasyfirstError",
+    "InputError",
+    "MissingFileError",
     "OutcomeRecorder",
+    "OutputExistsError",
     "PacingFunction",
     "RunConfig",
     "Scores",
+    "TrainingDivergedError",
     "TrainingDynamics",
     "WithIndex",
     "__version__",

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from easyfirst.errors import InputError
+
 _SIGNATURES = ((b"PK", "a damaged or truncated zip archive, or one holding Python objects"),
                (b"\x93NUMPY", "a NumPy .npy array (holding Python objects, or cut short)"),
                (b"\x80", "a Python pickle"))
@@ -52,7 +54,7 @@ def read_npz(path: str | os.PathLike[str], *, what: str, fix: str) -> dict[str, 
                     return {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error):
         got = looks_like(path)
-    raise ValueError(f"{str(path)!r} is not {what}: expected a NumPy .npz archive of named "
+    raise InputError(f"{str(path)!r} is not {what}: expected a NumPy .npz archive of named "
                      f"arrays; got {got}. {fix}")
 
 
@@ -64,6 +66,6 @@ def load_npy(p: str | os.PathLike[str], *, what: str) -> np.ndarray:
     except (OSError, ValueError, EOFError):
         arr = None
     if not isinstance(arr, np.ndarray):
-        raise ValueError(f"{str(p)!r} is not {what}: expected a numeric array saved with "
+        raise InputError(f"{str(p)!r} is not {what}: expected a numeric array saved with "
                          f"numpy.save; got {looks_like(p)}. Save it again with numpy.save.")
     return arr

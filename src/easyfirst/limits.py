@@ -12,6 +12,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, cast
 
+from easyfirst.errors import InputError
+
 MAX_EPOCHS = 32767
 """The most epochs a run may have: what ``OutcomeRecorder``'s two-byte counters count."""
 MAX_SEED = 2**32 - 1
@@ -74,5 +76,5 @@ def check_range(name: str, value: Any) -> None:
     """Refuse (one line) a ``value`` of ``name`` outside ``RANGES[name]``."""
     if not RANGES[name].holds(value):
         expected = RANGES[name]
-        raise ValueError(f"Expected {name} {expected.bounds()} ({expected.kind()}); got "
+        raise InputError(f"Expected {name} {expected.bounds()} ({expected.kind()}); got "
                          f"{value!r}. Pass {name} in that range (nothing was written).")

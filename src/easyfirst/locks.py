@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from easyfirst.atomic import PARTIAL, atomic_write_text, remove_partial_writes
+from easyfirst.errors import EasyfirstError, InputError
 
 LOCK = ".easyfirst.lock"
 MANIFEST = ".easyfirst.outputs.json"
@@ -46,7 +47,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> list[str] | None:
     except (ValueError, TypeError, KeyError, AttributeError):
         names = None
     if not isinstance(names, list) or not all(_plain(n) for n in names):
-        raise ValueError(f"Expected {str(path)!r} to list the run's own outputs (top-level "
+        raise InputError(f"Expected {str(path)!r} to list the run's own outputs (top-level "
                          "names); it does not. Restore it, or delete it (then --overwrite "
                          "deletes only the files easyfirst names by the run's kind).")
     return names
@@ -64,7 +65,7 @@ def write_manifest(folder: str | os.PathLike[str], kind: str, names: list[str]) 
         {"format": MANIFEST_FORMAT, "kind": kind, "outputs": sorted(set(names))}, indent=1))
 
 
-class FolderLockedError(RuntimeError):
+class FolderLockedError(EasyfirstError, RuntimeError):
     """Another run owns the output folder."""
 
 

@@ -19,6 +19,8 @@ import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+from easyfirst.errors import InputError
+
 T = TypeVar("T")
 
 
@@ -72,7 +74,7 @@ class Registry(Generic[T]):
 
         def decorator(obj: T) -> T:
             if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is already registered; pick another name.")
+                raise InputError(f"{self.kind} {name!r} is already registered; pick another name.")
             self._items[name] = obj
             self._meta[name] = dict(meta)
             return obj
@@ -113,12 +115,12 @@ class Registry(Generic[T]):
             p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
         for key in options:
             if key in fixed:
-                raise ValueError(
+                raise InputError(
                     f"{self.kind.capitalize()} option {key!r} is set by easyfirst for {name!r}; "
                     f"expected one of: {', '.join(accepted) or 'none'}. Drop {key}."
                 )
             if not takes_any and key not in accepted:
-                raise ValueError(
+                raise InputError(
                     f"Unknown {self.kind} option {key!r} for {name!r}; expected one of: "
                     f"{', '.join(accepted) or 'none (it takes no options)'}. Fix or drop it "
                     f"({how})."
@@ -139,8 +141,8 @@ class Registry(Generic[T]):
         return [(n, self._items[n]) for n in self.names()]
 
 
-class UnknownNameError(KeyError, ValueError):
-    """An unknown registry name; catchable as ``KeyError`` or ``ValueError``."""
+class UnknownNameError(KeyError, InputError):
+    """An unknown registry name; catchable as ``KeyError``, ``ValueError`` or ``InputError``."""
 
     def __str__(self) -> str:  # KeyError would wrap the message in quotes
         return str(self.args[0]) if self.args else ""

@@ -40,6 +40,7 @@ from easyfirst._version import __version__
 from easyfirst.atomic import atomic_write, atomic_write_text
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.label_noise import NOISE_COLUMNS
+from easyfirst.errors import InputError
 from easyfirst.file_errors import looks_like, read_npz
 from easyfirst.locks import MANIFEST, folder_lock, read_manifest, write_manifest
 from easyfirst.targets import test_metrics
@@ -216,14 +217,14 @@ def claim_out_dir(
                     if k not in INFO_KEYS]
         mine_k, theirs_k = ({k: d.get(k) for k in keys} for d in (mine, theirs))
         if mine_k != theirs_k:
-            raise ValueError(
+            raise InputError(
                 f"{str(out)!r} holds {what} with a different "
                 f"{', '.join(_differences(mine_k, theirs_k)) or 'setup'}; expected the same "
                 "settings. Choose another --out folder, or pass --overwrite to replace it "
                 "(nothing was changed)."
             )
         if finished and not resume and all((out / f).exists() for f in finished):
-            raise ValueError(
+            raise InputError(
                 f"{str(out)!r} already holds {what} that finished; pass --resume to reuse or "
                 "extend it, --overwrite to replace it, or choose another --out folder."
             )
@@ -233,7 +234,7 @@ def claim_out_dir(
             atomic_write_text(path, json.dumps(mine, indent=1))
         return
     if orphan is not None and not resume and (out / orphan).exists():
-        raise ValueError(f"{str(out)!r} has {what} but no {file}; expected an easyfirst "
+        raise InputError(f"{str(out)!r} has {what} but no {file}; expected an easyfirst "
                          "output folder. Choose another --out folder.")
     present = {p.name for p in out.iterdir()} if out.is_dir() else set()
     kind = str(mine.get("kind", ""))
@@ -252,7 +253,7 @@ def _check_same_kind(out: Path, kind: str) -> None:
         theirs = "reproduce" if claim == "reproduce.json" else upgrade_record(
             read_json(out / claim, what=f"the {claim} of {str(out)!r}")).get("kind", "")
         if theirs and kind and theirs != kind:
-            raise ValueError(
+            raise InputError(
                 f"Expected --out to be a new folder or one of an earlier {kind} run; got "
                 f"{str(out)!r}, which holds a {theirs} run. Choose another --out folder "
                 "(nothing was changed).")
@@ -309,7 +310,7 @@ def check_outside_runs(target: Path, *, option: str, allowed: Sequence[str] = ()
     top = target.relative_to(run).parts[0]
     claim = "reproduce.json" if (run / "reproduce.json").is_file() else "run.json"
     if top in owned_outputs(run, claim) and top not in allowed:
-        raise ValueError(
+        raise InputError(
             f"Expected {option} outside the run's own files; got {str(target)!r}, which is "
             f"{'' if top == target.name else 'inside '}the run's {top!r} in {str(run)!r}. "
             f"Choose another path (e.g. {str(instead or run.parent / 'new')!r}); nothing was "
@@ -342,13 +343,13 @@ def read_json(path: Path, *, what: str) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         where = f"JSON that breaks off at line {exc.lineno}, column {exc.colno}"
-        raise ValueError(f"Expected {what} ({str(path)!r}) to be JSON; got "
+        raise InputError(f"Expected {what} ({str(path)!r}) to be JSON; got "
                          f"{looks_like(path) if not exc.doc.strip() else where}. Restore or "
                          "delete that file.") from None
     except UnicodeDecodeError:
-        raise ValueError(f"Expected {what} ({str(path)!r}) to be JSON; got "
+        raise InputError(f"Expected {what} ({str(path)!r}) to be JSON; got "
                          f"{looks_like(path)}. Restore or delete that file.") from None
     if not isinstance(data, dict):
-        raise ValueError(f"Expected {what} ({str(path)!r}) to hold a JSON object; got "
+        raise InputError(f"Expected {what} ({str(path)!r}) to hold a JSON object; got "
                          f"{type(data).__name__}. Restore or delete that file.")
     return data

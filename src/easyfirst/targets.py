@@ -34,6 +34,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from easyfirst.errors import InputError
+
 MULTILABEL_CORRECTNESS = ("exact", "label-mean", "recall", "f1")
 DEFAULT_CORRECTNESS = "recall"  # benchmarks/multilabel_correctness.py: best CumAcc on kwsmix
 
@@ -44,7 +46,7 @@ def is_multilabel(targets: torch.Tensor) -> bool:
 
 def check_correctness(rule: str) -> str:
     if rule not in MULTILABEL_CORRECTNESS:
-        raise ValueError(f"Expected a multi-label correctness rule among "
+        raise InputError(f"Expected a multi-label correctness rule among "
                          f"{', '.join(MULTILABEL_CORRECTNESS)}; got {rule!r}.")
     return rule
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import stats
 
+from easyfirst.errors import InputError
 from easyfirst.scores import Scores
 
 METHODS = ("spearman", "kendall")
@@ -43,10 +44,10 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, *, method: str = "spearman") 
         method: ``spearman`` or ``kendall``.
     """
     if method not in METHODS:
-        raise ValueError(f"Unknown correlation {method!r}. Available: {', '.join(METHODS)}.")
+        raise InputError(f"Unknown correlation {method!r}. Available: {', '.join(METHODS)}.")
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(
+        raise InputError(
             f"Expected two arrays of the same shape (N,); got {a.shape} and {b.shape}."
         )
     keep = np.isfinite(a) & np.isfinite(b)
@@ -62,16 +63,16 @@ def check_same_dataset(scores: Mapping[str, Scores]) -> None:
     """Refuse scores of different datasets (fingerprint or N); the message names them."""
     items = list(scores.items())
     if not items:
-        raise ValueError("Expected at least one Scores to compare; got none.")
+        raise InputError("Expected at least one Scores to compare; got none.")
     name0, first = items[0]
     for name, s in items[1:]:
         if s.num_samples != first.num_samples:
-            raise ValueError(
+            raise InputError(
                 f"{name!r} has {s.num_samples} samples but {name0!r} has {first.num_samples}; "
                 "expected scores of one dataset. Compare scores of the same training split."
             )
         if None not in (s.fingerprint, first.fingerprint) and s.fingerprint != first.fingerprint:
-            raise ValueError(
+            raise InputError(
                 f"{name!r} was computed on dataset fingerprint {s.fingerprint} but {name0!r} on "
                 f"{first.fingerprint}; expected one dataset. Compare scores of the same dataset."
             )

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from easyfirst.analysis.stats import Comparison, paired_bootstrap_accuracy
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.file_errors import read_npz
 from easyfirst.run_folder import PREDICTIONS, read_json
 from easyfirst.targets import selection_metric
@@ -63,7 +64,7 @@ def accuracy(probs: np.ndarray, targets: np.ndarray) -> float:
     multi-label data, ``easyfirst.targets``)."""
     probs, targets = np.asarray(probs), np.asarray(targets)
     if probs.ndim != 2 or targets.shape not in ((probs.shape[0],), probs.shape):
-        raise ValueError(
+        raise InputError(
             f"Expected probs (M, C) and targets (M,) or (M, C); got {probs.shape} and "
             f"{targets.shape}."
         )
@@ -75,10 +76,10 @@ def accuracy(probs: np.ndarray, targets: np.ndarray) -> float:
 def fuse(probs: Sequence[np.ndarray]) -> np.ndarray:
     """Sum of K runs' (M, C) probabilities: (M, C)."""
     if not probs:
-        raise ValueError("Expected at least one run's probabilities to fuse; got none.")
+        raise InputError("Expected at least one run's probabilities to fuse; got none.")
     shapes = {np.shape(p) for p in probs}
     if len(shapes) != 1:
-        raise ValueError(
+        raise InputError(
             f"Expected probabilities of one shape (M, C) from every run; got {sorted(shapes)}. "
             "Fuse runs of the same dataset and split."
         )
@@ -99,7 +100,7 @@ def load_predictions(run_dir: str | os.PathLike[str], split: str = "test") -> Ru
     if not path.is_file():
         why = ("does not exist" if not folder.exists() else "is not a folder" if not
                folder.is_dir() else f"holds no {PREDICTIONS}")
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{str(folder)!r} {why}; expected a finished easyfirst train run (its --out "
             "folder). Pass train folders, or finish the run first (easyfirst train ... "
             "--resume)."
@@ -109,7 +110,7 @@ def load_predictions(run_dir: str | os.PathLike[str], split: str = "test") -> Ru
         if run.is_file() else None
     z = read_predictions(path)
     if f"{split}_probs" not in z:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} has no {split!r} predictions (has: {', '.join(sorted(z))}); "
             "use a split the dataset has."
         )
@@ -128,10 +129,10 @@ def read_predictions(path: Path) -> dict[str, np.ndarray]:
     if (splits or not z) and all(_split_ok(z, s) for s in splits):
         bad = [s for s in splits if not np.isfinite(z[f"{s}_probs"]).all()]
         if bad:
-            raise ValueError(f"{str(path)!r}: expected finite probabilities; {bad[0]}_probs "
+            raise InputError(f"{str(path)!r}: expected finite probabilities; {bad[0]}_probs "
                              f"holds NaN or infinite values. {fix}")
         return z  # (a run of a dataset with neither dev nor test holds no arrays)
-    raise ValueError(
+    raise InputError(
         f"{str(path)!r} is not {what}: expected arrays SPLIT_probs (M, C), SPLIT_targets and "
         f"SPLIT_ids (M) for test and dev; got {', '.join(sorted(z))}. {fix}")
 
@@ -167,7 +168,7 @@ def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split:
         (1.0, [0.5, 1.0])
     """
     if len(runs) < 2:
-        raise ValueError(
+        raise InputError(
             f"Expected at least 2 runs to fuse; got {len(runs)}. Pass two or more run folders "
             "of one dataset (or a reproduce folder to easyfirst fuse)."
         )
@@ -176,14 +177,14 @@ def fuse_runs(runs: Sequence[RunPredictions | str | os.PathLike[str]], *, split:
     first = preds[0]
     for r in preds[1:]:
         if None not in (r.fingerprint, first.fingerprint) and r.fingerprint != first.fingerprint:
-            raise ValueError(
+            raise InputError(
                 f"Run {r.name!r} was trained on dataset fingerprint {r.fingerprint} but "
                 f"{first.name!r} on {first.fingerprint}; expected runs of one dataset. Fuse "
                 "runs of the same dataset."
             )
         if r.ids.shape != first.ids.shape or not np.array_equal(r.ids, first.ids) or \
                 not np.array_equal(r.targets, first.targets):
-            raise ValueError(
+            raise InputError(
                 f"Run {r.name!r} predicts other {split} samples than {first.name!r} ("
                 f"{r.ids.shape[0]} vs {first.ids.shape[0]}, or other ids or targets); expected "
                 f"the same {split} set. Fuse runs of one dataset."
@@ -209,7 +210,7 @@ def _check_distinct(runs: Sequence[RunPredictions | str | os.PathLike[str]]) -> 
         name = r.name if isinstance(r, RunPredictions) else str(r)
         if key in seen:
             also = "" if name == seen[key] else f" (also as {name!r})"
-            raise ValueError(
+            raise InputError(
                 f"Expected distinct runs to fuse; got {str(seen[key])!r} twice{also}. A run "
                 "fused with itself only repeats its accuracy: pass each run once.")
         seen[key] = name

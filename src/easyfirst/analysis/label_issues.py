@@ -54,6 +54,7 @@ from easyfirst.analysis.per_sample import (
     write_table_csv,
 )
 from easyfirst.analysis.results import Table
+from easyfirst.errors import InputError
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.run_folder import read_sample_meta
 from easyfirst.scores import Scores
@@ -166,7 +167,7 @@ def find_label_issues(dyns: Sequence[TrainingDynamics], targets: np.ndarray, *,
     y = np.asarray(targets)
     why = _why_not(dyns, y)
     if why is not None:
-        raise ValueError(f"Expected single-label runs with their eval pass to find label "
+        raise InputError(f"Expected single-label runs with their eval pass to find label "
                          f"issues; got {why}.")
     y = y.astype(np.int64)
     pred = np.stack([d.eval_predicted.numpy() for d in dyns])  # type: ignore[union-attr]
@@ -231,7 +232,7 @@ def folder_label_issues(root: str | Path) -> tuple[LabelIssues, list[str], list[
     if targets is None and dyns and dyns[0].targets is not None:
         targets = dyns[0].targets.numpy()
     if targets is None:
-        raise ValueError(f"Expected the training labels in {str(folder)!r} (samples.npz or the "
+        raise InputError(f"Expected the training labels in {str(folder)!r} (samples.npz or the "
                          "runs' dynamics.pt); got none. Score the dataset again.")
     names = class_names(folder)
     found = find_label_issues(dyns, np.asarray(targets), num_classes=len(names) or None)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from easyfirst.analysis.results import Table
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.run_folder import read_json, read_sample_meta
 from easyfirst.scores import Scores, atomic_write_text, label_texts
@@ -69,7 +70,7 @@ def find_score_folder(root: str | Path) -> Path:
     p = Path(root)
     found = score_folders(p) if p.is_dir() else []
     if not found:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{str(p)!r} is not an easyfirst score folder (expected run.json and scores/*.csv, "
             "or a reproduce folder holding one); per-sample results come from scoring. Pass "
             "the --out folder of easyfirst score or reproduce."
@@ -146,7 +147,7 @@ def sample_table(root: str | Path, *, by: str | None = None) -> tuple[list[str],
     ensembles = load_ensembles(folder)
     by = by or main_scorer(folder) or next(iter(ensembles))
     if by not in ensembles:
-        raise ValueError(
+        raise InputError(
             f"Unknown scorer {by!r} for --by; {str(folder)!r} has scores of "
             f"{', '.join(ensembles)}. Pass one of those."
         )
@@ -188,7 +189,7 @@ def write_sample_csv(root: str | Path, out: str | Path | None = None, *,
 def check_csv_target(path: Path) -> None:
     """Refuse (one line) an ``--out`` that is an existing folder."""
     if path.is_dir():
-        raise ValueError(
+        raise InputError(
             f"Expected --out to be a CSV file; got {str(path)!r}, an existing folder. Pass a "
             "file name such as samples.csv (nothing was changed)."
         )
@@ -206,7 +207,7 @@ def write_table_csv(path: Path, columns: list[str], rows: list[list[Any]]) -> Pa
 def hardest_table(root: str | Path, k: int, *, by: str | None = None) -> Table:
     """The ``k`` hardest training samples by ``by``, hardest first, as a ``Table``."""
     if k < 1:
-        raise ValueError(f"Expected --hardest K >= 1 (samples to show); got {k}. Pass e.g. 10.")
+        raise InputError(f"Expected --hardest K >= 1 (samples to show); got {k}. Pass e.g. 10.")
     by = by or main_scorer(find_score_folder(root))
     columns, rows = sample_table(root, by=by)
     ranked = [r for r in rows if r[0] is not None]

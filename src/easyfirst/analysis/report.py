@@ -58,6 +58,7 @@ from easyfirst.analysis.results import (
 from easyfirst.analysis.robustness import RobustnessCurve, robustness_curve
 from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.atomic import PARTIAL
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.pacing import PacingFunction
 from easyfirst.run_folder import is_finished, read_json, read_sample_meta
 from easyfirst.scores import Scores
@@ -331,12 +332,12 @@ def collect_sections(
     if not sections or (plan is not None and len(sections) == 1):
         unfinished = [d for d in run_folders(root) if not is_finished(d)]
         if unfinished:
-            raise ValueError(
+            raise InputError(
                 f"Nothing finished to report in {str(root)!r}: expected metrics.json and "
                 f"predictions.npz in each train run; {len(unfinished)} run(s) lack them (e.g. "
                 f"{str(unfinished[0])!r}). Finish them with the same command and --resume."
             )
-        raise ValueError(
+        raise InputError(
             f"Nothing to report in {str(root)!r}: expected an easyfirst score folder (run.json "
             "and scores/*.csv), finished train runs (metrics.json and predictions.npz) or a "
             "reproduce folder; got none. Pass the --out folder of one of those commands."
@@ -431,23 +432,23 @@ def write_report(
 
     root = Path(run_dir)
     if not root.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{str(root)!r} is not a folder; expected the --out folder of easyfirst score, "
             "train or reproduce. Check the path."
         )
     if not 0 < target < 1:
-        raise ValueError(
+        raise InputError(
             f"Expected target (--target, a Spearman correlation) in (0, 1); got {target}. "
             "Pass e.g. 0.9."
         )
     if best_k < 1:
-        raise ValueError(
+        raise InputError(
             f"Expected best_k (--best-k, the best baselines compared with) >= 1; got {best_k}. "
             "Pass e.g. 3."
         )
     out = Path(out_dir) if out_dir is not None else root
     if out.exists() and not out.is_dir():
-        raise ValueError(
+        raise InputError(
             f"Expected the report's --out to be a folder; got {str(out)!r}, an existing file. "
             "Choose another --out (nothing was changed)."
         )

@@ -31,6 +31,7 @@ from easyfirst.analysis.fusion import (
     read_predictions,
 )
 from easyfirst.analysis.stats import Comparison, mean_interval
+from easyfirst.errors import MissingFileError
 from easyfirst.run_folder import PREDICTIONS, is_finished, read_json
 
 KIND_BY_ORDERING = {"curriculum": "CL", "random": "RCL", "anti": "ACL", "none": "baseline"}
@@ -137,7 +138,7 @@ def load_run(run_dir: str | Path) -> RunRecord:
     """Read a finished run folder (``run.json``, ``metrics.json``, ``predictions.npz``)."""
     p = Path(run_dir)
     if not is_finished(p):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{str(p)!r} is not a finished run: expected metrics.json and predictions.npz; "
             "finish it first (easyfirst train ... --resume)."
         )

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import optimize
 
 from easyfirst.analysis.agreement import easiness, rank_correlation
+from easyfirst.errors import InputError
 from easyfirst.scores import Scores, distinct_values
 
 METHOD_NOTE = (
@@ -55,13 +56,13 @@ def disjoint_groups(
         [[0, 1], [2, 3]]
     """
     if not 1 <= k <= num_members:
-        raise ValueError(
+        raise InputError(
             f"Expected an ensemble size k in [1, {num_members}]; got {k}. Use at most as many "
             "seeds as were scored."
         )
     order = list(range(num_members)) if permutation is None else [int(i) for i in permutation]
     if sorted(order) != list(range(num_members)):
-        raise ValueError(
+        raise InputError(
             f"Expected a permutation of 0..{num_members - 1}; got {order}. Pass each member once."
         )
     return [order[g * k : (g + 1) * k] for g in range(num_members // k)]
@@ -101,7 +102,7 @@ def seeds_for_target(r1: float, target: float) -> int | float:
         target: wanted correlation between two disjoint m-seed ensembles, in (0, 1).
     """
     if not 0 < target < 1:
-        raise ValueError(f"Expected a target correlation in (0, 1); got {target}. Pass e.g. 0.9.")
+        raise InputError(f"Expected a target correlation in (0, 1); got {target}. Pass e.g. 0.9.")
     if not math.isfinite(r1) or r1 <= 0:
         return math.inf
     if r1 >= target:
@@ -184,18 +185,18 @@ def robustness_curve(
         mat = np.asarray(members, dtype=np.float64)
     else:
         if not members:
-            raise ValueError("Expected per-seed Scores; got none. Pass S >= 1 members.")
+            raise InputError("Expected per-seed Scores; got none. Pass S >= 1 members.")
         fps = {m.fingerprint for m in members if m.fingerprint is not None}
         if len(fps) > 1 or len({m.num_samples for m in members}) > 1:
-            raise ValueError(
+            raise InputError(
                 f"Expected per-seed scores of one dataset; got fingerprints {sorted(fps)} and "
                 f"sizes {sorted({m.num_samples for m in members})}. Pass members of one scorer."
             )
         mat = np.stack([easiness(m) for m in members])
     if mat.ndim != 2 or mat.shape[0] < 1:
-        raise ValueError(f"Expected members of shape (S, N) with S >= 1; got {mat.shape}.")
+        raise InputError(f"Expected members of shape (S, N) with S >= 1; got {mat.shape}.")
     if repeats < 1:
-        raise ValueError(f"Expected repeats >= 1; got {repeats}.")
+        raise InputError(f"Expected repeats >= 1; got {repeats}.")
     s = mat.shape[0]
     rng = np.random.default_rng(seed)
     perms = [np.arange(s)] + [rng.permutation(s) for _ in range(repeats - 1)]

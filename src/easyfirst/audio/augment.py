@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from easyfirst.errors import InputError
 from easyfirst.registry import Registry
 
 GeneratorLike = torch.Generator | int
@@ -56,7 +57,7 @@ def resolve_generator(generator: GeneratorLike, device: torch.device) -> torch.G
             f"pass generator=torch.Generator(device=x.device).manual_seed(seed)."
         )
     if generator.device.type != device.type:
-        raise ValueError(
+        raise InputError(
             f"Expected a generator on {device.type} (the batch's device), got one on "
             f"{generator.device}; build it with torch.Generator(device=x.device) or pass a seed."
         )
@@ -65,7 +66,7 @@ def resolve_generator(generator: GeneratorLike, device: torch.device) -> torch.G
 
 def _check_min_dims(name: str, x: Tensor, ndim: int, layout: str) -> None:
     if x.ndim < ndim:
-        raise ValueError(
+        raise InputError(
             f"{name} expects a batch of shape {layout}, got shape {tuple(x.shape)}; "
             f"add the batch dimension (x.unsqueeze(0))."
         )
@@ -73,7 +74,7 @@ def _check_min_dims(name: str, x: Tensor, ndim: int, layout: str) -> None:
 
 def _check_non_negative(name: str, value: int) -> None:
     if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}; use 0 to disable.")
+        raise InputError(f"{name} must be >= 0, got {value}; use 0 to disable.")
 
 
 class Augmentation(nn.Module):
@@ -133,7 +134,7 @@ class SpecAugment(Augmentation):
         ]:
             _check_non_negative(name, value)
         if fill not in ("mean", "zero"):
-            raise ValueError(f"Unknown fill {fill!r}. Available: 'mean', 'zero'.")
+            raise InputError(f"Unknown fill {fill!r}. Available: 'mean', 'zero'.")
         self.freq_masks = freq_masks
         self.freq_width = freq_width
         self.time_masks = time_masks
@@ -175,7 +176,7 @@ class RandomTimeShift(Augmentation):
         super().__init__()
         _check_non_negative("max_shift", max_shift)
         if mode not in ("roll", "pad"):
-            raise ValueError(f"Unknown mode {mode!r}. Available: 'pad', 'roll'.")
+            raise InputError(f"Unknown mode {mode!r}. Available: 'pad', 'roll'.")
         self.max_shift = max_shift
         self.mode = mode
 
@@ -223,12 +224,12 @@ class NoiseMix(Augmentation):
         super().__init__()
         low, high = (float(v) for v in snr_db_range)
         if low > high:
-            raise ValueError(
+            raise InputError(
                 f"snr_db_range must be (low, high) with low <= high, got {snr_db_range}; "
                 f"swap the bounds."
             )
         if noise is not None and (noise.ndim != 2 or noise.shape[0] == 0 or noise.shape[1] == 0):
-            raise ValueError(
+            raise InputError(
                 f"noise must be a non-empty bank of shape (K, N), got {tuple(noise.shape)}; "
                 f"stack clips with torch.stack or pass noise=None for white noise."
             )
@@ -308,14 +309,14 @@ class Mixup(nn.Module):
     def __init__(self, alpha: float = 0.4, *, per_example: bool = False) -> None:
         super().__init__()
         if not alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {alpha}; 0.2-0.4 are common.")
+            raise InputError(f"alpha must be > 0, got {alpha}; 0.2-0.4 are common.")
         self.alpha = float(alpha)
         self.per_example = per_example
 
     def forward(self, x: Tensor, targets: Tensor, *, generator: GeneratorLike) -> MixupResult:
         _check_min_dims("Mixup", x, 1, "(B, ...)")
         if targets.shape[:1] != x.shape[:1]:
-            raise ValueError(
+            raise InputError(
                 f"Expected targets with batch size {x.shape[0]}, got shape "
                 f"{tuple(targets.shape)}; pass one target per example."
             )

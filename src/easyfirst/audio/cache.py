@@ -30,6 +30,7 @@ import torch
 
 from easyfirst.audio.io import check_audio_file, load_audio
 from easyfirst.audio.logmel import LOGMEL_PRESETS, log_mel_spectrogram
+from easyfirst.errors import InputError
 from easyfirst.monitor.progress import progress_bar
 
 try:  # POSIX only; without it concurrent writers are not serialised
@@ -82,7 +83,7 @@ class FeatureSpec:
         """
         if isinstance(features, str):
             if features not in LOGMEL_PRESETS:
-                raise ValueError(
+                raise InputError(
                     f"Unknown features {features!r}. Available: {', '.join(sorted(LOGMEL_PRESETS))}"
                     " (or pass a dict of log_mel_spectrogram keywords)."
                 )
@@ -94,13 +95,13 @@ class FeatureSpec:
         kwargs.setdefault("sample_rate", 16000)
         f_max = kwargs.get("f_max", 8000.0)
         if f_max is not None and f_max > kwargs["sample_rate"] / 2:
-            raise ValueError(
+            raise InputError(
                 f"features {features if isinstance(features, str) else 'dict'!r} have f_max "
                 f"{f_max:g} Hz, above the Nyquist frequency of sample_rate="
                 f"{kwargs['sample_rate']}; pick a matching preset (panns8k/16k/32k) or lower f_max."
             )
         if not duration > 0:
-            raise ValueError(f"Expected duration > 0 seconds, got {duration!r}.")
+            raise InputError(f"Expected duration > 0 seconds, got {duration!r}.")
         return cls(kwargs, float(duration))
 
     @property
@@ -259,7 +260,7 @@ def build_feature_cache(
         (3, 1, 64, 51)
     """
     if num_rows < 1:
-        raise ValueError(f"Expected at least one row to cache, got {num_rows}; check the inputs.")
+        raise InputError(f"Expected at least one row to cache, got {num_rows}; check the inputs.")
     key = cache_key(sources, spec)
     shape = (num_rows, *spec.shape)
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()

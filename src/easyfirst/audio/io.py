@@ -14,16 +14,17 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.file_errors import looks_like
 
 _FIX = "expected a WAV/FLAC/OGG file readable by soundfile — re-export or remove it"
 
 
-class AudioError(ValueError):
+class AudioError(InputError):
     """An audio file that cannot be used: missing, empty, corrupt or of unsupported format."""
 
 
-class AudioFileNotFoundError(AudioError, FileNotFoundError):
+class AudioFileNotFoundError(AudioError, MissingFileError):
     """A missing audio file; catchable as ``AudioError`` or ``FileNotFoundError``."""
 
 
@@ -95,7 +96,7 @@ def resample(waveform: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
         (16000,)
     """
     if orig_rate <= 0 or new_rate <= 0:
-        raise ValueError(f"Expected positive sample rates, got {orig_rate} and {new_rate}.")
+        raise InputError(f"Expected positive sample rates, got {orig_rate} and {new_rate}.")
     if orig_rate == new_rate:
         return waveform.astype(np.float32, copy=False)
     g = gcd(orig_rate, new_rate)

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from easyfirst.audio.melscale import MEL_SCALES, NORMS, mel_filterbank
 from easyfirst.audio.presets import LOGMEL_PRESETS, preset_kwargs
+from easyfirst.errors import InputError
 
 __all__ = ["LOGMEL_PRESETS", "MEL_SCALES", "NORMS", "LogMel", "log_mel_spectrogram",
            "mel_filterbank", "spectrogram_power"]
@@ -65,17 +66,17 @@ def _check_waveform(waveform: Tensor, n_fft: int, center: bool, pad_mode: str) -
             f"convert with waveform.float() (int16 audio: waveform / 32768)."
         )
     if waveform.ndim == 0 or waveform.shape[-1] == 0:
-        raise ValueError(
+        raise InputError(
             f"Expected a waveform of shape (..., T) with T > 0 samples, got shape "
             f"{tuple(waveform.shape)}; drop empty clips before feature extraction."
         )
     if center and pad_mode == "reflect" and waveform.shape[-1] <= n_fft // 2:
-        raise ValueError(
+        raise InputError(
             f"Reflect padding needs more than n_fft // 2 = {n_fft // 2} samples, got "
             f"{waveform.shape[-1]}; zero-pad short clips or pass pad_mode='constant'."
         )
     if not center and waveform.shape[-1] < n_fft:
-        raise ValueError(
+        raise InputError(
             f"center=False needs at least n_fft = {n_fft} samples, got {waveform.shape[-1]}; "
             f"zero-pad short clips or use center=True."
         )
@@ -181,11 +182,11 @@ def _log_mel(
 
 def _validate_log_args(amin: float, ref: float, top_db: float | None) -> None:
     if amin <= 0:
-        raise ValueError(f"amin must be > 0, got {amin}; use e.g. 1e-10.")
+        raise InputError(f"amin must be > 0, got {amin}; use e.g. 1e-10.")
     if ref <= 0:
-        raise ValueError(f"ref must be > 0, got {ref}; use 1.0 for absolute dB.")
+        raise InputError(f"ref must be > 0, got {ref}; use 1.0 for absolute dB.")
     if top_db is not None and top_db < 0:
-        raise ValueError(f"top_db must be >= 0 or None, got {top_db}; e.g. 80.0.")
+        raise InputError(f"top_db must be >= 0 or None, got {top_db}; e.g. 80.0.")
 
 
 def log_mel_spectrogram(

@@ -11,6 +11,8 @@ import math
 import torch
 from torch import Tensor
 
+from easyfirst.errors import InputError
+
 MEL_SCALES = ("htk", "slaney")
 NORMS = (None, "slaney")
 
@@ -24,7 +26,7 @@ _SLANEY_LOGSTEP = math.log(6.4) / 27.0
 def check_choice(name: str, value: object, valid: tuple[object, ...]) -> None:
     if value not in valid:
         listed = ", ".join(repr(v) for v in valid)
-        raise ValueError(f"Unknown {name} {value!r}. Available: {listed}.")
+        raise InputError(f"Unknown {name} {value!r}. Available: {listed}.")
 
 
 def _hz_to_mel(freq: float, mel_scale: str) -> float:
@@ -83,16 +85,16 @@ def mel_filterbank(
     check_choice("mel_scale", mel_scale, MEL_SCALES)
     check_choice("norm", norm, NORMS)
     if n_mels < 1:
-        raise ValueError(f"n_mels must be >= 1, got {n_mels}; pass a positive number of bands.")
+        raise InputError(f"n_mels must be >= 1, got {n_mels}; pass a positive number of bands.")
     if n_freqs < 2:
-        raise ValueError(f"n_freqs must be >= 2, got {n_freqs}; use n_fft // 2 + 1.")
+        raise InputError(f"n_freqs must be >= 2, got {n_freqs}; use n_fft // 2 + 1.")
     if f_max > sample_rate / 2:
-        raise ValueError(
+        raise InputError(
             f"f_max must be <= sample_rate / 2 = {sample_rate / 2:g} Hz, got {f_max:g}; "
             f"lower f_max or raise sample_rate."
         )
     if not 0.0 <= f_min < f_max:
-        raise ValueError(
+        raise InputError(
             f"Expected 0 <= f_min < f_max, got f_min={f_min:g}, f_max={f_max:g}; "
             f"fix the band edges."
         )

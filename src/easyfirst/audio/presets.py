@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from easyfirst.errors import InputError
+
 LOGMEL_PRESETS: dict[str, dict[str, Any]] = {
     # PANNs / autrainer ``log_mel_{8,16,32}k``: Slaney scale and area norm, librosa-style
     # filterbank built in float64, dB with amin 1e-10, ref 1.0 and no top_db clipping.
@@ -59,6 +61,6 @@ def preset_kwargs(name: str) -> dict[str, Any]:
     try:
         return dict(LOGMEL_PRESETS[name])
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"Unknown log-Mel preset {name!r}. Available: {', '.join(sorted(LOGMEL_PRESETS))}."
         ) from None

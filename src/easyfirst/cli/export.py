@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from easyfirst.cli.commands import COMMANDS
+from easyfirst.errors import InputError
 
 DESCRIPTION = """\
 Write one CSV row per training sample of a score folder (or of the score folder inside a
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.run_folder import writing_into
 
     if args.label_issues and args.by is not None:
-        raise ValueError("Expected --by without --label-issues (label issues are ranked by "
+        raise InputError("Expected --by without --label-issues (label issues are ranked by "
                          f"the runs' evidence); got --by {args.by}. Drop one of the two.")
     name = "label_issues.csv" if args.label_issues else "per_sample.csv"
     target = Path(args.out) if args.out is not None else find_score_folder(args.run_dir) / name
@@ -76,5 +77,5 @@ def _refuse_a_file_not_ours(target: Path) -> None:
         what = "an existing file that export did not write"
     else:
         return
-    raise ValueError(f"Expected --out to be a new file or an earlier export's CSV; got "
+    raise InputError(f"Expected --out to be a new file or an earlier export's CSV; got "
                      f"{str(target)!r}, {what}. Choose another path (nothing was written).")

@@ -9,6 +9,7 @@ from typing import Any
 
 from easyfirst.cli.commands import COMMANDS
 from easyfirst.cli.options import positive_int
+from easyfirst.errors import InputError
 
 DESCRIPTION = """\
 Late fusion: add the class probabilities of several finished runs (easyfirst train --out
@@ -61,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.scores import atomic_write_text
 
     if args.json is not None and Path(args.json).is_dir():
-        raise ValueError(f"Expected --json to be a file; got {args.json!r}, an existing folder. "
+        raise InputError(f"Expected --json to be a file; got {args.json!r}, an existing folder. "
                          "Pass a file name such as fusion.json (nothing was changed).")
     root = Path(args.runs[0])
     if len(args.runs) == 1 and root.is_dir() and not (root / PREDICTIONS).is_file():
         records = find_runs(root)
         if len(records) < 2:
-            raise ValueError(
+            raise InputError(
                 f"{str(root)!r} holds {len(records)} finished train run(s) below it; expected "
                 "at least 2 to fuse. Pass two or more train run folders, or a reproduce folder."
             )
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             "best_k", args.best_k)) if plan.is_file() else args.best_k
         table, rows = fusion_results(records, k=k, split=args.split)
         if not rows:
-            raise ValueError(
+            raise InputError(
                 f"{str(root)!r}: its {len(records)} runs form no fusion group (expected two "
                 "run types, e.g. CL and ACL, or two baselines). Pass the run folders to fuse."
             )

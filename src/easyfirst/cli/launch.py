@@ -18,6 +18,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from easyfirst.errors import InputError
+
 
 def _command_names() -> set[str]:
     import argparse
@@ -37,7 +39,7 @@ def torchrun_argv(argv: Sequence[str]) -> list[str]:
     for i, word in enumerate(argv):
         if word in names:
             return [*argv[:i], "-m", "easyfirst.cli.main", *argv[i:]]
-    raise ValueError(f"Expected an easyfirst command ({', '.join(sorted(names))}) after the "
+    raise InputError(f"Expected an easyfirst command ({', '.join(sorted(names))}) after the "
                      f"torchrun options; got {' '.join(argv) or 'none'}. Example: python -m "
                      "easyfirst.cli.launch --nproc_per_node=2 score --dataset digits ...")
 

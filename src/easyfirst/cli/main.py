@@ -23,10 +23,12 @@ from typing import Any, NoReturn
 from easyfirst._version import __version__
 from easyfirst.atomic import PARTIAL
 from easyfirst.cli.commands import COMMANDS
+from easyfirst.errors import EasyfirstError, InputError
 
-# Errors whose message is the whole story; any other type is named in the line.
-EXPECTED = (ValueError, KeyError, FileNotFoundError, IndexError, RuntimeError, OSError,
-            FloatingPointError, ImportError)  # ImportError: a missing extra, with its install line
+# Errors whose message is the whole story; any other type is named in the line. ImportError:
+# a missing extra, with its install line.
+EXPECTED = (EasyfirstError, ValueError, KeyError, FileNotFoundError, IndexError, RuntimeError,
+            OSError, FloatingPointError, ImportError)
 
 
 class Parser(argparse.ArgumentParser):
@@ -198,7 +200,7 @@ def _training_job(args: argparse.Namespace) -> Iterator[None]:
             check_outside_runs(Path(path), option=option)
     if args.log_dir is not None and Path(args.log_dir).exists() and not Path(
             args.log_dir).is_dir():
-        raise ValueError(f"Expected --log-dir to be a folder; got {args.log_dir!r}, an existing "
+        raise InputError(f"Expected --log-dir to be a folder; got {args.log_dir!r}, an existing "
                          "file. Choose another folder (nothing was written).")
 
     with job(root=args.out, log=args.log, log_dir=args.log_dir,

@@ -16,6 +16,7 @@ from easyfirst.data import DATASETS, load_dataset
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import PLACEMENTS
 from easyfirst.data.label_noise import NOISE_KINDS
+from easyfirst.errors import InputError
 from easyfirst.limits import MAX_SEED, RANGES
 from easyfirst.models import MODELS
 from easyfirst.models.registry import check_model_options
@@ -39,7 +40,7 @@ def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"Expected {flag} KEY=VALUE; got {item!r}.")
+            raise InputError(f"Expected {flag} KEY=VALUE; got {item!r}.")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -139,19 +140,19 @@ def parse_int_list(text: str, flag: str, high: int = MAX_SEED) -> list[int]:
         else:
             values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"Expected {flag} like 0,1,2 or 0-4; got {text!r}.") from None
+        raise InputError(f"Expected {flag} like 0,1,2 or 0-4; got {text!r}.") from None
     if not values:
-        raise ValueError(
+        raise InputError(
             f"Expected {flag} like 0,1,2 or 0-4 (a range from low to high); got {text!r}, which "
             "names none."
         )
     big = [v for v in values if not 0 <= v <= high]
     if big:
-        raise ValueError(f"Expected {flag} from 0 to {high}; got {big[0]} in {text!r}. Pass "
+        raise InputError(f"Expected {flag} from 0 to {high}; got {big[0]} in {text!r}. Pass "
                          "smaller numbers, e.g. 0,1,2.")
     repeated = sorted({v for v in values if values.count(v) > 1})
     if repeated:
-        raise ValueError(
+        raise InputError(
             f"Expected distinct {flag}; got {text!r}, which repeats {', '.join(map(str, repeated))}"
             ". Name each once."
         )
@@ -171,11 +172,11 @@ def check_device(name: str) -> None:
     except (RuntimeError, ValueError):
         dev = None
     if dev is None or dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"Expected --device auto, cpu, cuda or cuda:N; got {name!r}.")
+        raise InputError(f"Expected --device auto, cpu, cuda or cuda:N; got {name!r}.")
     resolve_device(name)  # CUDA asked for but absent: one line from there
     count = torch.cuda.device_count() if dev.type == "cuda" else 0
     if dev.type == "cuda" and dev.index is not None and dev.index >= count:
-        raise ValueError(
+        raise InputError(
             f"Expected --device cuda:0 to cuda:{count - 1} (this machine has {count} GPU"
             f"{'s' if count > 1 else ''}); got {name!r}."
         )
@@ -190,7 +191,7 @@ def check_out_dir(out: str | None, flag: str = "--out") -> None:
         if p.exists():
             if not p.is_dir():
                 where = "is" if p == path else f"lies under {str(p)!r}, which is"
-                raise ValueError(
+                raise InputError(
                     f"Expected {flag} to be a folder; got {out!r}, which {where} an existing "
                     f"file. Choose another {flag} path (nothing was changed)."
                 )
@@ -220,7 +221,7 @@ def scorer_names(text: str, flag: str = "--scorers") -> list[str]:
 
     names = [s for s in text.split(",") if s]
     if not names:
-        raise ValueError(f"Expected {flag} like cumacc,fit,celoss; got {text!r}. Name at least "
+        raise InputError(f"Expected {flag} like cumacc,fit,celoss; got {text!r}. Name at least "
                          "one scorer (easyfirst scorers).")
     for name in names:
         get_scorer(name)  # unknown: one line listing the valid ones

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from easyfirst.cli.commands import COMMANDS
 from easyfirst.cli.options import positive_int
+from easyfirst.errors import InputError
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from easyfirst.run_folder import run_folder_of, writing_into
 
     if args.by is not None and args.hardest is None:
-        raise ValueError(f"--by ranks the samples of --hardest; got --by {args.by} without "
+        raise InputError(f"--by ranks the samples of --hardest; got --by {args.by} without "
                          "--hardest. Add --hardest K, or drop --by.")
     if args.hardest is not None:
         from easyfirst.analysis.formats import format_text
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out if args.out is not None else args.run_dir)
     other_run = run_folder_of(out.absolute()) == out.absolute()
     if other_run and out.resolve() != Path(args.run_dir).resolve():
-        raise ValueError(f"Expected --out to be RUN_DIR itself or a folder holding no run; got "
+        raise InputError(f"Expected --out to be RUN_DIR itself or a folder holding no run; got "
                          f"{str(out)!r}, which holds another run (whose own report would be "
                          "replaced). Choose another folder (nothing was written).")
     lock = writing_into(out, out, command="report") if Path(args.run_dir).is_dir() else (

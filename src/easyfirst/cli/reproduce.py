@@ -31,6 +31,7 @@ from easyfirst.cli.options import (
     scorer_names,
 )
 from easyfirst.data.registry import plain_doc
+from easyfirst.errors import InputError
 from easyfirst.scoring import SCORERS
 
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     scorers = scorer_names(args.scorers)
     if args.best_k < 1:
-        raise ValueError(
+        raise InputError(
             f"Expected --best-k >= 1 (the best baselines compared with); got {args.best_k}. "
             "Pass e.g. 3."
         )

@@ -21,6 +21,7 @@ from easyfirst.cli.options import (
     run_config,
     scorer_names,
 )
+from easyfirst.errors import InputError
 from easyfirst.scoring import SCORERS, Param
 
 
@@ -70,7 +71,7 @@ def scorer_params(args: argparse.Namespace, scorers: list[str]) -> dict[str, dic
             continue
         chosen = [(s, prm) for s, prm in users if s in scorers]
         if not chosen:
-            raise ValueError(
+            raise InputError(
                 f"{option} is used by {', '.join(s for s, _ in users)} only; got --scorers "
                 f"{','.join(scorers)}. Add the scorer or drop {option}."
             )
@@ -86,10 +87,10 @@ def _parse(option: str, param: Param, text: str) -> Any:
         value = param.parse(text)
     except (ValueError, TypeError, OverflowError) as exc:
         why = kind or f"a value {getattr(param.parse, '__name__', 'it')} reads ({exc})"
-        raise ValueError(f"Expected {option} as {why}; got {text!r}. Fix {option} (easyfirst "
+        raise InputError(f"Expected {option} as {why}; got {text!r}. Fix {option} (easyfirst "
                          "scorers describes it).") from None
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"Expected {option} as a finite number; got {text!r}. Fix {option}.")
+        raise InputError(f"Expected {option} as a finite number; got {text!r}. Fix {option}.")
     return value
 
 
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     params = scorer_params(args, scorers)
     seeds = parse_int_list(args.seeds, "--seeds")
     if not 1 <= args.el2n_epoch <= max(args.epochs, 1):  # epochs < 1: RunConfig says so
-        raise ValueError(f"Expected --el2n-epoch from 1 to --epochs ({args.epochs}); got "
+        raise InputError(f"Expected --el2n-epoch from 1 to --epochs ({args.epochs}); got "
                          f"{args.el2n_epoch}. Epochs are numbered from 1.")
     bundle = load_data(args)
     cfg, note = run_config(args, bundle, el2n_epoch=args.el2n_epoch - 1,

@@ -49,6 +49,7 @@ from numbers import Integral
 import numpy as np
 
 from easyfirst.curriculum.ordering import check_ordering
+from easyfirst.errors import InputError
 
 BALANCES = ("none", "balanced", "stratified", "cover")
 
@@ -79,13 +80,13 @@ def make_pool(
             a balanced pool.
     """
     if balance not in BALANCES:
-        raise ValueError(f"Unknown balance {balance!r}. Available: {', '.join(BALANCES)}.")
+        raise InputError(f"Unknown balance {balance!r}. Available: {', '.join(BALANCES)}.")
     order = check_ordering(ordering)
     _check_size(size, len(order))
     if balance == "none":
         return order[:size].copy()
     if targets is None:
-        raise ValueError(
+        raise InputError(
             f"Expected targets (N,) for balance={balance!r}; got None. Pass the class ids of "
             "the training samples, or balance='none'."
         )
@@ -96,7 +97,7 @@ def make_pool(
         return (label_balanced_pool(order, targets, size) if multi else
                 balanced_pool(order, targets, size, num_classes=num_classes))
     if multi:
-        raise ValueError("balance='stratified' needs single-label targets; got multi-hot (N, C) "
+        raise InputError("balance='stratified' needs single-label targets; got multi-hot (N, C) "
                          "rows. Use balance='balanced' (label-frequency aware) or 'cover'.")
     return stratified_pool(order, targets, size, num_classes=num_classes)
 
@@ -115,13 +116,13 @@ def balanced_pool(
     num_cls = len(members)
     empty = [c for c in range(num_cls) if counts[c] == 0]
     if empty:
-        raise ValueError(
+        raise InputError(
             f"Expected every class in a balanced pool; got no samples of class(es) {empty} "
             f"among {num_cls} classes. Fix the targets or num_classes, or use "
             "balance='stratified' or 'none'."
         )
     if size < num_cls:
-        raise ValueError(
+        raise InputError(
             f"Expected a balanced pool of at least one sample per class ({num_cls}); got size "
             f"{size}. Raise start_fraction, or use balance='stratified' or 'none'."
         )
@@ -210,7 +211,7 @@ def cover_pool(ordering: np.ndarray, targets: np.ndarray, size: int) -> np.ndarr
 
 def _check_size(size: int, n: int) -> None:
     if isinstance(size, bool) or not isinstance(size, Integral) or not 1 <= size <= n:
-        raise ValueError(
+        raise InputError(
             f"Expected a pool size in 1..{n} (the dataset size); got {size!r}. "
             "Compute it with PacingFunction.size_at(...)."
         )
@@ -231,17 +232,17 @@ def _class_members(
     """Each class's sample indices in ordering order (easiest first)."""
     y = np.asarray(targets)
     if y.shape != order.shape or (y.size and not np.issubdtype(y.dtype, np.integer)):
-        raise ValueError(
+        raise InputError(
             f"Expected integer targets of shape {order.shape}; got dtype {y.dtype} and shape "
             f"{y.shape}. Pass one class id per training sample."
         )
     if y.size and y.min() < 0:
-        raise ValueError(f"Expected class ids >= 0; got {int(y.min())}. Encode labels as 0..C-1.")
+        raise InputError(f"Expected class ids >= 0; got {int(y.min())}. Encode labels as 0..C-1.")
     if num_classes is None:
         classes = np.unique(y)
     else:
         if y.size and y.max() >= num_classes:
-            raise ValueError(
+            raise InputError(
                 f"Expected class ids below num_classes={num_classes}; got {int(y.max())}. "
                 "Pass the right num_classes."
             )

@@ -15,6 +15,7 @@ from typing import Literal, overload
 import numpy as np
 import torch
 
+from easyfirst.errors import InputError
 from easyfirst.scores.checks import is_permutation
 
 ORDERINGS = ("curriculum", "anti", "random", "none")
@@ -29,19 +30,19 @@ def check_ordering(ordering: np.ndarray, num_samples: int | None = None) -> np.n
     """
     order = np.asarray(ordering)
     if order.ndim != 1 or (order.size and not np.issubdtype(order.dtype, np.integer)):
-        raise ValueError(
+        raise InputError(
             f"Expected an ordering of integer sample indices with shape (N,); got dtype "
             f"{order.dtype} and shape {order.shape}. Pass e.g. scores.easy_to_hard()."
         )
     order = order.astype(np.int64, copy=False)
     n = len(order) if num_samples is None else num_samples
     if len(order) != n:
-        raise ValueError(
+        raise InputError(
             f"Expected an ordering of length {n} (the dataset size); got {len(order)}. "
             "Score the same dataset split you train on."
         )
     if not is_permutation(order, n):
-        raise ValueError(
+        raise InputError(
             f"Expected the ordering to be a permutation of 0..{n - 1}; got out-of-range or "
             "repeated indices. Pass each sample index exactly once, easiest first."
         )
@@ -73,7 +74,7 @@ def make_ordering(easy_to_hard: np.ndarray, kind: str, *, seed: int) -> np.ndarr
         ValueError: unknown ``kind`` (lists the valid ones) or an invalid ordering.
     """
     if kind not in ORDERINGS:
-        raise ValueError(f"Unknown ordering {kind!r}. Available: {', '.join(ORDERINGS)}.")
+        raise InputError(f"Unknown ordering {kind!r}. Available: {', '.join(ORDERINGS)}.")
     order = check_ordering(easy_to_hard)
     if kind == "none":
         return None

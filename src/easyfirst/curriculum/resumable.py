@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from easyfirst.curriculum.draws import Shard
+from easyfirst.errors import InputError
 
 
 class ResumableSampler(DistributedSampler[int]):
@@ -98,19 +99,19 @@ class ResumableSampler(DistributedSampler[int]):
         """Resume at ``state["epoch"]``; the next iteration skips ``state["consumed"]``."""
         consumed = int(state.get("consumed", 0))
         if int(state.get("seed", self.seed)) != self.seed:
-            raise ValueError(
+            raise InputError(
                 f"Expected sampler state with seed {self.seed}; got {state['seed']}. "
                 "Resume with the seed of the checkpointed run."
             )
         replicas = int(state.get("num_replicas", self.num_replicas))
         if consumed and replicas != self.num_replicas:
-            raise ValueError(
+            raise InputError(
                 f"Expected a mid-epoch state from num_replicas={self.num_replicas}; got "
                 f"{replicas}. Resume with the same world size, or from an epoch boundary."
             )
         self.set_epoch(int(state["epoch"]))
         if not 0 <= consumed <= len(self):
-            raise ValueError(
+            raise InputError(
                 f"Expected consumed in 0..{len(self)}; got {consumed}. Pass a state_dict() "
                 "of this sampler."
             )

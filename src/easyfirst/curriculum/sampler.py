@@ -60,6 +60,7 @@ from easyfirst.curriculum.sampler_options import (
     pacing_of,
     world_of,
 )
+from easyfirst.errors import InputError
 from easyfirst.pacing import PacingFunction
 from easyfirst.scores import Scores
 
@@ -135,7 +136,7 @@ class CurriculumSampler(ResumableSampler):
                          drop_last=drop_last)
         n = self._n = len(dataset)
         if n < 1:
-            raise ValueError("Expected a dataset with at least 1 sample; got 0. Check the data.")
+            raise InputError("Expected a dataset with at least 1 sample; got 0. Check the data.")
         check_choices(mode=mode, balance=balance, pace_by=pace_by)
         self.ordering = None if ordering is None else check_ordering(order_of(ordering), n)
         self.pacing = pacing_of(pacing, start_fraction, full_at)

@@ -11,7 +11,7 @@ Example:
     >>> check_choices(mode="fast", balance="none", pace_by="epoch")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown mode 'fast'. Available: constant, pool.
+    easyfirst.errors.InputError: Unknown mode 'fast'. Available: constant, pool.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import torch.distributed as dist
 
 from easyfirst.curriculum.balance import BALANCES
+from easyfirst.errors import InputError
 from easyfirst.pacing import PacingFunction
 from easyfirst.scores import Scores
 
@@ -57,7 +58,7 @@ def pacing_of(pacing: PacingFunction | str | None, start_fraction: float | None,
     if isinstance(pacing, str):
         return PacingFunction(pacing, **given)
     if given:
-        raise ValueError(
+        raise InputError(
             f"Expected {' and '.join(given)} only with a pacing name; got them with pacing="
             f"{pacing!r}. Pass pacing='linear' (a name) with them, or set them in the "
             "PacingFunction.")
@@ -69,7 +70,7 @@ def check_choices(*, mode: str, balance: str, pace_by: str) -> None:
     for what, value, valid in (("mode", mode, MODES), ("balance", balance, BALANCES),
                                ("pace_by", pace_by, PACE_BY)):
         if value not in valid:
-            raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
+            raise InputError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
 
 
 def check_needs(*, mode: str, pace_by: str, batch_size: int | None, num_epochs: int | None,
@@ -77,17 +78,17 @@ def check_needs(*, mode: str, pace_by: str, batch_size: int | None, num_epochs: 
     """What the options need of each other; ``paced``: a pacing function is given,
     ``ordered``: an ordering is given (not the baseline)."""
     if pace_by == "step" and (mode != "constant" or batch_size is None):
-        raise ValueError(
+        raise InputError(
             f"pace_by='step' needs mode='constant' and a batch_size; got mode={mode!r}, "
             f"batch_size={batch_size!r}."
         )
     if paced and ordered and (not isinstance(num_epochs, Integral) or num_epochs < 1):
-        raise ValueError(
+        raise InputError(
             f"Expected num_epochs >= 1 with a pacing function; got {num_epochs!r}. "
             "Pass the number of training epochs."
         )
     if balance != "none" and ordered and not has_targets:
-        raise ValueError(
+        raise InputError(
             f"Expected targets (N,) for balance={balance!r}; got None. Pass the class "
             "ids of the training samples, or balance='none'."
         )
@@ -100,9 +101,9 @@ def check_batches(batch_size: int | None, n: int, num_epochs: int | None,
     if batch_size is None:
         return
     if not isinstance(batch_size, Integral) or batch_size < 1:
-        raise ValueError(f"Expected batch_size to be an int >= 1 or None; got {batch_size!r}.")
+        raise InputError(f"Expected batch_size to be an int >= 1 or None; got {batch_size!r}.")
     if n < batch_size:  # no pacing helps: the whole set is less than a batch
-        raise ValueError(
+        raise InputError(
             f"Expected the training split to hold at least one batch ({batch_size} "
             f"samples); got {n} samples. Lower the batch size (--batch-size) to "
             f"{n} or less, or add training data."
@@ -110,7 +111,7 @@ def check_batches(batch_size: int | None, n: int, num_epochs: int | None,
     for epoch in range(num_epochs or 1):
         size = pool_size_at(epoch)
         if size < batch_size:
-            raise ValueError(
+            raise InputError(
                 f"Expected every epoch's pool to hold one batch ({batch_size}); got {size} "
                 f"of {n} samples at epoch {epoch}. Raise start_fraction or lower "
                 "batch_size."

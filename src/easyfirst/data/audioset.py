@@ -42,6 +42,7 @@ from easyfirst.data.audio_splits import Features, audio_split, bundle_info
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.labels import check_disjoint
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError, MissingFileError
 
 CLASS_TABLE = "class_labels_indices.csv"
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
@@ -72,14 +73,14 @@ def read_class_table(path: Path) -> tuple[list[str], list[str]]:
         ValueError: missing columns, or indices that are not ``0..C-1`` (names the line).
     """
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"No {path.name} in '{path.parent}'; expected the AudioSet layout ({CLASS_TABLE}, "
             f"balanced_train_segments.csv, eval_segments.csv, audio/): pass its folder as root."
         )
     with open(path, newline="") as f:
         reader = csv.DictReader(f, skipinitialspace=True)
         if not {"index", "mid", "display_name"} <= set(reader.fieldnames or []):
-            raise ValueError(f"{path}: expected a header 'index,mid,display_name', got "
+            raise InputError(f"{path}: expected a header 'index,mid,display_name', got "
                              f"{reader.fieldnames}; use the official {CLASS_TABLE}.")
         rows = [(reader.line_num, r) for r in reader]
     table: dict[int, tuple[str, str]] = {}
@@ -89,7 +90,7 @@ def read_class_table(path: Path) -> tuple[list[str], list[str]]:
         except (TypeError, ValueError):
             index = -1
         if not 0 <= index < len(rows) or index in table or not (r["mid"] or "").strip():
-            raise ValueError(f"{path.name} line {line}: expected a unique index in "
+            raise InputError(f"{path.name} line {line}: expected a unique index in "
                              f"0..{len(rows) - 1} and a mid, got {r}; use the official "
                              f"{CLASS_TABLE}.")
         table[index] = (r["mid"].strip(), (r["display_name"] or "").strip())
@@ -100,21 +101,21 @@ def read_class_table(path: Path) -> tuple[list[str], list[str]]:
 def _segment(path: Path, line: int, row: list[str], known: Mapping[str, int]) -> Segment:
     expected = 'YTID, start_seconds, end_seconds, "mid,mid,..."'
     if len(row) != 4 or not row[0].strip():
-        raise ValueError(f"{path.name} line {line}: expected {expected}, got {row}; fix or "
+        raise InputError(f"{path.name} line {line}: expected {expected}, got {row}; fix or "
                          f"remove the row.")
     ytid, start, end = (c.strip() for c in row[:3])
     try:
         float(start), float(end)
     except ValueError:
-        raise ValueError(f"{path.name} line {line}: start/end seconds {start!r}, {end!r} are "
+        raise InputError(f"{path.name} line {line}: start/end seconds {start!r}, {end!r} are "
                          f"not numbers; expected {expected}.") from None
     mids = tuple(dict.fromkeys(m.strip() for m in row[3].split(",") if m.strip()))
     if not mids:
-        raise ValueError(f"{path.name} line {line}: segment {ytid} has no label; expected "
+        raise InputError(f"{path.name} line {line}: segment {ytid} has no label; expected "
                          f"{expected}.")
     for mid in mids:
         if mid not in known:
-            raise ValueError(f"{path.name} line {line}: label {mid!r} of segment {ytid} is not "
+            raise InputError(f"{path.name} line {line}: label {mid!r} of segment {ytid} is not "
                              f"in {CLASS_TABLE}; use the class table that matches the CSV.")
     return Segment(ytid, start, end, mids, line)
 
@@ -131,8 +132,8 @@ def read_segments(path: Path, known: Mapping[str, int]) -> list[Segment]:
         ValueError: a malformed row, an unknown MID or a YTID listed twice (names the line).
     """
     if not path.is_file():
-        raise FileNotFoundError(f"No {path.name} in '{path.parent}'; download the AudioSet "
-                                f"segment lists there or pass the file name (train=/test=).")
+        raise MissingFileError(f"No {path.name} in '{path.parent}'; download the AudioSet "
+                               f"segment lists there or pass the file name (train=/test=).")
     out: list[Segment] = []
     seen: dict[str, int] = {}
     with open(path, newline="") as f:
@@ -141,7 +142,7 @@ def read_segments(path: Path, known: Mapping[str, int]) -> list[Segment]:
                 continue
             seg = _segment(path, line, next(csv.reader([text], skipinitialspace=True)), known)
             if seg.ytid in seen:
-                raise ValueError(f"{path.name} line {line}: segment {seg.ytid} is already listed "
+                raise InputError(f"{path.name} line {line}: segment {seg.ytid} is already listed "
                                  f"on line {seen[seg.ytid]}; remove one row.")
             seen[seg.ytid] = line
             out.append(seg)
@@ -191,10 +192,10 @@ def find_clip(seg: Segment, index: Mapping[str, list[str]], clips: Path, source:
     found = sorted({rel for stem in clip_stems(seg) for rel in index.get(stem, ())
                     if (clips / rel).stat().st_size > 0})
     if len(found) > 1:
-        raise ValueError(f"{source} line {seg.line}: segment {seg.ytid} matches {len(found)} "
+        raise InputError(f"{source} line {seg.line}: segment {seg.ytid} matches {len(found)} "
                          f"files under '{clips}' ({', '.join(found)}); keep one of them.")
     if found and not _readable(Path(found[0]).suffix.lower()):
-        raise ValueError(f"'{clips / found[0]}': this soundfile/libsndfile "
+        raise InputError(f"'{clips / found[0]}': this soundfile/libsndfile "
                          f"({sf.__libsndfile_version__}) cannot read {Path(found[0]).suffix} "
                          f"files; convert the clips to FLAC or WAV, or upgrade soundfile.")
     return found[0] if found else None
@@ -240,7 +241,7 @@ def find_clips(segments: list[Segment], source: str, clips: Path, index: Mapping
         print(f"audioset: found {len(found)} of {len(segments)} clips listed in {source}; {tail}",
               file=sys.stderr)
     if not found:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"audioset: none of the {len(segments)} clips listed in {source} is under '{clips}' "
             f"({sum(map(len, index.values()))} audio files there; names tried: {NAME_SCHEMES}, "
             f"ext {'/'.join(e[1:] for e in AUDIO_EXTS)}); download them or pass clips=PATH."
@@ -308,15 +309,15 @@ def load_audioset(
             files for one segment, or an unreadable format (each names the line or file).
     """
     if not 0.0 <= dev_fraction < 1.0:
-        raise ValueError(f"Expected 0 <= dev_fraction < 1, got {dev_fraction}.")
+        raise InputError(f"Expected 0 <= dev_fraction < 1, got {dev_fraction}.")
     dev_fraction = float(dev_fraction)
     root = Path(root).expanduser()
     mids, names = read_class_table(root / CLASS_TABLE)
     known = {m: i for i, m in enumerate(mids)}
     folder = root / "audio" if clips is None else Path(clips).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"AudioSet clips folder '{folder}' is not a directory; put the "
-                                f"clips under root/audio or pass clips=PATH.")
+        raise MissingFileError(f"AudioSet clips folder '{folder}' is not a directory; put the "
+                               f"clips under root/audio or pass clips=PATH.")
     sources = {"train": train, **({"test": test} if test else {})}
     listed = {s: read_segments(root / csv_name, known) for s, csv_name in sources.items()}
     check_disjoint({s: [seg.ytid for seg in segs] for s, segs in listed.items()})
@@ -331,7 +332,7 @@ def load_audioset(
               "dev": {y: v for y, v in found["train"].items() if in_dev(y, dev_fraction)},
               "test": found.get("test", {})}
     if not groups["train"]:
-        raise ValueError(f"audioset: dev_fraction={dev_fraction} moved all {len(found['train'])}"
+        raise InputError(f"audioset: dev_fraction={dev_fraction} moved all {len(found['train'])}"
                          f" training clips to dev; lower dev_fraction.")
     spec = FeatureSpec.resolve(features, duration=duration, sample_rate=sample_rate)
     out = {g: _split(folder, t, mids, spec, name=f"audioset-{g}", cache_dir=cache_dir,

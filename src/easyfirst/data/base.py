@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from easyfirst.data.indexed import WithIndex
+from easyfirst.errors import InputError
 
 Target = int | torch.Tensor
 """One sample's target: a class id (single-label) or its ``(C,)`` float32 multi-hot row."""
@@ -34,7 +35,7 @@ def _as_targets(targets: torch.Tensor | np.ndarray | Sequence[Any], n: int) -> t
         if not bad.any():
             return torch.from_numpy(arr.astype(np.float32))
         got += f", value {arr[bad][0].item()!r} in row {int(np.argwhere(bad)[0][0])}"
-    raise ValueError(
+    raise InputError(
         f"Expected targets of shape (N,) class ids or (N, C) multi-hot of 0/1 with N={n}; got "
         f"{got}. Check the dataset loader: pass one class id per sample, or a 0/1 matrix."
     )
@@ -75,12 +76,12 @@ class ArraySplit(Dataset[tuple[torch.Tensor, Target]]):
         self.ids = [str(i) for i in ids]
         self.meta = dict(meta or {})
         if len(self.targets) != n or len(self.ids) != n:
-            raise ValueError(
+            raise InputError(
                 f"Expected inputs, targets and ids of equal length N; got {n}, "
                 f"{tuple(self.targets.shape)} and {len(self.ids)}. Check the dataset loader."
             )
         if len(set(self.ids)) != n:
-            raise ValueError(
+            raise InputError(
                 "Expected unique sample ids; got duplicates. Check the dataset loader."
             )
 
@@ -183,12 +184,12 @@ class DatasetBundle:
             if part is None:
                 continue
             if part.multi_label != self.train.multi_label:
-                raise ValueError(
+                raise InputError(
                     f"Dataset {self.name!r}: {split} targets are {form[part.multi_label]} but "
                     f"train's are {form[self.train.multi_label]}; give every split one form."
                 )
             if part.multi_label and part.targets.shape[1] != len(self.class_names):
-                raise ValueError(
+                raise InputError(
                     f"Dataset {self.name!r}: expected {split} multi-hot targets with one column "
                     f"per class ({len(self.class_names)}), got {part.targets.shape[1]} columns; "
                     f"check the loader's class_names."
@@ -235,7 +236,7 @@ class DatasetBundle:
             class_names = [str(i) for i in range(c)]
         for what, t in single.items():
             if int(t.min()) < 0 or int(t.max()) >= len(class_names):
-                raise ValueError(
+                raise InputError(
                     f"Expected {what} class ids in [0, {len(class_names)}) (one per class name); "
                     f"got {int(t.min())}..{int(t.max())}. Map the labels to 0..C-1, or pass "
                     "every class in class_names.")
@@ -276,7 +277,7 @@ def _materialise(dataset: Dataset[Any], split: str) -> ArraySplit:
     for i in range(len(dataset)):  # type: ignore[arg-type]
         item = dataset[i]
         if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise ValueError(
+            raise InputError(
                 f"Expected every {split} item to be an (x, y) pair; got "
                 f"{type(item).__name__} {_short(item)} at index {i}. Return (input, label) "
                 "from __getitem__.")
@@ -285,22 +286,22 @@ def _materialise(dataset: Dataset[Any], split: str) -> ArraySplit:
         if shape is None:
             shape = tuple(x.shape)
         elif tuple(x.shape) != shape:
-            raise ValueError(
+            raise InputError(
                 f"Expected every {split} input to have the shape of the first, {shape}; got "
                 f"{tuple(x.shape)} at index {i}. Pad or crop the inputs to one shape.")
         y = item[1]
         y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
         if y.ndim > 1 or y.dtype.kind not in "biuf" or (y.ndim == 0 and y.dtype.kind == "f"
                                                         and y != int(y)):
-            raise ValueError(
+            raise InputError(
                 f"Expected every {split} label to be an int class id or a (C,) 0/1 row; got "
                 f"{_short(item[1])} at index {i}. Return (input, label) from __getitem__.")
         xs.append(x.float())
         ys.append(y)
     if not xs:
-        raise ValueError(f"Expected a {split} dataset with at least 1 item; got 0.")
+        raise InputError(f"Expected a {split} dataset with at least 1 item; got 0.")
     if len({y.shape for y in ys}) > 1:
-        raise ValueError(f"Expected every {split} label in one form (class ids or (C,) rows); "
+        raise InputError(f"Expected every {split} label in one form (class ids or (C,) rows); "
                          "got both. Return one kind of label.")
     return ArraySplit(torch.stack(xs), np.stack(ys), [str(i) for i in range(len(xs))])
 

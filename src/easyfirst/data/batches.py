@@ -35,6 +35,7 @@ from easyfirst.data.streaming import (
     RowReader,
     file_location,
 )
+from easyfirst.errors import InputError
 from easyfirst.monitor.job import note
 
 PLACEMENTS = ("auto", "resident", "stream")
@@ -188,7 +189,7 @@ def place_batches(split: ArraySplit, device: torch.device, dtype: torch.dtype, *
         batch_size: the global batch size (sizes the streamed chunk cache).
     """
     if placement not in PLACEMENTS:
-        raise ValueError(f"Unknown data placement {placement!r}. Available: "
+        raise InputError(f"Unknown data placement {placement!r}. Available: "
                          f"{', '.join(PLACEMENTS)}.")
     nbytes = math.prod(split.inputs.shape) * torch.empty((), dtype=dtype).element_size()
     fits = nbytes <= max_bytes

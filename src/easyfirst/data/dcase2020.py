@@ -26,6 +26,7 @@ from easyfirst.data.labels import (
     sorted_labels,
 )
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError, MissingFileError
 
 SETUP = "evaluation_setup"
 
@@ -38,7 +39,7 @@ def recording_location(rel: str) -> str:
     """
     parts = Path(rel).stem.split("-")
     if len(parts) != 5:
-        raise ValueError(
+        raise InputError(
             f"DCASE file '{rel}' does not follow SCENE-CITY-LOCATION-SEGMENT-DEVICE.wav (e.g. "
             f"airport-lisbon-1000-40000-a.wav); the dev split needs the location: rename it."
         )
@@ -90,12 +91,12 @@ def load_dcase2020(
         ValueError: an evaluate label unknown to train, or an unparsable file name.
     """
     if not 0.0 <= dev_fraction < 1.0:
-        raise ValueError(f"Expected 0 <= dev_fraction < 1, got {dev_fraction}.")
+        raise InputError(f"Expected 0 <= dev_fraction < 1, got {dev_fraction}.")
     root = Path(root).expanduser()
     paths = {s: root / SETUP / f"fold1_{s}.csv" for s in ("train", "evaluate")}
     for path in paths.values():
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"No {path.relative_to(root)} in '{root}'; expected the DCASE 2020 Task 1A "
                 f"development layout (audio/, evaluation_setup/): pass its folder as root."
             )
@@ -119,7 +120,7 @@ def load_dcase2020(
         for g, t in groups.items()
     }
     if out["train"] is None:
-        raise ValueError(f"fold1_train.csv in '{root}' lists no files; check the dataset.")
+        raise InputError(f"fold1_train.csv in '{root}' lists no files; check the dataset.")
     rule = (f"test: fold1_evaluate.csv; dev: per scene ceil({dev_fraction} x locations) of "
             f"fold1_train.csv by smallest sha256(SCENE-CITY-LOCATION); train: the rest")
     return DatasetBundle("dcase2020", out["train"], out["dev"], out["test"], class_names,

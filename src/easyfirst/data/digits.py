@@ -7,6 +7,7 @@ import torch
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError
 
 
 @register_dataset("digits")
@@ -19,7 +20,7 @@ def load_digits(*, dev_fraction: float = 0.15, test_fraction: float = 0.15) -> D
     from sklearn.datasets import load_digits as sk_digits
 
     if not 0 <= dev_fraction + test_fraction < 1:
-        raise ValueError(f"Expected dev_fraction + test_fraction < 1 for digits (some training "
+        raise InputError(f"Expected dev_fraction + test_fraction < 1 for digits (some training "
                          f"images left); got {dev_fraction} + {test_fraction}. Lower them.")
 
     d = sk_digits()

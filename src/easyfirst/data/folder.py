@@ -30,6 +30,7 @@ from easyfirst.data.labels import (
     sorted_labels,
 )
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError, MissingFileError
 
 
 @register_dataset("folder")
@@ -84,7 +85,7 @@ def load_folder(
     if not (root / "train.csv").is_file():
         got = ("has no train.csv" if root.is_dir() else "is a file, not a folder"
                if root.exists() else "does not exist")
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"'{root}' {got}; expected a folder with train.csv (and optional dev.csv, test.csv)"
             " with columns file,label: pass the dataset folder as root (--root).")
     header = next(csv.reader(io.StringIO(read_csv_text(root / "train.csv"), newline="")), [])
@@ -94,7 +95,7 @@ def load_folder(
         s: read(root / f"{s}.csv", root) for s in ("train", "dev", "test")
         if (root / f"{s}.csv").is_file()}
     for split in [s for s, t in tables.items() if not t]:
-        raise ValueError(
+        raise InputError(
             f"{root / f'{split}.csv'}: expected at least one row of "
             f"file,{'labels' if multi else 'label'} after the header; got none. Add the "
             f"{split} files, one per row{'' if split == 'train' else f', or delete {split}.csv'}.")
@@ -138,7 +139,7 @@ def fsdd_default_root() -> Path:
     guess = Path("..") / "shared" / "data" / "fsdd" / "recordings"
     if guess.is_dir():
         return guess.resolve()
-    raise FileNotFoundError(
+    raise MissingFileError(
         "FSDD recordings not found: set $EASYFIRST_FSDD or pass --root (root=...) pointing at "
         "the folder of {digit}_{speaker}_{index}.wav files (free-spoken-digit-dataset/recordings)."
     )
@@ -179,17 +180,17 @@ def load_fsdd(
         FileNotFoundError: no root found, or no FSDD files in it.
     """
     if split not in FSDD_SPLIT_RULES:
-        raise ValueError(f"Unknown FSDD split {split!r}. Available: official, speaker.")
+        raise InputError(f"Unknown FSDD split {split!r}. Available: official, speaker.")
     root = fsdd_default_root() if root is None else Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"FSDD root '{root}' is not a directory; pass --root (root=...).")
+        raise MissingFileError(f"FSDD root '{root}' is not a directory; pass --root (root=...).")
     groups: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
     labels: dict[str, str] = {}
     speakers: set[str] = set()
     for p in sorted(root.glob("*.wav")):
         m = FSDD_PATTERN.match(p.name)
         if m is None:
-            raise ValueError(
+            raise InputError(
                 f"FSDD file '{p}' does not follow the {{digit}}_{{speaker}}_{{index}}.wav "
                 f"naming (e.g. 7_jackson_32.wav); rename or remove it."
             )
@@ -202,14 +203,14 @@ def load_fsdd(
             group = next((g for g, s in FSDD_SPEAKER_SPLIT.items() if s == speaker), "train")
         groups[group].append(p.name)
     if not labels:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"No FSDD files ({{digit}}_{{speaker}}_{{index}}.wav) in '{root}'; pass the "
             f"recordings folder as root."
         )
     if split == "speaker":
         missing = sorted(set(FSDD_SPEAKER_SPLIT.values()) - speakers)
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"FSDD speaker split needs speakers {', '.join(FSDD_SPEAKER_SPLIT.values())}; "
                 f"'{root}' lacks {', '.join(missing)}. Use split='official'."
             )
@@ -222,7 +223,7 @@ def load_fsdd(
         for g, files in groups.items()
     }
     if out["train"] is None:
-        raise ValueError(f"FSDD split {split!r} left no training files in '{root}'.")
+        raise InputError(f"FSDD split {split!r} left no training files in '{root}'.")
     name = "fsdd" if split == "official" else f"fsdd:{split}"
     return DatasetBundle(name, out["train"], out["dev"], out["test"], class_names,
                          info=bundle_info(root, spec, split=split,

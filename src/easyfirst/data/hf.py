@@ -44,6 +44,7 @@ from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.clips import register_clips
 from easyfirst.data.labels import check_known_labels, encode_labels, sorted_labels
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError, MissingFileError
 
 INSTALL = "pip install 'easyfirst[hf]'"
 DEV_NAMES = ("validation", "valid", "dev", "val")
@@ -71,13 +72,13 @@ def _pick_splits(found: Sequence[str], root: Path, train: str, dev: str | None,
                                  ("test", test, TEST_NAMES)):
         name = next((s for s in defaults if s in found), "") if name is None else name
         if (name and name not in found) or (role == "train" and not name):
-            raise ValueError(f"Expected a {role} split {name!r} in '{root}'; got splits {got}. "
+            raise InputError(f"Expected a {role} split {name!r} in '{root}'; got splits {got}. "
                              f"Pass --dataset-opt {role}_split=NAME"
                              + (" ('' for none)." if role != "train" else "."))
         if name:
             picked[role] = name
     if len(set(picked.values())) < len(picked):
-        raise ValueError(f"Expected distinct train, dev and test splits; got {picked}. Pass "
+        raise InputError(f"Expected distinct train, dev and test splits; got {picked}. Pass "
                          "other --dataset-opt train_split/dev_split/test_split names.")
     return picked
 
@@ -131,7 +132,7 @@ def _disk_rows(ds: Any, split: str, root: Path, label_column: str,
     labels: list[str] = []
     for i, v in enumerate(ds[label_column]):
         if v is None or (names is not None and v < 0):
-            raise ValueError(f"Expected a label in every row; got {v!r} in row {i} of split "
+            raise InputError(f"Expected a label in every row; got {v!r} in row {i} of split "
                              f"{split!r} of '{root}'. Label it or drop the row.")
         labels.append(names[v] if names is not None else str(v))
     cells = ds.cast_column(audio, Audio(decode=False))[audio]  # no torchcodec: soundfile
@@ -192,7 +193,7 @@ def _folder_rows(root: Path, folder: Path, split: str, label_column: str) -> Row
     if meta is not None:
         cols = list(meta[0]) if meta else []
         if "file_name" not in cols:
-            raise ValueError(f"Expected a file_name column in the metadata of '{folder}'; got "
+            raise InputError(f"Expected a file_name column in the metadata of '{folder}'; got "
                              f"columns {', '.join(cols) or 'none'}. Add it: the audio files' "
                              "paths relative to that folder.")
         if label_column not in cols:
@@ -228,13 +229,13 @@ def _folder_splits(root: Path, names: Sequence[str]) -> dict[str, Path]:
 
 def _layout(root: Path) -> str:
     if not root.is_dir():
-        raise FileNotFoundError(f"Expected a folder at '{root}'; got no such folder. Pass "
-                                "--root PATH of a save_to_disk folder or an audiofolder.")
+        raise MissingFileError(f"Expected a folder at '{root}'; got no such folder. Pass "
+                               "--root PATH of a save_to_disk folder or an audiofolder.")
     if (root / "dataset_dict.json").is_file() or (root / "state.json").is_file():
         return "save_to_disk"
     if any(p.suffix.lower() in AUDIO_EXTS for p in root.rglob("*")):
         return "audiofolder"
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"Expected a datasets save_to_disk folder (dataset_dict.json or state.json) or an "
         f"audiofolder (audio files in root/<split>/<label>/) at '{root}'; got neither. Pass the "
         "folder save_to_disk wrote, or the audio folder's root.")
@@ -288,7 +289,7 @@ def load_hf(
             for role, name in picked.items()}
     for role, r in rows.items():
         if not r.ids:
-            raise ValueError(f"Expected samples in split {picked[role]!r} of '{root}'; got "
+            raise InputError(f"Expected samples in split {picked[role]!r} of '{root}'; got "
                              "none. Add them, or name another split.")
     class_names = rows["train"].class_names or sorted_labels(rows["train"].labels)
     for role in [r for r in rows if r != "train"]:

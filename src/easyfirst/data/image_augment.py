@@ -25,6 +25,7 @@ from easyfirst.audio.augment import (
     register_augmentation,
     resolve_generator,
 )
+from easyfirst.errors import InputError
 
 
 def _generator(generator: GeneratorLike, device: torch.device) -> torch.Generator:
@@ -35,7 +36,7 @@ def _generator(generator: GeneratorLike, device: torch.device) -> torch.Generato
 
 def _check_batch(x: torch.Tensor, name: str) -> None:
     if x.ndim != 4:
-        raise ValueError(
+        raise InputError(
             f"{name} expects images (B, C, H, W); got shape {tuple(x.shape)}. Add the batch axis."
         )
 
@@ -57,7 +58,7 @@ class RandomCrop(Augmentation):
         self.same = size is None  # crop back to the input's own size
         self.padding = padding
         if len(self.size) != 2 or min(self.size) < 1 or padding < 0:
-            raise ValueError(
+            raise InputError(
                 f"Expected size > 0 (int or (h, w)) and padding >= 0; got size={size}, "
                 f"padding={padding}."
             )
@@ -84,7 +85,7 @@ class RandomShift(Augmentation):
     def __init__(self, fraction: float = 1 / 16) -> None:
         super().__init__()
         if not 0.0 < fraction < 0.5:
-            raise ValueError(
+            raise InputError(
                 f"Expected a shift fraction 0 < fraction < 0.5 of the image side; got {fraction}."
             )
         self.fraction = fraction
@@ -110,7 +111,7 @@ def _pad_and_crop(x: torch.Tensor, p: int, size: tuple[int, ...],
         x = F.pad(x, (p, p, p, p))
     b, _, hp, wp = x.shape
     if h > hp or w > wp:
-        raise ValueError(
+        raise InputError(
             f"RandomCrop: crop {(h, w)} exceeds the padded image {(hp, wp)}; use a smaller "
             "size or more padding."
         )
@@ -137,7 +138,7 @@ class RandomHorizontalFlip(Augmentation):
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Expected a probability 0 <= p <= 1; got p={p}.")
+            raise InputError(f"Expected a probability 0 <= p <= 1; got p={p}.")
         self.p = p
 
     def forward(self, x: torch.Tensor, *, generator: GeneratorLike) -> torch.Tensor:

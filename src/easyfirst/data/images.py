@@ -25,6 +25,7 @@ import torch
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError, MissingFileError
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the idx files.
 FASHION_MNIST_DEBIAN_ROOT = "/usr/share/datasets/fashion-mnist"
@@ -68,14 +69,14 @@ def load_cifar10(
         ValueError: a batch file is corrupt, truncated or not a CIFAR-10 batch.
     """
     if root is None:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"cifar10 needs a local copy; got root=None. Fix: {_CIFAR_HOWTO}."
         )
     folder = Path(root)
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
     if not folder.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"cifar10: expected a folder {str(folder)!r} holding data_batch_1..5 and test_batch;"
             f" it does not exist. Fix: {_CIFAR_HOWTO}."
         )
@@ -123,7 +124,7 @@ def load_mnist(
         normalize: standardise with the train split's mean and std.
     """
     if root is None:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"mnist needs root=<folder with the idx files>; got root=None. Fix: "
             f"{_IDX_HOWTO['mnist']}."
         )
@@ -141,7 +142,7 @@ def _bundle(
 ) -> DatasetBundle:
     """Split uint8 ``(N, C, H, W)`` train arrays into train/dev and convert each to float32."""
     if dev_every < 0 or dev_every == 1:
-        raise ValueError(
+        raise InputError(
             f"Expected dev_every = 0 (no dev split) or >= 2; got {dev_every}. Use e.g. 10."
         )
     x, y, ids = train
@@ -208,7 +209,7 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """One batch file -> uint8 images (N, 3, 32, 32), labels (N,), ids."""
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"cifar10: expected the batch file {str(path)!r}; it is missing. Fix: {_CIFAR_HOWTO}."
         )
     try:
@@ -217,7 +218,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
         data = np.asarray(batch[b"data"])
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
     except Exception as exc:
-        raise ValueError(
+        raise InputError(
             f"cifar10: {str(path)!r} is corrupt or truncated ({type(exc).__name__}: {exc}). "
             f"Fix: {_CIFAR_HOWTO}."
         ) from None
@@ -225,7 +226,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if data.dtype != np.uint8 or data.shape != (n, 3072) or labels.ndim != 1 or (
         n and (labels.min() < 0 or labels.max() > 9)
     ):
-        raise ValueError(
+        raise InputError(
             f"cifar10: {str(path)!r} is not a CIFAR-10 batch: expected uint8 data ({n}, 3072) "
             f"and labels in 0..9; got {data.dtype} {data.shape}. Fix: {_CIFAR_HOWTO}."
         )
@@ -258,7 +259,7 @@ def _load_idx_dataset(
 ) -> DatasetBundle:
     folder = Path(root)
     if not folder.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{name}: expected a folder {str(folder)!r} with train-images-idx3-ubyte[.gz] and "
             f"the other idx files; it does not exist. Fix: {_IDX_HOWTO[name]}."
         )
@@ -267,7 +268,7 @@ def _load_idx_dataset(
         images = _read_idx(_find_idx(folder, f"{prefix}-images-idx3-ubyte", name), _IDX_IMAGES)
         labels = _read_idx(_find_idx(folder, f"{prefix}-labels-idx1-ubyte", name), _IDX_LABELS)
         if len(images) != len(labels) or (len(labels) and labels.max() >= len(class_names)):
-            raise ValueError(
+            raise InputError(
                 f"{name}: {prefix} images and labels disagree: {len(images)} images, "
                 f"{len(labels)} labels (max {labels.max() if len(labels) else '-'}). Fix: "
                 f"{_IDX_HOWTO[name]} again."
@@ -282,7 +283,7 @@ def _find_idx(folder: Path, stem: str, name: str) -> Path:
     for candidate in (folder / stem, folder / f"{stem}.gz"):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{name}: expected {str(folder / stem)!r} or its .gz; it is missing. Fix: "
         f"{_IDX_HOWTO[name]}."
     )
@@ -293,7 +294,7 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is corrupt or truncated ({type(exc).__name__}: {exc}). Fetch the "
             "file again."
         ) from None
@@ -301,16 +302,16 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     header = 4 + 4 * ndim
     got = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
     if got != magic:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is not an idx file of the expected kind: expected magic number "
             f"{magic} (0x{magic:08x}); got {got}. Check the file name and fetch it again."
         )
     if len(raw) < header:
-        raise ValueError(f"{str(path)!r} is truncated: header cut short. Fetch the file again.")
+        raise InputError(f"{str(path)!r} is truncated: header cut short. Fetch the file again.")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     expected = header + int(np.prod(dims))
     if len(raw) != expected:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is corrupt or truncated: header says {dims} bytes of data "
             f"({expected} in all); got {len(raw)}. Fetch the file again."
         )

@@ -47,6 +47,7 @@ from easyfirst.data.synthkws import (
     coloured_noise,
     sample_snr,
 )
+from easyfirst.errors import InputError
 
 KWSMIX_VERSION = 1  # bump when the mixing recipe below changes
 DURATION = 1.5  # seconds: a 1 s clip A at 0 s, a 1 s clip B at <= 0.5 s
@@ -206,9 +207,9 @@ def load_kwsmix(
     """
     lo, hi = (float(v) for v in snr_db)
     if not lo <= hi:
-        raise ValueError(f"Expected snr_db=(low, high) with low <= high, got {snr_db}.")
+        raise InputError(f"Expected snr_db=(low, high) with low <= high, got {snr_db}.")
     if not 0.0 <= single_fraction <= 1.0:
-        raise ValueError(f"Expected 0 <= single_fraction <= 1, got {single_fraction}.")
+        raise InputError(f"Expected 0 <= single_fraction <= 1, got {single_fraction}.")
     root = SYNTHKWS_DIR if root is None else Path(root).expanduser()
     rows = sorted(_read_metadata(root), key=lambda r: r["file"])
     class_names = sorted_labels(r["label"] for r in rows)

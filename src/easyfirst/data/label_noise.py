@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 
 NOISE_KINDS = ("uniform", "pairs")
 FLIPPED = "label_flipped"
@@ -50,23 +51,23 @@ def check_label_noise(rate: float, kind: str, seed: int = 0) -> None:
     """Raise one line when ``rate`` is not in [0, 1), ``kind`` is not a noise kind or ``seed``
     is not a whole number >= 0."""
     if kind not in NOISE_KINDS:
-        raise ValueError(f"Expected a label-noise kind in {', '.join(NOISE_KINDS)}; got {kind!r}. "
+        raise InputError(f"Expected a label-noise kind in {', '.join(NOISE_KINDS)}; got {kind!r}. "
                          "Pass --noise-kind uniform or --noise-kind pairs (noise_kind= in "
                          "Python).")
     if isinstance(rate, bool) or not (isinstance(rate, numbers.Real)
                                       and 0.0 <= float(rate) < 1.0):
-        raise ValueError(f"Expected a label-noise rate in [0, 1) (the share of training labels "
+        raise InputError(f"Expected a label-noise rate in [0, 1) (the share of training labels "
                          f"to flip); got {rate!r}. Pass e.g. --label-noise 0.1 (label_noise=0.1 "
                          "in Python), or 0 for none.")
     if isinstance(seed, bool) or not (isinstance(seed, numbers.Integral) and seed >= 0):
-        raise ValueError(f"Expected a label-noise seed that is a whole number >= 0; got "
+        raise InputError(f"Expected a label-noise seed that is a whole number >= 0; got "
                          f"{seed!r}. Pass e.g. --noise-seed 0 (noise_seed=0 in Python).")
 
 
 def class_pairs(num_classes: int, *, seed: int = 0) -> np.ndarray:
     """``(C,)`` partner of each class: a seeded permutation of the classes, paired in order."""
     if num_classes < 2:
-        raise ValueError(f"Expected at least 2 classes to flip labels between; got {num_classes}.")
+        raise InputError(f"Expected at least 2 classes to flip labels between; got {num_classes}.")
     perm = np.random.default_rng(seed).permutation(num_classes)
     partner = np.empty(num_classes, dtype=np.int64)
     for a, b in zip(perm[0::2], perm[1::2], strict=False):
@@ -91,13 +92,13 @@ def inject_label_noise(targets: np.ndarray, rate: float, kind: str = "uniform", 
     check_label_noise(rate, kind)
     y = np.asarray(targets)
     if y.ndim != 1:
-        raise ValueError(f"Expected (N,) class ids to flip; got targets of shape {y.shape} "
+        raise InputError(f"Expected (N,) class ids to flip; got targets of shape {y.shape} "
                          "(multi-label). Label noise is for single-label datasets only.")
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"Expected class ids in [0, {num_classes}); got {int(y.min())}.."
+        raise InputError(f"Expected class ids in [0, {num_classes}); got {int(y.min())}.."
                          f"{int(y.max())}. Check num_classes.")
     if num_classes < 2:
-        raise ValueError(f"Expected at least 2 classes to flip labels between; got {num_classes}.")
+        raise InputError(f"Expected at least 2 classes to flip labels between; got {num_classes}.")
     y = y.astype(np.int64)
     rng = np.random.default_rng(seed)
     chosen = rng.choice(y.size, size=int(round(rate * y.size)), replace=False)
@@ -144,11 +145,11 @@ def with_label_noise(bundle: DatasetBundle, rate: float, kind: str = "uniform", 
     if float(rate) == 0.0:
         return bundle
     if bundle.multi_label:
-        raise ValueError(f"Expected a single-label dataset for label noise; got {bundle.name!r}, "
+        raise InputError(f"Expected a single-label dataset for label noise; got {bundle.name!r}, "
                          "whose targets are (N, C) multi-hot (multi-label). Drop --label-noise "
                          "(label_noise=), or use a single-label dataset.")
     if "label_noise" in bundle.info:
-        raise ValueError(f"Expected a dataset without injected label noise; got {bundle.name!r} "
+        raise InputError(f"Expected a dataset without injected label noise; got {bundle.name!r} "
                          f"with {bundle.info['label_noise']}. Add noise to the clean dataset "
                          "once, with the rate you want in all.")
     clean = bundle.train.targets.numpy().astype(np.int64)

@@ -26,6 +26,7 @@ from typing import TypeVar
 import numpy as np
 
 from easyfirst.audio.io import AudioFileNotFoundError
+from easyfirst.errors import InputError
 
 Label = str | tuple[str, ...]  # a class name, or a tuple of them (multi-label)
 LABELS_SEP = ";"  # separates the labels of one file in a ``labels`` column
@@ -112,7 +113,7 @@ def read_csv_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ValueError(
+        raise InputError(
             f"{path}: expected UTF-8 text; byte 0x{data[e.start]:02x} at offset {e.start} is "
             "not UTF-8 (a Latin-1 or Windows-1252 file?). Save the file as UTF-8 (a "
             "spreadsheet's 'CSV UTF-8') and rerun.") from None
@@ -124,7 +125,7 @@ def _read_table(path: Path, root: Path, file_col: str, label_col: str, delimiter
     cols = reader.fieldnames or []
     if file_col not in cols or label_col not in cols:
         sep = "\\t" if delimiter == "\t" else delimiter
-        raise ValueError(
+        raise InputError(
             f"{path}: expected a header with columns '{file_col}{sep}{label_col}', got "
             f"{cols}; add the header row.")
     out: dict[str, T] = {}
@@ -134,19 +135,19 @@ def _read_table(path: Path, root: Path, file_col: str, label_col: str, delimiter
         rel = Path(raw).as_posix()
         label = parse((row[label_col] or "").strip())
         if label is None or rel in ("", "."):
-            raise ValueError(f"{path.name} line {line}: {empty}.")
+            raise InputError(f"{path.name} line {line}: {empty}.")
         if Path(raw).is_absolute():
-            raise ValueError(
+            raise InputError(
                 f"{path} line {line}: expected a file path relative to the dataset folder "
                 f"'{root}'; got the absolute path '{raw}'. Write it relative to that folder "
                 "(e.g. audio/x.wav), moving the file under it if needed.")
         if os.path.normpath(rel).split(os.sep)[0] == "..":
-            raise ValueError(
+            raise InputError(
                 f"{path} line {line}: expected a file inside the dataset folder '{root}'; got "
                 f"'{raw}', which leads out of it. Move the file under that folder and write "
                 "its path relative to it.")
         if rel in out:
-            raise ValueError(f"{path.name} line {line}: file '{rel}' is listed twice; "
+            raise InputError(f"{path.name} line {line}: file '{rel}' is listed twice; "
                              f"remove one row.")
         if not (root / rel).is_file():
             raise AudioFileNotFoundError(
@@ -162,7 +163,7 @@ def check_known_labels(table: Mapping[str, Label], class_names: Sequence[str], s
     known = set(class_names)
     for rel, labels in table.items():
         for label in [y for y in names_of(labels) if y not in known]:
-            raise ValueError(
+            raise InputError(
                 f"{source}: file '{rel}' has label {label!r}, which is not among the training "
                 f"labels ({', '.join(class_names)}); fix the label or add the class to training."
             )
@@ -174,7 +175,7 @@ def check_disjoint(tables: Mapping[str, Iterable[str]]) -> None:
     for split, table in tables.items():
         for rel in table:
             if rel in seen:
-                raise ValueError(
+                raise InputError(
                     f"file '{rel}' is in both the {seen[rel]} and the {split} split; a sample "
                     f"must be in one split only: remove it from one of them."
                 )

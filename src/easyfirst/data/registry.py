@@ -19,6 +19,7 @@ from typing import Any
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.label_noise import check_label_noise, with_label_noise
+from easyfirst.errors import InputError
 from easyfirst.registry import Registry
 
 DatasetLoader = Callable[..., DatasetBundle]
@@ -113,7 +114,7 @@ def _check_required(name: str, options: dict[str, Any]) -> None:
         flag = "--root PATH" if key == "root" else f"--dataset-opt {key}=VALUE"
         what = text.rstrip(".") or key
         if default is inspect.Parameter.empty and key not in options:
-            raise ValueError(f"Expected {flag} for dataset {name} ({what}); got none. Pass it "
+            raise InputError(f"Expected {flag} for dataset {name} ({what}); got none. Pass it "
                              f"(easyfirst datasets {name} shows the layout).")
         if key != "root" or default is not inspect.Parameter.empty or options.get(key) is None:
             continue  # (a default root: the loader's own hint)
@@ -158,7 +159,7 @@ def _check_option_values(name: str, options: dict[str, Any]) -> None:
             if ok and key.endswith("fraction") and not 0 <= value <= 1:
                 ok, want = False, "a fraction from 0 to 1"
         if not ok:
-            raise ValueError(f"Expected --dataset-opt {key} to be {want} (default "
+            raise InputError(f"Expected --dataset-opt {key} to be {want} (default "
                              f"{params[key].default!r}) for {name!r}; got {value!r}. Fix or "
                              "drop it (nothing was written).")
 

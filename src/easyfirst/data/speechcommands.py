@@ -22,6 +22,7 @@ from easyfirst.audio.io import AudioFileNotFoundError, audio_info, load_audio
 from easyfirst.data.audio_splits import Features, bundle_info
 from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError, MissingFileError
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
@@ -35,7 +36,7 @@ TASKS = ("35", "12")
 def _read_list(root: Path, name: str) -> set[str]:
     path = root / name
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"No {name} in '{root}'; expected the Speech Commands v0.02 layout (word folders, "
             f"validation_list.txt, testing_list.txt): pass the extracted dataset folder as root."
         )
@@ -111,7 +112,7 @@ def load_speechcommands(
             folder (task 12) or no noise files (task 12); each names what to fix.
     """
     if task not in TASKS:
-        raise ValueError(f"Unknown speechcommands task {task!r}. Available: {', '.join(TASKS)}.")
+        raise InputError(f"Unknown speechcommands task {task!r}. Available: {', '.join(TASKS)}.")
     root = Path(root).expanduser()
     dev_set = _read_list(root, "validation_list.txt")
     test_set = _read_list(root, "testing_list.txt")
@@ -120,7 +121,7 @@ def load_speechcommands(
     if task == "12":
         missing = [w for w in KEYWORDS if w not in words]
         if missing:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"speechcommands task '12' needs word folders {', '.join(KEYWORDS)} in '{root}'; "
                 f"missing: {', '.join(missing)}. Check root or use task='35'."
             )
@@ -128,7 +129,7 @@ def load_speechcommands(
     else:
         class_names = words
     if len(class_names) < 2:
-        raise FileNotFoundError(f"Found {len(words)} word folders in '{root}'; expected 35.")
+        raise MissingFileError(f"Found {len(words)} word folders in '{root}'; expected 35.")
     items: dict[str, list[tuple[str, str]]] = {"train": [], "dev": [], "test": []}
     for word in words:
         label = word if task == "35" or word in KEYWORDS else UNKNOWN
@@ -139,7 +140,7 @@ def load_speechcommands(
     spec = FeatureSpec.resolve(features, duration=duration, sample_rate=sample_rate)
     noise_files = sorted((root / NOISE_DIR).glob("*.wav"))
     if task == "12" and not noise_files:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"No {NOISE_DIR}/*.wav in '{root}'; task '12' cuts _silence_ clips from them. "
             f"Restore the folder or use task='35'."
         )
@@ -155,7 +156,7 @@ def load_speechcommands(
                                cache_dir=cache_dir, progress=progress, chunk_size=chunk_size)
     train = splits["train"]
     if train is None:
-        raise FileNotFoundError(f"No training clips found in '{root}'; check the root folder.")
+        raise MissingFileError(f"No training clips found in '{root}'; check the root folder.")
     rule = ("dev: validation_list.txt; test: testing_list.txt; train: the rest"
             + ("; _silence_ from noise regions train 0-80 %, dev 80-90 %, test 90-100 %"
                if task == "12" else ""))

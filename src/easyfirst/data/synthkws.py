@@ -29,6 +29,7 @@ from easyfirst.data.base import ArraySplit, DatasetBundle
 from easyfirst.data.clips import register_clips
 from easyfirst.data.labels import sorted_labels
 from easyfirst.data.registry import register_dataset
+from easyfirst.errors import InputError, MissingFileError
 
 SYNTHKWS_DIR = Path(__file__).with_name("synthkws")
 NOISE_VERSION = 1  # bump when the noise recipe below changes
@@ -102,7 +103,7 @@ def synthkws_clip(info: Mapping[str, Any], sample_id: str) -> np.ndarray:
 def _read_metadata(root: Path) -> list[dict[str, str]]:
     path = root / "metadata.csv"
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"No metadata.csv in '{root}'; the synthkws clips are missing from the install. "
             f"Reinstall easyfirst or run scripts/make_synthkws.py."
         )
@@ -110,7 +111,7 @@ def _read_metadata(root: Path) -> list[dict[str, str]]:
         rows = list(csv.DictReader(f))
     for line, row in enumerate(rows, start=2):
         if row.get("split") not in SPLITS or not row.get("file") or not row.get("label"):
-            raise ValueError(
+            raise InputError(
                 f"{path} line {line}: expected file,label,voice,speed,pitch,split with split in "
                 f"train/dev/test, got {row}; regenerate with scripts/make_synthkws.py."
             )
@@ -152,7 +153,7 @@ def load_synthkws(
     """
     lo, hi = (float(v) for v in snr_db)
     if not lo <= hi:
-        raise ValueError(f"Expected snr_db=(low, high) with low <= high, got {snr_db}.")
+        raise InputError(f"Expected snr_db=(low, high) with low <= high, got {snr_db}.")
     root = SYNTHKWS_DIR if root is None else Path(root).expanduser()
     rows = sorted(_read_metadata(root), key=lambda r: r["file"])
     class_names = sorted_labels(r["label"] for r in rows)

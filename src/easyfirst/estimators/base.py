@@ -26,6 +26,7 @@ from torch import nn
 
 from easyfirst._version import __version__
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.models.factory import model_name
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores, label_texts
@@ -115,7 +116,7 @@ class TrainingScorer:
         accepted = self.defaults
         unknown = sorted(set(params) - set(accepted))
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"Unknown parameter {unknown[0]!r} for scorer {self.name!r}. Available: "
                 f"{', '.join(sorted(accepted)) or 'none'}."
             )
@@ -133,7 +134,7 @@ class TrainingScorer:
 
         The estimators are single-label: multi-label data is refused in one line."""
         if is_multilabel(bundle.train.targets):
-            raise ValueError(
+            raise InputError(
                 f"Scorer {self.name!r} is single-label; got the multi-label dataset "
                 f"{bundle.name!r}. Use the training-dynamics scorers (cumacc, fit, celoss, aum, "
                 "forgetting, ...), which are defined for multi-label targets."

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.estimators.base import ScorerOutput, register_estimator
 from easyfirst.estimators.cvloss import heldout_eval, part_bundle
 from easyfirst.estimators.folds import check_ratios, complement, holdout_windows
@@ -70,7 +71,7 @@ def cscore_from_outcomes(
     h = np.asarray(held_out, dtype=bool)
     ri = np.asarray(ratio_index, dtype=np.int64)
     if c.shape != h.shape or c.ndim != 2 or ri.shape != (c.shape[0],):
-        raise ValueError(
+        raise InputError(
             f"Expected correct and held_out of shape (R, N) and ratio_index (R,); got "
             f"{c.shape}, {h.shape} and {ri.shape}."
         )
@@ -96,19 +97,19 @@ def load_cscore_file(
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"C-score file {str(p)!r} does not exist; check the path.")
+        raise MissingFileError(f"C-score file {str(p)!r} does not exist; check the path.")
     suffix = p.suffix.lower()
     if suffix == ".npy":
         values = load_npy(p, what="a C-score file")
     elif suffix == ".npz":
         z = read_npz(p, what="a C-score file", fix="Save it with numpy.savez(PATH, scores=...).")
         if "scores" not in z:
-            raise ValueError(f"Expected an array 'scores' in {str(p)!r}; got {', '.join(z)}.")
+            raise InputError(f"Expected an array 'scores' in {str(p)!r}; got {', '.join(z)}.")
         values = z["scores"]
         if "labels" in z and targets is not None and len(z["labels"]) == len(targets):
             diff = int((np.asarray(z["labels"]) != targets.numpy()).sum())
             if diff:
-                raise ValueError(
+                raise InputError(
                     f"C-score file {str(p)!r} labels differ from the training targets at "
                     f"{diff} samples; expected the same samples in the same order."
                 )
@@ -122,17 +123,17 @@ def load_cscore_file(
         else:
             values = _read_index_score_csv(p, num_samples)
     else:
-        raise ValueError(
+        raise InputError(
             f"Expected a C-score file .npy, .npz or .csv; got {p.name!r}. Convert it to one."
         )
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1 or values.size != num_samples:
-        raise ValueError(
+        raise InputError(
             f"C-score file {str(p)!r} has shape {values.shape} but the training split has "
             f"{num_samples} samples; expected one score per training sample in dataset order."
         )
     if not np.isfinite(values).all():
-        raise ValueError(f"C-score file {str(p)!r} holds {int((~np.isfinite(values)).sum())} "
+        raise InputError(f"C-score file {str(p)!r} holds {int((~np.isfinite(values)).sum())} "
                          "NaN or infinite scores; expected finite ones. Fix or recompute them.")
     return values
 
@@ -145,7 +146,7 @@ def _read_index_score_csv(p: Path, n: int) -> np.ndarray:
     except (ValueError, IndexError):
         rows = rows[1:]  # a header line
     if len(rows) != n:
-        raise ValueError(
+        raise InputError(
             f"C-score file {str(p)!r} has {len(rows)} rows but the training split has {n} "
             "samples; expected one 'index,score' row per training sample."
         )
@@ -154,11 +155,11 @@ def _read_index_score_csv(p: Path, n: int) -> np.ndarray:
         try:
             i, v = int(row[0]), float(row[1])
         except (ValueError, IndexError):
-            raise ValueError(
+            raise InputError(
                 f"{str(p)!r} row {lineno}: expected 'index,score'; got {row!r}."
             ) from None
         if not 0 <= i < n or not np.isnan(values[i]):
-            raise ValueError(
+            raise InputError(
                 f"{str(p)!r} row {lineno}: index {i} is out of range [0, {n}) or repeated."
             )
         values[i] = v
@@ -167,12 +168,12 @@ def _read_index_score_csv(p: Path, n: int) -> np.ndarray:
 
 def _check_runs(n: int, ratios: Sequence[float], runs: int) -> None:
     if int(runs) < 1:
-        raise ValueError(f"Expected subset_runs >= 1 per ratio; got {runs}.")
+        raise InputError(f"Expected subset_runs >= 1 per ratio; got {runs}.")
     smallest = min(ratios)
     h = n - int(round(smallest * n))
     if runs * h < n:
         need = -(-n // h)
-        raise ValueError(
+        raise InputError(
             f"subset_runs={runs} at the smallest ratio {smallest} holds out only {runs * h} of "
             f"{n} samples; expected every sample held out at least once. Use subset_runs >= "
             f"{need} or a smaller ratio."

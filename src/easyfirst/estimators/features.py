@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from easyfirst.data.base import ArraySplit, DatasetBundle
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.file_errors import load_npy
 from easyfirst.models.registry import build_model
 from easyfirst.training.checkpoint import load_checkpoint
@@ -36,25 +37,25 @@ def load_embeddings_file(path: str | os.PathLike[str], num_samples: int) -> np.n
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"Embeddings file {str(p)!r} does not exist; check the path.")
+        raise MissingFileError(f"Embeddings file {str(p)!r} does not exist; check the path.")
     if p.suffix != ".npy":
-        raise ValueError(
+        raise InputError(
             f"Expected an embeddings file .npy of shape (N, D); got {p.name!r}. Save it with "
             "numpy.save."
         )
     arr = load_npy(p, what="an embeddings file")
     if arr.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"Expected embeddings of shape (N, D) in {str(p)!r}; got shape {arr.shape}. Flatten "
             "each sample's features into one row."
         )
     if arr.shape[0] != num_samples:
-        raise ValueError(
+        raise InputError(
             f"Embeddings file {str(p)!r} has {arr.shape[0]} rows but the training split has "
             f"{num_samples} samples; expected one row per training sample in dataset order."
         )
     if not np.isfinite(arr).all():
-        raise ValueError(f"Embeddings file {str(p)!r} contains NaN or inf; expected finite values.")
+        raise InputError(f"Embeddings file {str(p)!r} contains NaN or inf; expected finite values.")
     return arr.astype(np.float64, copy=False)
 
 
@@ -62,7 +63,7 @@ def head_name(model: nn.Module) -> str:
     """Name of the module that produces the logits: the last ``nn.Linear`` registered."""
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not names:
-        raise ValueError(
+        raise InputError(
             f"Expected a model with a final nn.Linear head; {type(model).__name__} has none. "
             "Pass an embeddings file instead."
         )
@@ -86,7 +87,7 @@ def default_layers(model: nn.Module) -> list[str]:
         ]
         if names:
             return names
-    raise ValueError(
+    raise InputError(
         f"Cannot choose probe layers for {type(model).__name__}: it has no embedding_layers(). "
         f"Pass layer names; valid: {', '.join(layer_names(model))}."
     )
@@ -102,14 +103,14 @@ def check_layers(model: nn.Module, layers: Sequence[str]) -> list[str]:
     valid = layer_names(model)
     layers = list(layers)
     if not layers:
-        raise ValueError(f"Expected at least one layer name; got none. Valid: {', '.join(valid)}.")
+        raise InputError(f"Expected at least one layer name; got none. Valid: {', '.join(valid)}.")
     missing = [name for name in layers if name not in set(valid)]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"Unknown layer {missing[0]!r} in {type(model).__name__}. Valid: {', '.join(valid)}."
         )
     if len(set(layers)) != len(layers):
-        raise ValueError(f"Expected distinct layer names; got {layers}. Drop the repeats.")
+        raise InputError(f"Expected distinct layer names; got {layers}. Drop the repeats.")
     return layers
 
 
@@ -117,7 +118,7 @@ def _pool(out: Any, name: str) -> torch.Tensor:
     if isinstance(out, (tuple, list)):
         out = out[0]
     if not isinstance(out, torch.Tensor):
-        raise ValueError(
+        raise InputError(
             f"Layer {name!r} returns {type(out).__name__}; expected a tensor. Choose another layer."
         )
     if out.ndim == 1:
@@ -200,7 +201,7 @@ def layer_embeddings(
             logits.append(model(x.to(device, dtype)).float().cpu())
             for li, name in enumerate(layers):
                 if name not in captured:
-                    raise ValueError(
+                    raise InputError(
                         f"Layer {name!r} of {type(model).__name__} is not called in its forward "
                         "pass; expected a layer that computes part of the output. Choose another."
                     )
@@ -260,7 +261,7 @@ def load_model_file(
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"Checkpoint {str(p)!r} does not exist; check the path.")
+        raise MissingFileError(f"Checkpoint {str(p)!r} does not exist; check the path.")
     obj = load_checkpoint(p, fix="pass a file saved with torch.save(model.state_dict())")
     info: dict[str, Any] = {"checkpoint": str(p)}
     model_name, options = cfg.model, dict(cfg.model_options)
@@ -277,7 +278,7 @@ def load_model_file(
     else:
         state = _state_dict_in(obj)
         if state is None:
-            raise ValueError(
+            raise InputError(
                 f"{str(p)!r} is neither an easyfirst checkpoint nor a state dict; expected "
                 "torch.save(model.state_dict()) or a checkpoint.pt of easyfirst."
             )
@@ -310,7 +311,7 @@ def load_model_file(
             )
             if ks
         )
-        raise ValueError(
+        raise InputError(
             f"{str(p)!r} does not fit model {model_name!r} on inputs {bundle.input_shape} with "
             f"{bundle.num_classes} classes: {len(keys)} {what} weights (e.g. {keys[0]!r}); "
             "expected weights of that model. Pick the matching --model/--model-opt."

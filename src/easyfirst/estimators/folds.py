@@ -11,11 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from easyfirst.errors import InputError
+
 
 def _as_targets(targets: torch.Tensor | np.ndarray | Sequence[int]) -> np.ndarray:
     y = np.asarray(targets.cpu() if isinstance(targets, torch.Tensor) else targets)
     if y.ndim != 1:
-        raise ValueError(f"Expected targets of shape (N,); got shape {y.shape}.")
+        raise InputError(f"Expected targets of shape (N,); got shape {y.shape}.")
     return y.astype(np.int64, copy=False)
 
 
@@ -46,11 +48,11 @@ def stratified_folds(
     n = y.size
     k = int(k)
     if k < 2:
-        raise ValueError(
+        raise InputError(
             f"Expected k >= 2 cross-validation folds; got k={k}. Use k=3 (the default) or more."
         )
     if k > n:
-        raise ValueError(
+        raise InputError(
             f"Expected k <= N = {n} folds (each fold needs a sample); got k={k}. Use fewer folds."
         )
     rng = np.random.default_rng(seed)
@@ -67,15 +69,15 @@ def check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:
     """Validate subset ratios: a non-empty list of distinct values strictly inside (0, 1)."""
     out = tuple(float(r) for r in ratios)
     if not out:
-        raise ValueError("Expected at least one subset ratio in (0, 1); got none. Try 0.1,0.5,0.9.")
+        raise InputError("Expected at least one subset ratio in (0, 1); got none. Try 0.1,0.5,0.9.")
     bad = [r for r in out if not 0.0 < r < 1.0]
     if bad:
-        raise ValueError(
+        raise InputError(
             f"Expected subset ratios strictly between 0 and 1; got {bad[0]}. Use fractions of "
             "the training set such as 0.1,0.3,0.5,0.7,0.9."
         )
     if len(set(out)) != len(out):
-        raise ValueError(f"Expected distinct subset ratios; got {list(out)}. Drop the repeats.")
+        raise InputError(f"Expected distinct subset ratios; got {list(out)}. Drop the repeats.")
     return out
 
 
@@ -98,10 +100,10 @@ def holdout_windows(n: int, ratio: float, runs: int, *, seed: int) -> list[np.nd
     """
     (ratio,) = check_ratios([ratio])
     if runs < 1:
-        raise ValueError(f"Expected at least one subset run per ratio; got {runs}.")
+        raise InputError(f"Expected at least one subset run per ratio; got {runs}.")
     size = int(round(ratio * n))
     if not 1 <= size <= n - 1:
-        raise ValueError(
+        raise InputError(
             f"Subset ratio {ratio} of N = {n} samples trains on {size}; expected between 1 and "
             f"N - 1 samples so that some are held out. Use a ratio between {1 / n:.3g} and "
             f"{(n - 1) / n:.3g}."

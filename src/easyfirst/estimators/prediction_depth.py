@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.estimators.base import ScorerOutput, register_estimator
 from easyfirst.estimators.features import (
     check_layers,
@@ -74,7 +75,7 @@ def knn_predict(
     n = embeddings.shape[0]
     limit = n - 1 if exclude_self else n
     if not 1 <= int(k) <= limit:
-        raise ValueError(
+        raise InputError(
             f"Expected 1 <= k <= {limit} neighbours for {n} samples; got k={k}. Lower --knn-k."
         )
     c = int(num_classes) if num_classes is not None else int(labels.max()) + 1
@@ -117,7 +118,7 @@ def depth_from_agreement(agree: torch.Tensor) -> torch.Tensor:
         tensor([0, 1, 2, 3])
     """
     if agree.ndim != 2:
-        raise ValueError(f"Expected agreement of shape (L, N); got {tuple(agree.shape)}.")
+        raise InputError(f"Expected agreement of shape (L, N); got {tuple(agree.shape)}.")
     num_layers = agree.shape[0]
     # suffix[l] = all(agree[l:]); the depth is L minus the number of True suffixes.
     suffix = agree.flip(0).long().cumprod(0).flip(0)
@@ -134,11 +135,11 @@ def prediction_depth_from_embeddings(
 ) -> torch.Tensor:
     """Depth (N,) int64 from L layer embeddings (N, D_l), final predictions and true labels."""
     if not embeddings:
-        raise ValueError("Expected at least one layer embedding; got none.")
+        raise InputError("Expected at least one layer embedding; got none.")
     n = final_pred.shape[0]
     for i, e in enumerate(embeddings):
         if e.ndim != 2 or e.shape[0] != n:
-            raise ValueError(
+            raise InputError(
                 f"Expected layer {i} embeddings of shape (N={n}, D); got {tuple(e.shape)}."
             )
     preds = torch.stack(
@@ -160,9 +161,9 @@ def check_prediction_depth(
     """Raise before any training on bad k, cap, checkpoint or layer names."""
     n = len(bundle.train)
     if not 1 <= int(knn_k) <= n - 1:
-        raise ValueError(f"Expected 1 <= knn_k <= N - 1 = {n - 1}; got {knn_k}. Lower --knn-k.")
+        raise InputError(f"Expected 1 <= knn_k <= N - 1 = {n - 1}; got {knn_k}. Lower --knn-k.")
     if max_dim is not None and int(max_dim) < 1:
-        raise ValueError(f"Expected max_dim >= 1 (or None for no cap); got {max_dim}.")
+        raise InputError(f"Expected max_dim >= 1 (or None for no cap); got {max_dim}.")
     if model is not None:
         pass
     elif checkpoint:
@@ -289,7 +290,7 @@ def _checkpoint_model(
     model, info = load_model_file(checkpoint, bundle, cfg)
     fp = info.get("checkpoint_fingerprint")
     if fp is not None and fp != bundle.fingerprint:
-        raise ValueError(
+        raise InputError(
             f"Checkpoint {checkpoint!r} was trained on dataset fingerprint {fp}, not on this "
             f"training split ({bundle.fingerprint}); expected a model of this split. Omit the "
             "checkpoint to train one."

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.estimators.base import ScorerOutput, register_estimator
 from easyfirst.estimators.features import (
     head_name,
@@ -70,16 +71,16 @@ def svm_scores(
     from sklearn.svm import SVC
 
     if variant not in VARIANTS:
-        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
+        raise InputError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(targets, dtype=np.int64)
     if x.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"Expected features (N, D) and targets (N,) with equal N; got {x.shape} and {y.shape}."
         )
     classes = np.unique(y)
     if classes.size < 2:
-        raise ValueError(f"Expected at least two classes to fit an SVM; got {classes.tolist()}.")
+        raise InputError(f"Expected at least two classes to fit an SVM; got {classes.tolist()}.")
     x = StandardScaler().fit_transform(x)
     rows = np.arange(y.size)
     if variant == "prob":
@@ -167,7 +168,7 @@ def check_transfer_teacher(
 ) -> None:
     """Raise before any training on a bad variant, embeddings file or checkpoint."""
     if variant not in VARIANTS:
-        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
+        raise InputError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
     if embeddings:
         load_embeddings_file(embeddings, len(bundle.train))
     elif checkpoint:
@@ -219,7 +220,7 @@ def transfer_teacher(
         ``(N,)`` scores (higher = easier).
     """
     if variant not in VARIANTS:
-        raise ValueError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
+        raise InputError(f"Unknown Transfer Teacher variant {variant!r}. Available: prob, margin.")
     feats, trainings, info = teacher_features(
         bundle, cfg, seed=seed, progress=progress, embeddings=embeddings, checkpoint=checkpoint
     )

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from easyfirst.curriculum import CurriculumSampler
+from easyfirst.errors import InputError
 from easyfirst.recording import OutcomeRecorder, TrainingDynamics
 from easyfirst.recording.outcomes import resolve_outcomes
 from easyfirst.scores import Scores
@@ -77,12 +78,12 @@ def from_withindex(batch: Any, outputs: Any) -> Record:
     pair = batch[1] if isinstance(batch, (list, tuple)) and len(batch) == 2 else None
     if not (isinstance(pair, (list, tuple)) and len(pair) == 2
             and isinstance(batch[0], torch.Tensor)):
-        raise ValueError(f"Expected training batches (indices, (x, y)) of a WithIndex dataset; "
+        raise InputError(f"Expected training batches (indices, (x, y)) of a WithIndex dataset; "
                          f"got {_what(batch)}. Wrap the training set in easyfirst.WithIndex, or "
                          "pass batch_to_record=fn(batch, outputs) -> (indices, logits, targets).")
     if not isinstance(outputs, Mapping) or "logits" not in outputs:
         keys = f" with keys {', '.join(map(str, outputs))}" if isinstance(outputs, Mapping) else ""
-        raise ValueError(f"Expected training_step to return a dict with 'logits' (B, C); got "
+        raise InputError(f"Expected training_step to return a dict with 'logits' (B, C); got "
                          f"{_what(outputs)}{keys}. Return {{'loss': loss, 'logits': logits}}, or "
                          "pass batch_to_record=fn(batch, outputs).")
     return batch[0], outputs["logits"], pair[1]
@@ -91,12 +92,12 @@ def from_withindex(batch: Any, outputs: Any) -> Record:
 def _dynamics_scorer(name: str, outcomes: tuple[str, ...]) -> DynamicsScorer:
     scorer = get_scorer(name)  # an unknown name raises, naming the known ones
     if not isinstance(scorer, DynamicsScorer):
-        raise ValueError(f"Expected scorers computed from one run's record (cumacc, fit, ...); "
+        raise InputError(f"Expected scorers computed from one run's record (cumacc, fit, ...); "
                          f"got {name!r}, which trains models of its own. Use easyfirst score "
                          "for it.")
     missing = [o for o in scorer.outcomes if o not in outcomes]
     if missing:
-        raise ValueError(f"Scorer {name!r} needs the recorder's {missing[0]!r} outcomes; got "
+        raise InputError(f"Scorer {name!r} needs the recorder's {missing[0]!r} outcomes; got "
                          f"outcomes={list(outcomes) or 'core'}. Record outcomes='all' (the "
                          "default) or drop the scorer.")
     return scorer
@@ -156,7 +157,7 @@ class RecordOutcomes(Callback):
         loaders = _train_loaders(trainer)
         dataset = getattr(loaders[0], "dataset", None) if len(loaders) == 1 else None
         if not isinstance(dataset, Sized):
-            raise ValueError(f"Expected one train DataLoader over a sized dataset to take N "
+            raise InputError(f"Expected one train DataLoader over a sized dataset to take N "
                              f"from; got {len(loaders)} loaders. Pass "
                              "RecordOutcomes(num_samples=N).")
         return len(dataset)
@@ -173,7 +174,7 @@ class RecordOutcomes(Callback):
     def dynamics(self) -> TrainingDynamics:
         """The record so far, on CPU, with ``meta``, ``source`` and ``world_size``."""
         if self.recorder is None:
-            raise ValueError("Expected a fit to have started; got no record yet. Call "
+            raise InputError("Expected a fit to have started; got no record yet. Call "
                              "trainer.fit with this callback first.")
         return self.recorder.dynamics(**{"source": "lightning", "world_size": self._world,
                                          **self.meta})
@@ -205,7 +206,7 @@ class CurriculumSampling(Callback):
             raise TypeError(f"Expected an easyfirst CurriculumSampler; got "
                             f"{type(sampler).__name__}. Pass the sampler of the train loader.")
         if sampler.mode != "constant":
-            raise ValueError(f"Expected a CurriculumSampler with mode='constant' under "
+            raise InputError(f"Expected a CurriculumSampler with mode='constant' under "
                              f"Lightning, which fixes the batches per epoch at the first epoch; "
                              f"got mode={sampler.mode!r}. Use mode='constant' (the default).")
         self.sampler = sampler
@@ -216,7 +217,7 @@ class CurriculumSampling(Callback):
             return
         if s.pacing is not None and s.ordering is not None and trainer.max_epochs not in (
                 None, -1, s.num_epochs):
-            raise ValueError(f"Expected the CurriculumSampler's num_epochs to equal the "
+            raise InputError(f"Expected the CurriculumSampler's num_epochs to equal the "
                              f"Trainer's max_epochs ({trainer.max_epochs}); got {s.num_epochs}. "
                              "Build the sampler with num_epochs=max_epochs.")
         s.num_replicas, s.rank = trainer.world_size, trainer.global_rank
@@ -227,7 +228,7 @@ class CurriculumSampling(Callback):
                  for x in (dl, getattr(dl, "batch_sampler", None))]
         if not any(s is self.sampler for s in drawn):
             names = sorted({type(s).__name__ for s in drawn if s is not None}) or ["none"]
-            raise ValueError(
+            raise InputError(
                 f"Expected the train DataLoader to draw from the CurriculumSampler given to "
                 f"CurriculumSampling; got {', '.join(names)}. Build it with "
                 "DataLoader(..., sampler=sampler), or pass Trainer(use_distributed_sampler="

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from easyfirst.errors import InputError
 from easyfirst.models.registry import register_model
 
 _INSTALL = (
@@ -22,7 +23,7 @@ def efficientnet_b0(*, input_shape: tuple[int, ...], num_classes: int) -> nn.Mod
         ImportError: torchvision is missing or does not import beside this torch.
     """
     if len(input_shape) != 3:
-        raise ValueError(
+        raise InputError(
             f"efficientnet_b0 expects inputs of shape (C, H, W); got {input_shape}. Use 'mlp' "
             "for flat features."
         )

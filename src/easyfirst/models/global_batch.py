@@ -35,6 +35,8 @@ from torch import nn
 from torch.distributed.nn.functional import all_reduce
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from easyfirst.errors import InputError
+
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
@@ -68,7 +70,7 @@ class GlobalBatchNorm(_BatchNorm):
 
     def _check_input_dim(self, input: torch.Tensor) -> None:
         if input.dim() < 2:
-            raise ValueError(f"Expected a (B, C, ...) input; got shape {tuple(input.shape)}.")
+            raise InputError(f"Expected a (B, C, ...) input; got shape {tuple(input.shape)}.")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.batch.active(self.training):

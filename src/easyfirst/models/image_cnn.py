@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from easyfirst.errors import InputError
 from easyfirst.models.input_norm import InputNorm
 from easyfirst.models.recipes import Recipe
 from easyfirst.models.registry import register_model
@@ -91,13 +92,13 @@ def image_cnn(
         torch.Size([2, 10])
     """
     if len(input_shape) != 3:
-        raise ValueError(
+        raise InputError(
             f"image_cnn expects inputs of shape (C, H, W); got {input_shape}. Use 'mlp' for flat "
             "features."
         )
     widths = tuple(int(w) for w in widths)
     if len(widths) < 2 or min(widths) < 1 or stem_stride < 1:
-        raise ValueError(
+        raise InputError(
             f"Expected widths of a stem and at least one block, each >= 1, and stem_stride >= 1;"
             f" got widths={widths}, stem_stride={stem_stride}."
         )

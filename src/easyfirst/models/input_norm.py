@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from easyfirst.errors import InputError
+
 DEFAULT_FLOOR_SIGMA = 3.0
 
 
@@ -50,7 +52,7 @@ class InputNorm(nn.Module):
                  floor_sigma: float = DEFAULT_FLOOR_SIGMA) -> None:
         super().__init__()
         if not floor_sigma > 0:
-            raise ValueError(f"Expected floor_sigma > 0, got {floor_sigma}.")
+            raise InputError(f"Expected floor_sigma > 0, got {floor_sigma}.")
         self.dim, self.floor_sigma = dim, float(floor_sigma)
         self.register_buffer("mean", torch.zeros(num_bins))
         self.register_buffer("std", torch.ones(num_bins))
@@ -59,7 +61,7 @@ class InputNorm(nn.Module):
     def set_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Set the per-bin statistics, shapes ``(M,)`` each; ``std`` must be positive."""
         if mean.shape != self.mean.shape or std.shape != self.std.shape:
-            raise ValueError(
+            raise InputError(
                 f"Expected mean and std of shape {tuple(self.mean.shape)}; got "
                 f"{tuple(mean.shape)} and {tuple(std.shape)}."
             )

@@ -6,6 +6,7 @@ import math
 
 from torch import nn
 
+from easyfirst.errors import InputError
 from easyfirst.models.registry import register_model
 
 
@@ -18,7 +19,7 @@ def mlp(
     widths_ok = isinstance(hidden, list | tuple) and all(
         isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden)
     if not widths_ok or not 0 <= dropout < 1:
-        raise ValueError(f"Expected a list of hidden widths >= 1 and 0 <= dropout < 1 for mlp; "
+        raise InputError(f"Expected a list of hidden widths >= 1 and 0 <= dropout < 1 for mlp; "
                          f"got hidden={hidden!r}, dropout={dropout!r}. Fix --model-opt.")
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(input_shape)

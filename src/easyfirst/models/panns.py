@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.models.registry import register_model
 
 # Keys of a PANNs checkpoint that are not part of our model: the AudioSet head, the built-in
@@ -120,14 +121,14 @@ def _build(
     fc_dropout: float,
 ) -> PANNsCNN:
     if len(input_shape) != 3:
-        raise ValueError(
+        raise InputError(
             f"{name} expects inputs of shape (C, mels, frames); got {input_shape}. Add a channel "
             "axis to the features."
         )
     halvings = len(widths) - (1 if last_pool == 1 else 0)
     smallest = 2**halvings
     if min(input_shape[1:]) < smallest:
-        raise ValueError(
+        raise InputError(
             f"{name} halves the input {halvings} times, so mels and frames must be at least "
             f"{smallest}; got input_shape={input_shape}. Use larger inputs or 'small_cnn'."
         )
@@ -143,7 +144,7 @@ def _build(
 
 def _scaled(widths: tuple[int, ...], width: float) -> tuple[int, ...]:
     if not width > 0:
-        raise ValueError(f"Expected width > 0; got {width}.")
+        raise InputError(f"Expected width > 0; got {width}.")
     return tuple(max(1, round(c * width)) for c in widths)
 
 
@@ -222,14 +223,14 @@ def load_panns_checkpoint(model: PANNsCNN, path: str | os.PathLike[str]) -> PANN
         ValueError: the file is not a state dict, or its keys/shapes do not match the model.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"PANNs checkpoint not found: expected a file at {os.fspath(path)!r}. Download it "
             "(e.g. Cnn14_mAP=0.431.pth from zenodo.org/record/3987831) and pass its local path."
         )
     raw = torch.load(path, map_location="cpu", weights_only=True)
     state = raw.get("model", raw) if isinstance(raw, Mapping) else None
     if not isinstance(state, Mapping):
-        raise ValueError(
+        raise InputError(
             f"Expected a state dict (or one under key 'model') in {os.fspath(path)!r}; got "
             f"{type(raw).__name__}. Pass a PANNs .pth checkpoint."
         )
@@ -251,7 +252,7 @@ def load_panns_checkpoint(model: PANNsCNN, path: str | os.PathLike[str]) -> PANN
     bad_shape = [f"{k} {tuple(mapped[k].shape)} vs {tuple(ours[k].shape)}" for k in wanted
                  if k in mapped and mapped[k].shape != ours[k].shape]
     if missing or unexpected or bad_shape:
-        raise ValueError(
+        raise InputError(
             f"Checkpoint {os.fspath(path)!r} does not match this model: missing "
             f"{_short(missing)}; unexpected {_short(unexpected)}; shape mismatches (checkpoint vs "
             f"model) {_short(bad_shape)}. Build the model that matches the checkpoint (cnn10 or "

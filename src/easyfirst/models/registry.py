@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from easyfirst.errors import InputError
 from easyfirst.registry import Registry
 
 ModelBuilder = Callable[..., nn.Module]
@@ -47,7 +48,7 @@ def check_buildable(name: str, *, input_shape: tuple[int, ...], num_classes: int
         with torch.device("meta"):
             build_model(name, input_shape=input_shape, num_classes=num_classes, **options)
     except (TypeError, AttributeError, RuntimeError) as exc:
-        raise ValueError(
+        raise InputError(
             f"Could not build model {name!r} with options {dict(options)} for inputs "
             f"{tuple(input_shape)}: {exc}; expected values of the builder's types (easyfirst "
             "models). Fix --model-opt."

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from easyfirst.errors import InputError
 from easyfirst.models.registry import register_model
 
 
@@ -95,7 +96,7 @@ def resnet18(*, input_shape: tuple[int, ...], num_classes: int) -> CifarResNet:
         torch.Size([2, 10])
     """
     if len(input_shape) != 3:
-        raise ValueError(
+        raise InputError(
             f"resnet18 expects inputs of shape (C, H, W); got {input_shape}. Use 'mlp' for flat "
             "features."
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from easyfirst.errors import InputError
 from easyfirst.models.registry import register_model
 
 
@@ -24,7 +25,7 @@ def small_cnn(
     channel, like PANNs' ``bn0``) standardises raw log-Mel dB values or pixels.
     """
     if len(input_shape) != 3:
-        raise ValueError(
+        raise InputError(
             f"small_cnn expects inputs of shape (C, H, W); got {input_shape}. Use 'mlp' for "
             "flat features."
         )

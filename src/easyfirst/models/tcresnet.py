@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from easyfirst.errors import InputError
 from easyfirst.models.input_norm import DEFAULT_FLOOR_SIGMA, InputNorm
 from easyfirst.models.recipes import Recipe
 from easyfirst.models.registry import register_model
@@ -78,7 +79,7 @@ class TCResNet(nn.Module):
     ) -> None:
         super().__init__()
         if len(strides) != len(widths) - 1:
-            raise ValueError(
+            raise InputError(
                 f"Expected one stride per block ({len(widths) - 1}); got {len(strides)}."
             )
         self.norm = InputNorm(num_bins, dim=1, floor_sigma=floor_sigma)
@@ -111,12 +112,12 @@ def _build(
     num_classes: int, width_mult: float, kernel: int, dropout: float, floor_sigma: float,
 ) -> TCResNet:
     if len(input_shape) != 3 or input_shape[0] != 1:
-        raise ValueError(
+        raise InputError(
             f"{name} expects log-Mel inputs of shape (1, mels, frames); got {input_shape}. "
             "Use 'small_cnn' or 'resnet18' for images and 'mlp' for flat features."
         )
     if not width_mult > 0:
-        raise ValueError(f"Expected width_mult > 0; got {width_mult}.")
+        raise InputError(f"Expected width_mult > 0; got {width_mult}.")
     widths = tuple(max(1, round(w * width_mult)) for w in base)
     return TCResNet(num_bins=input_shape[1], num_classes=num_classes, widths=widths,
                     strides=strides, kernel=kernel, dropout=dropout, floor_sigma=floor_sigma)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from easyfirst.errors import InputError
 from easyfirst.monitor.loggers import MetricLogger, build_loggers
 from easyfirst.monitor.progress import progress_bar
 
@@ -149,7 +150,7 @@ def job(*, root: str | Path | None = None, log: Sequence[str] = (),
         progress: draw the overall line.
     """
     if log and log_dir is None and root is None:
-        raise ValueError("Expected a log folder for the loggers; got neither log_dir nor root. "
+        raise InputError("Expected a log folder for the loggers; got neither log_dir nor root. "
                          "Pass --log-dir PATH (log_dir=PATH in Python).")
     where = Path(log_dir) if log_dir is not None else Path(root or ".") / "logs"
     current = Job(root=root, loggers=build_loggers(list(log), where), show=progress)

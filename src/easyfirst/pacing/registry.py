@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from numbers import Integral, Real
 
+from easyfirst.errors import InputError
 from easyfirst.pacing import functional as F
 from easyfirst.registry import Registry
 
@@ -108,7 +109,7 @@ def register_pacing(
 
 def _check_fraction(value: object, what: str, example: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) <= 1:
-        raise ValueError(f"Expected {what} in (0, 1]; got {value!r}. {example}")
+        raise InputError(f"Expected {what} in (0, 1]; got {value!r}. {example}")
     return float(value)
 
 
@@ -146,7 +147,7 @@ class PacingFunction:
             "Pass e.g. 0.2; 1.0 means no curriculum.",
         )
         if self.full_at == 0 and not isinstance(self.full_at, bool):
-            raise ValueError(
+            raise InputError(
                 "Expected full_at (a, the fraction of training after which all data is used) "
                 "in (0, 1]; got 0, which would mean the full data from the start (aucurriculum "
                 "divides by zero here). Pass e.g. 0.5, or start_fraction=1.0 for no curriculum."
@@ -187,7 +188,7 @@ class PacingFunction:
         (``step=global_step``, ``total=total_steps``). Matches the reference fixtures exactly.
         """
         if isinstance(total, bool) or not isinstance(total, Real) or not total > 0:
-            raise ValueError(
+            raise InputError(
                 f"Expected total (the number of epochs or steps) > 0; got {total!r}. "
                 "Pass the length of training in the unit of step."
             )
@@ -198,7 +199,7 @@ class PacingFunction:
 
 def _clamp(value: float, high: float, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(
+        raise InputError(
             f"Expected {what} to be a finite number; got {value!r}. Pass a float or int."
         )
     return min(max(value, 0), high)
@@ -206,7 +207,7 @@ def _clamp(value: float, high: float, what: str) -> float:
 
 def _check_num_samples(num_samples: int) -> int:
     if isinstance(num_samples, bool) or not isinstance(num_samples, Integral) or num_samples < 1:
-        raise ValueError(
+        raise InputError(
             f"Expected num_samples to be an int >= 1; got {num_samples!r}. Pass len(train_dataset)."
         )
     return int(num_samples)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from easyfirst.errors import InputError
 from easyfirst.monitor.progress import progress_bar
 from easyfirst.quickstart.sampling import CurriculumSampler
 from easyfirst.quickstart.tracking import CumAccTracker, IndexedDataset
@@ -26,7 +27,7 @@ from easyfirst.scoring import ensemble
 def _device(device: str | torch.device) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Expected a CUDA GPU for device={str(device)!r} (the document's "
+        raise InputError(f"Expected a CUDA GPU for device={str(device)!r} (the document's "
                          "default); got none. Pass device='cpu'.")
     return dev
 

@@ -19,6 +19,7 @@ from numbers import Real
 import numpy as np
 
 from easyfirst.curriculum import CurriculumSampler as _CoreSampler
+from easyfirst.errors import InputError
 from easyfirst.pacing import PACINGS, PacingFunction
 
 PacingFn = Callable[[float, float], float]
@@ -46,7 +47,7 @@ def get_pacing_function(name: str) -> PacingFn:
 
 def _progress(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"Expected progress as a finite number in [0, 1]; got {value!r}. "
+        raise InputError(f"Expected progress as a finite number in [0, 1]; got {value!r}. "
                          "Pass epoch / num_epochs.")
     return min(max(float(value), 0.0), 1.0)
 

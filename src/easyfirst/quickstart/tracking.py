@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from easyfirst.atomic import atomic_write
 from easyfirst.data import WithIndex
+from easyfirst.errors import InputError
 from easyfirst.recording import OutcomeRecorder, TrainingDynamics
 from easyfirst.scores import Scores
 
@@ -49,7 +50,7 @@ class IndexedDataset(Dataset[tuple[int, Any, Any]]):
 
 def _check_ties(ties: str) -> None:
     if ties not in QUICKSTART_TIES:
-        raise ValueError(f"Unknown tie rule {ties!r}. Available: {', '.join(QUICKSTART_TIES)}.")
+        raise InputError(f"Unknown tie rule {ties!r}. Available: {', '.join(QUICKSTART_TIES)}.")
 
 
 def difficulty_ranking(scores: np.ndarray, easy_to_hard: bool = True, *,
@@ -105,7 +106,7 @@ class CumAccTracker:
                  device: torch.device | str | None = None, ties: str = DEFAULT_TIES,
                  seed: int = 0) -> None:
         if num_epochs < 1:
-            raise ValueError(f"Expected num_epochs >= 1; got {num_epochs}. Pass the number "
+            raise InputError(f"Expected num_epochs >= 1; got {num_epochs}. Pass the number "
                              "of training epochs.")
         self.num_samples, self.num_epochs = num_samples, num_epochs
         _check_ties(ties)
@@ -143,7 +144,7 @@ class CumAccTracker:
     def end_epoch(self) -> None:
         """Call at the end of each training epoch (the one sync point)."""
         if self.current_epoch >= self.num_epochs:
-            raise ValueError(f"Expected at most num_epochs={self.num_epochs} calls of "
+            raise InputError(f"Expected at most num_epochs={self.num_epochs} calls of "
                              f"end_epoch; got call {self.current_epoch + 1}. Create the "
                              "tracker with the number of epochs you train.")
         self._recording(torch.device("cpu")).end_epoch()

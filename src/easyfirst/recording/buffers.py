@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from easyfirst.errors import InputError
 from easyfirst.recording.outcomes import StateSpec
 
 
@@ -47,7 +48,7 @@ class OutcomeBuffers:
             for spec in self.specs:
                 self.tensors[spec.name] = self.tensors[spec.name].to(self.dtype(spec))
         elif graded and not self.graded:
-            raise ValueError("Expected the same kind of correctness in every update; got "
+            raise InputError("Expected the same kind of correctness in every update; got "
                              "graded (fractional) correctness after 0/1 correctness. Use one "
                              "recorder per kind of target.")
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from easyfirst.atomic import atomic_torch_save, atomic_write
+from easyfirst.errors import InputError, MissingFileError
 from easyfirst.file_errors import looks_like
 
 FORMAT = "easyfirst.dynamics"
@@ -107,7 +108,7 @@ class TrainingDynamics:
     def history_matrix(self) -> torch.Tensor:
         """Unpacked per-epoch correctness, (N, E) bool. Needs ``keep_history=True``."""
         if self.history is None:
-            raise ValueError(
+            raise InputError(
                 "This record has no per-epoch history; rerun with keep_history=True "
                 "(CLI: --keep-history)."
             )
@@ -132,12 +133,12 @@ class TrainingDynamics:
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "<dict>") -> TrainingDynamics:
         if d.get("format") != FORMAT:
-            raise ValueError(
+            raise InputError(
                 f"{source}: expected an easyfirst dynamics file (format {FORMAT!r}); got "
                 f"format {d.get('format')!r}. Pass a file written by TrainingDynamics.save."
             )
         if int(d.get("version", -1)) > VERSION:
-            raise ValueError(
+            raise InputError(
                 f"{source}: dynamics version {d['version']} is newer than this easyfirst "
                 f"supports ({VERSION}). Upgrade easyfirst."
             )
@@ -178,7 +179,7 @@ class TrainingDynamics:
     def load(cls, path: str | os.PathLike[str]) -> TrainingDynamics:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"Dynamics file {str(path)!r} does not exist; check the path.")
+            raise MissingFileError(f"Dynamics file {str(path)!r} does not exist; check the path.")
         try:
             if path.suffix == ".npz":
                 with np.load(path, allow_pickle=False) as z:
@@ -187,7 +188,7 @@ class TrainingDynamics:
             else:
                 d = torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-            raise ValueError(
+            raise InputError(
                 f"{str(path)!r} is not a readable dynamics file: expected one written by "
                 f"easyfirst; got {looks_like(path)}. Delete that seed's folder and rerun with "
                 "--resume (the other seeds are kept)."

@@ -44,6 +44,7 @@ from typing import ClassVar, TypeVar
 
 import torch
 
+from easyfirst.errors import InputError
 from easyfirst.recording.batch import BatchOutcome
 from easyfirst.registry import Registry
 
@@ -105,7 +106,7 @@ class OutcomeGroup:
                   graded: bool = False) -> None:
         """Declare a per-sample buffer (``StateSpec``)."""
         if dtype not in DTYPES or reduce not in (None, "sum", "sum_seen"):
-            raise ValueError(f"Expected dtype among {', '.join(DTYPES)} and reduce None, 'sum' "
+            raise InputError(f"Expected dtype among {', '.join(DTYPES)} and reduce None, 'sum' "
                              f"or 'sum_seen'; got {dtype!r} and {reduce!r} for {name!r}.")
         self.states.append(StateSpec(name, dtype, fill, reduce, per_epoch, width, graded))
 
@@ -168,7 +169,7 @@ def resolve_outcomes(outcomes: str | Iterable[str]) -> tuple[str, ...]:
     known = optional_outcomes()
     bad = [o for o in chosen if o not in known]
     if bad:
-        raise ValueError(f"Unknown outcome {bad[0]!r}; expected 'all', 'core' or names among "
+        raise InputError(f"Unknown outcome {bad[0]!r}; expected 'all', 'core' or names among "
                          f"{', '.join(known)}.")
     return chosen
 
@@ -317,7 +318,7 @@ class History(OutcomeGroup):
     def fold(self, s: State, epoch: EpochOutcome) -> None:
         e = epoch.index
         if e >= self.epochs:
-            raise ValueError(f"History holds {self.epochs} epochs; epoch {e + 1} does not "
+            raise InputError(f"History holds {self.epochs} epochs; epoch {e + 1} does not "
                              "fit. Raise epochs.")
         bit = (epoch.correct.to(torch.uint8) << (e % 8)).to(torch.uint8)
         s["history"][: epoch.n, e // 8] |= bit

@@ -43,6 +43,7 @@ from typing import Any
 
 import torch
 
+from easyfirst.errors import InputError
 from easyfirst.recording import checks
 from easyfirst.recording.batch import read_batch
 from easyfirst.recording.buffers import OutcomeBuffers
@@ -183,7 +184,7 @@ class OutcomeRecorder:
         """Fold the epoch's outcomes into the cumulative state. The one sync point."""
         limit = torch.iinfo(self.counter).max
         if self.epoch >= limit:
-            raise ValueError(f"The recorder counts up to {limit} epochs; got epoch "
+            raise InputError(f"The recorder counts up to {limit} epochs; got epoch "
                              f"{self.epoch + 1}. Pass epochs (up to 32767) to record longer runs.")
         reduced = [spec for group in self.groups for spec in group.reduced(self.epoch)]
         sums = self.buffers.partial_sums(reduced)
@@ -214,7 +215,7 @@ class OutcomeRecorder:
         checks.check_recorded(self.epoch)
         sel, m = checks.member_rows(rows, self.num_samples, self.members)
         if m is None and self.members > 1:
-            raise ValueError(f"Expected the rows of one of the {self.members} members; got "
+            raise InputError(f"Expected the rows of one of the {self.members} members; got "
                              "none. Pass rows=slice(m * N/K, (m + 1) * N/K).")
         s = self.buffers.rows(sel)
         found: dict[str, torch.Tensor] = {}

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from easyfirst.atomic import atomic_write_text
+from easyfirst.errors import InputError
 from easyfirst.scores.base import Scores
 from easyfirst.scores.checks import ScoresFileError
 
@@ -149,11 +150,11 @@ def write_aucurriculum(
     """
     n = scores.num_samples
     if len(targets) != n:
-        raise ValueError(f"Expected {n} targets (one per score); got {len(targets)}.")
+        raise InputError(f"Expected {n} targets (one per score); got {len(targets)}.")
     cols = dict(dataset_columns) if dataset_columns else {"index": list(range(n))}
     for k, v in cols.items():
         if len(v) != n:
-            raise ValueError(f"Dataset column {k!r} has {len(v)} rows; expected {n}.")
+            raise InputError(f"Dataset column {k!r} has {len(v)} rows; expected {n}.")
     ranks = scores.ranks() / max(n - 1, 1)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

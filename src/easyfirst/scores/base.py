@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from easyfirst._version import __version__
+from easyfirst.errors import InputError
 from easyfirst.scores.checks import FORMAT, VERSION, ScoresFileError
 from easyfirst.scores.files import read_score_file, write_score_file
 from easyfirst.scores.summary import summarize
@@ -51,21 +52,21 @@ class Scores:
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float64)
         if self.values.ndim != 1 or self.values.size == 0:
-            raise ValueError(
+            raise InputError(
                 f"Expected scores of shape (N,) with N >= 1; got shape {self.values.shape}."
             )
         self.meta.setdefault("tie_break", "random" if self.tie_key is None else "evidence")
         self.meta.setdefault("tie_seed", 0)
         if self.meta["tie_break"] not in TIE_RULES:
-            raise ValueError(
+            raise InputError(
                 f"Unknown tie rule {self.meta['tie_break']!r}. Available: {', '.join(TIE_RULES)}."
             )
         if (problem := tie_problem(self.meta)) is not None:
-            raise ValueError(f"Scores: {problem}. Pass a seed such as 0.")
+            raise InputError(f"Scores: {problem}. Pass a seed such as 0.")
         if self.tie_key is not None:
             self.tie_key = np.asarray(self.tie_key, dtype=np.float64)
             if self.tie_key.shape != self.values.shape:
-                raise ValueError(f"Expected a tie key of shape {self.values.shape} (one per "
+                raise InputError(f"Expected a tie key of shape {self.values.shape} (one per "
                                  f"score); got {self.tie_key.shape}. Pass the evidence of the "
                                  "same samples.")
 
@@ -93,7 +94,7 @@ class Scores:
             meta["tie_evidence"] = evidence
         key = self.tie_key if key is None else key
         if tie_break == "evidence" and key is None:
-            raise ValueError(
+            raise InputError(
                 f"Expected scores that hold finer evidence to order ties by (those of the coarse "
                 f"scorers cumacc, fit, forgetting from easyfirst score); got {self.scorer} scores "
                 f"whose ties are ordered {self.meta['tie_break']}. Use the tie rule random or "
@@ -112,7 +113,7 @@ class Scores:
         """
         nan = int(np.isnan(self.values).sum())
         if nan:
-            raise ValueError(
+            raise InputError(
                 f"{nan} of {self.num_samples} scores are NaN (samples never seen in training?); "
                 "expected finite scores. Rescore with every sample in the training split."
             )
@@ -162,13 +163,13 @@ class Scores:
                 and ``label`` columns; both or neither.
         """
         if (ids is None) != (labels is None):
-            raise ValueError(
+            raise InputError(
                 f"Expected both ids and labels for the score file's id,label columns, or "
                 f"neither; got only {'ids' if labels is None else 'labels'}. Pass both."
             )
         inf = np.isinf(self.values)
         if inf.any():
-            raise ValueError(f"Expected finite scores (or NaN for samples never scored) to save "
+            raise InputError(f"Expected finite scores (or NaN for samples never scored) to save "
                              f"to {str(path)!r}; got {int(inf.sum())} infinite (first: index "
                              f"{int(np.flatnonzero(inf)[0])}). Replace them, e.g. with NaN.")
         ranks = self.ranks() if not np.isnan(self.values).any() else None

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from easyfirst.errors import InputError
 from easyfirst.scores.ties import tie_problem
 
 FORMAT = "easyfirst.scores"
@@ -20,7 +21,7 @@ VERSION = 1
 Body = tuple[np.ndarray, np.ndarray | None]  # scores and ranks, in sample order
 
 
-class ScoresFileError(ValueError):
+class ScoresFileError(InputError):
     """A score file that cannot be used as it is; the message says what to do."""
 
 

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from easyfirst.errors import InputError
 from easyfirst.scores.checks import Body, ScoresFileError, check_count, is_permutation
 from easyfirst.scores.csv_rows import Rows, format_rows, parse_rows, quote
 
@@ -55,11 +56,19 @@ def sample_cells(samples: tuple[Sequence[str], Sequence[str]], n: int
     """The ``id`` and ``label`` cells of ``samples = (ids, labels)``, one of each per score."""
     ids, labels = samples
     if len(ids) != n or len(labels) != n:
-        raise ValueError(
+        raise InputError(
             f"Expected one id and one label per score ({n}); got {len(ids)} ids and "
             f"{len(labels)} labels. Pass the ids and labels of the scored training split."
         )
-    return [quote(str(i)) for i in ids], [quote(str(lab)) for lab in labels]
+    return _quoted(list(map(str, ids))), _quoted(list(map(str, labels)))
+
+
+def _quoted(cells: list[str]) -> list[str]:
+    """``cells`` CSV-quoted where needed (most sets need none: one look at them all)."""
+    text = "".join(cells)
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return [quote(c) for c in cells]
+    return cells
 
 
 def write_csv(fh: IO[bytes], header: str, values: np.ndarray, ranks: np.ndarray | None,
@@ -84,8 +93,8 @@ def open_csv(p: Path) -> tuple[str, Callable[[int], Body]]:
                 f"offset {exc.start} is not UTF-8); expected a CSV written by easyfirst score. "
                 f"Check the path{npz}."
             ) from None
-    first, _, rest = data.partition(b"\n")
-    line = first.decode("utf-8")
+    first_end = data.find(b"\n")  # the lines by position: the rows are most of the file
+    line = (data if first_end < 0 else data[:first_end]).decode("utf-8")
     if not line.startswith("# {"):
         hint = AUCURRICULUM_HINT if "ranks" in line or "mean" in line else OWN_CSV_HINT \
             if "," in line else ""
@@ -93,7 +102,9 @@ def open_csv(p: Path) -> tuple[str, Callable[[int], Body]]:
             f"{str(p)!r}: expected a first line '# {{json header}}' then the columns "
             f"{EXPECTED_COLUMNS}; got {line.strip()[:60]!r}.{hint}"
         )
-    names, _, rows = rest.partition(b"\n")
+    names_start = len(data) if first_end < 0 else first_end + 1
+    names_end = data.find(b"\n", names_start)
+    names = data[names_start:len(data) if names_end < 0 else names_end]
     columns = next(csv.reader([names.decode("utf-8").rstrip("\r")]), [])
     if columns not in (COLUMNS, COLUMNS + SAMPLE_COLUMNS):
         raise ScoresFileError(
@@ -102,13 +113,14 @@ def open_csv(p: Path) -> tuple[str, Callable[[int], Body]]:
             "the training-set position; rank may be empty), or rewrite the file (easyfirst "
             "score)."
         )
-    return line[2:], lambda n: _csv_body(p, rows, n, len(columns))
+    rows_start = len(data) if names_end < 0 else names_end + 1
+    return line[2:], lambda n: _csv_body(p, data, rows_start, n, len(columns))
 
 
-def _csv_body(p: Path, body: bytes, n: int, columns: int) -> Body:
-    rows = parse_rows(body, columns)
+def _csv_body(p: Path, data: bytes, start: int, n: int, columns: int) -> Body:
+    rows = parse_rows(data, columns, start=start)
     if rows is None or rows[0].size != n or not is_permutation(rows[0], n):
-        rows = _parse_rows_one_by_one(p, body.decode("utf-8"), n, columns)
+        rows = _parse_rows_one_by_one(p, data[start:].decode("utf-8"), n, columns)
     index, values, ranks = rows
     if not np.array_equal(index, np.arange(n)):
         values[index], ranks[index] = values.copy(), ranks.copy()
@@ -126,7 +138,7 @@ def _parse_rows_one_by_one(p: Path, text: str, n: int, columns: int) -> Rows:
     for lineno, row in enumerate(body, start=3):
         try:
             if len(row) != columns:
-                raise ValueError(row)
+                raise InputError(row)
             i, v = int(row[0]), float(row[1])
             r = int(row[2]) if row[2] else -1
         except ValueError:

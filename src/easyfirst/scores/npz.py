@@ -11,6 +11,7 @@ from typing import IO
 
 import numpy as np
 
+from easyfirst.errors import InputError
 from easyfirst.file_errors import looks_like
 from easyfirst.scores.checks import Body, ScoresFileError, check_count
 
@@ -28,7 +29,7 @@ def open_npz(p: Path) -> tuple[str, Callable[[int], Body]]:
         with open(p, "rb") as fh:  # closed here even when numpy gives up half-way
             z = np.load(fh, allow_pickle=False)
             if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ValueError("one .npy array, not an .npz archive")
+                raise InputError("one .npy array, not an .npz archive")
             with z:
                 names = sorted(z.files)
                 arrays = {k: z[k] for k in names if k in NPZ_ARRAYS}

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from easyfirst.errors import InputError
+
 TIE_RULES = ("evidence", "random", "dataset-order")
 """How ties are ordered: by finer evidence of the same runs (``tie_key``, e.g. AUM; its ties
 then at random), by a permutation seeded with ``tie_seed``, or by index (the paper quick
@@ -51,7 +53,7 @@ def easy_to_hard(values: np.ndarray, higher_is_easier: bool, meta: dict[str, Any
     perm = np.random.default_rng(int(meta["tie_seed"])).permutation(values.size)
     if meta["tie_break"] == "evidence":
         if tie_key is None:
-            raise ValueError(
+            raise InputError(
                 "Expected a tie key for tie_break='evidence'; got none. Use scores made by "
                 "easyfirst's scorers, or with_tie_rule('evidence', key=...).")
         return perm[np.lexsort((tie_key[perm], groups[perm]))]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from easyfirst.errors import InputError
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.scores import Scores
 
@@ -22,7 +23,7 @@ def float_list(text: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"Expected numbers like 0.1,0.5,0.9; got {text!r}.") from None
+        raise InputError(f"Expected numbers like 0.1,0.5,0.9; got {text!r}.") from None
 
 
 def str_list(text: str) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from easyfirst.errors import InputError
 from easyfirst.scores import Scores
 
 
@@ -23,7 +24,7 @@ def ensemble(members: Sequence[Scores], *, names: Sequence[str] | None = None) -
         names: optional member labels (e.g. file names) recorded in ``meta["members"]``.
     """
     if not members:
-        raise ValueError("Expected at least one member Scores to ensemble; got none.")
+        raise InputError("Expected at least one member Scores to ensemble; got none.")
     first = members[0]
     for k, m in enumerate(members[1:], start=1):
         for what, a, b in (
@@ -33,7 +34,7 @@ def ensemble(members: Sequence[Scores], *, names: Sequence[str] | None = None) -
             ("direction", first.higher_is_easier, m.higher_is_easier),
         ):
             if a != b:
-                raise ValueError(
+                raise InputError(
                     f"Cannot ensemble member {k}: its {what} is {b!r} but member 0 has {a!r}. "
                     "Ensemble only scores of one scorer computed on the same dataset."
                 )

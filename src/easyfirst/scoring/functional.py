@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from easyfirst.errors import InputError
 from easyfirst.recording.dynamics import TrainingDynamics
 
 
@@ -17,7 +18,7 @@ def _unseen_to_nan(d: TrainingDynamics, values: torch.Tensor) -> torch.Tensor:
 def _recorded(d: TrainingDynamics, value: torch.Tensor | None, outcome: str) -> torch.Tensor:
     """``value``, or one line saying how to record it when the recorder did not keep it."""
     if value is None:
-        raise ValueError(
+        raise InputError(
             f"Expected a record with the {outcome!r} outcomes; got one with "
             f"{', '.join(d.meta.get('outcomes', [])) or 'the core outcomes'} only. Record with "
             "OutcomeRecorder(..., outcomes='all') (CLI: --outcomes all, the default).")
@@ -47,10 +48,10 @@ def celoss(d: TrainingDynamics, *, source: str = "auto") -> torch.Tensor:
             ``"last"`` (training-mode loss in the last epoch), or ``"auto"`` (eval if recorded).
     """
     if source not in ("auto", "eval", "last"):
-        raise ValueError(f"Unknown CELoss source {source!r}. Available: auto, eval, last.")
+        raise InputError(f"Unknown CELoss source {source!r}. Available: auto, eval, last.")
     if source == "eval" or (source == "auto" and d.eval_loss is not None):
         if d.eval_loss is None:
-            raise ValueError(
+            raise InputError(
                 "CELoss source 'eval' needs an eval pass; this record has none. Use "
                 "source='last' or rerun scoring (it records one by default)."
             )

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from easyfirst._version import __version__
+from easyfirst.errors import InputError
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.registry import Registry
 from easyfirst.scores import Scores
@@ -88,12 +89,12 @@ class DynamicsScorer:
 
     def validate(self, bundle: Any, cfg: Any, params: Mapping[str, Any]) -> dict[str, Any]:
         if params:
-            raise ValueError(
+            raise InputError(
                 f"Scorer {self.name!r} takes no parameters (it is derived from the training "
                 f"runs); got {', '.join(params)}."
             )
         if self.outcomes and getattr(cfg, "outcomes", "all") == "core":
-            raise ValueError(f"Scorer {self.name!r} needs the recorder's {self.outcomes[0]!r} "
+            raise InputError(f"Scorer {self.name!r} needs the recorder's {self.outcomes[0]!r} "
                              "outcomes; got --outcomes core. Use --outcomes all (the default) "
                              "or drop the scorer.")
         return {}
@@ -106,7 +107,7 @@ class DynamicsScorer:
 
     def score(self, inputs: SeedInputs, **params: Any) -> Scores:
         if inputs.dynamics is None:
-            raise ValueError(f"Scorer {self.name!r} needs the run's dynamics; got none.")
+            raise InputError(f"Scorer {self.name!r} needs the run's dynamics; got none.")
         return self(inputs.dynamics)
 
 

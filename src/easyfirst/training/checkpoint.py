@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from easyfirst.atomic import atomic_torch_save
+from easyfirst.errors import InputError
 from easyfirst.file_errors import looks_like
 from easyfirst.training.callbacks import Callback
 from easyfirst.training.runs import CHECKPOINT, check_resumable, dropout_seed
@@ -32,7 +33,7 @@ def load_checkpoint(path: str | os.PathLike[str], *,
     try:
         state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise ValueError(
+        raise InputError(
             f"Checkpoint {str(path)!r} cannot be read: expected a file written by torch.save; "
             f"got {looks_like(path)}; {fix}."
         ) from exc

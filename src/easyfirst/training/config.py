@@ -7,6 +7,7 @@ from typing import Any
 
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import PLACEMENTS
+from easyfirst.errors import InputError
 from easyfirst.limits import check_range
 from easyfirst.models.factory import model_name
 from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
@@ -91,11 +92,11 @@ class RunConfig:
         for name in ("lr", "momentum", "weight_decay", "epochs", "batch_size", "seed"):
             check_range(name, getattr(self, name))
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
+            raise InputError(
                 f"Unknown optimizer {self.optimizer!r}. Available: {', '.join(OPTIMIZERS.names())}."
             )
         if self.schedule not in SCHEDULES:
-            raise ValueError(
+            raise InputError(
                 f"Unknown schedule {self.schedule!r}. Available: {', '.join(SCHEDULES.names())}."
             )
         for what, value, valid in (("eval_checkpoint", self.eval_checkpoint, EVAL_CHECKPOINTS),
@@ -106,9 +107,9 @@ class RunConfig:
                                    ("correctness", self.correctness, MULTILABEL_CORRECTNESS),
                                    ("outcomes", self.outcomes, ("all", "core"))):
             if value not in valid:
-                raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
+                raise InputError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
         if not 0 <= self.el2n_epoch < self.epochs:
-            raise ValueError(
+            raise InputError(
                 f"Expected 0 <= el2n_epoch < epochs ({self.epochs}); got {self.el2n_epoch}."
             )
 

@@ -34,6 +34,7 @@ from torch.utils.data import Sampler
 from easyfirst.audio.augment import Augment, Mixup, build_augmentations
 from easyfirst.data.base import DatasetBundle
 from easyfirst.data.batches import place_batches
+from easyfirst.errors import InputError, TrainingDivergedError
 from easyfirst.recording.recorder import OutcomeRecorder
 from easyfirst.targets import correctness, is_multilabel, per_sample_loss, top_prediction
 from easyfirst.targets import selection_metric as metric_of
@@ -111,18 +112,18 @@ class Engine:
     def _check(self, world: int) -> None:
         seeds = self.seeds
         if not seeds or len(set(seeds)) != len(seeds) or (len(seeds) > 1 and not self.stacked):
-            raise ValueError(f"Expected at least one seed and no repeats (one for a plain "
+            raise InputError(f"Expected at least one seed and no repeats (one for a plain "
                              f"run); got {seeds}.")
         if self.stacked and world > 1:
-            raise ValueError("Stacked members train in one process; got WORLD_SIZE > 1. Under "
+            raise InputError("Stacked members train in one process; got WORLD_SIZE > 1. Under "
                              "torchrun, train one seed at a time (stack=never).")
         if self.stacked and "mixup" in self.cfg.augment:
-            raise ValueError("mixup is applied in plain runs only; use stack=never with it.")
+            raise InputError("mixup is applied in plain runs only; use stack=never with it.")
         if self.member_dirs and len(self.member_dirs) != self.k:
-            raise ValueError(f"Expected one member folder per seed ({self.k}); got "
+            raise InputError(f"Expected one member folder per seed ({self.k}); got "
                              f"{len(self.member_dirs)}.")
         if self.cfg.batch_size % world:
-            raise ValueError(
+            raise InputError(
                 f"Expected batch_size divisible by the number of processes ({world}); got "
                 f"{self.cfg.batch_size}. Choose a multiple of {world}.")
 
@@ -209,7 +210,7 @@ class Engine:
         self.train_seconds += time.perf_counter() - t0
         for m, row in enumerate(raw):
             if math.isfinite(row[3]):
-                raise FloatingPointError(
+                raise TrainingDivergedError(
                     f"Training diverged: seed {self.seeds[m]}, epoch {epoch + 1}, step "
                     f"{int(row[3])} of {steps} has a NaN/inf loss; expected finite losses. Likely "
                     f"cause: learning rate {cfg.lr:g} ({cfg.optimizer}) too high for "

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from easyfirst.errors import InputError
+
 PRECISIONS = ("auto", "fp32", "bf16")
 _AMP_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -57,7 +59,7 @@ class Precision:
 
     def __post_init__(self) -> None:
         if self.autocast not in _AMP_DTYPES:
-            raise ValueError(
+            raise InputError(
                 f"Unknown autocast {self.autocast!r}. Available: {', '.join(_AMP_DTYPES)}."
             )
 
@@ -94,19 +96,19 @@ class Precision:
             return spec
         name = "auto" if spec is None else str(spec).lower()
         if name not in PRECISIONS:
-            raise ValueError(f"Unknown precision {spec!r}. Available: {', '.join(PRECISIONS)}.")
+            raise InputError(f"Unknown precision {spec!r}. Available: {', '.join(PRECISIONS)}.")
         dev = torch.device(device)
         cuda = dev.type == "cuda"
         if name == "auto":
             name = "bf16" if cuda and dtype == torch.float32 and _cuda_bf16(dev) else "fp32"
         elif name == "bf16":
             if dtype != torch.float32:
-                raise ValueError(
+                raise InputError(
                     f"bf16 autocast applies to float32 runs; got dtype {dtype}. Use "
                     "--precision fp32 with float64, or --dtype float32."
                 )
             if cuda and not _cuda_bf16(dev):
-                raise ValueError(
+                raise InputError(
                     f"{dev} has no bf16 support; got precision 'bf16'. Use --precision fp32."
                 )
         if channels_last is None:

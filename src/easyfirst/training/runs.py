@@ -12,6 +12,7 @@ from torch import nn
 
 from easyfirst._version import __version__
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.models.input_norm import fit_input_norms, silence_level
 from easyfirst.models.registry import build_model, check_buildable
 from easyfirst.recording.dynamics import TrainingDynamics
@@ -86,7 +87,7 @@ def check_resumable(state: dict[str, Any], cfg: RunConfig, seeds: list[int], fin
         diff.append("seeds")
     if diff or state["fingerprint"] != fingerprint:
         what = ", ".join(diff) or "dataset fingerprint"
-        raise ValueError(
+        raise InputError(
             f"Cannot resume from {str(path)!r}: it was written with a different {what}. Use the "
             "same settings and seeds, or another --out folder."
         )

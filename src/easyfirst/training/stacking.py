@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from easyfirst.audio.augment import Augment
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.training.config import STACK_MODES, RunConfig, resolve_auto
 from easyfirst.training.distributed import resolve_device, world_size
 from easyfirst.training.engine import Engine, EpochCallback
@@ -97,7 +98,7 @@ def plan_stacking(
         ValueError: unknown ``mode``.
     """
     if mode not in STACK_MODES:
-        raise ValueError(f"Unknown stack mode {mode!r}. Available: {', '.join(STACK_MODES)}.")
+        raise InputError(f"Unknown stack mode {mode!r}. Available: {', '.join(STACK_MODES)}.")
     k = len(seeds)
     rules: list[tuple[bool, bool, str]] = [
         (mode == "never", False, "stacking disabled (stack=never)"),

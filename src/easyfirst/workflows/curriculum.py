@@ -23,6 +23,7 @@ from easyfirst.curriculum.balance import BALANCES
 from easyfirst.curriculum.ordering import ORDERINGS, make_ordering
 from easyfirst.curriculum.sampler import MODES, PACE_BY, CurriculumSampler
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.locks import folder_lock
 from easyfirst.pacing import PacingFunction
 from easyfirst.run_folder import (
@@ -71,7 +72,7 @@ class CurriculumSpec:
                                    ("class balance", self.balance, BALANCES),
                                    ("pace_by", self.pace_by, PACE_BY)):
             if value not in valid:
-                raise ValueError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
+                raise InputError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
         PacingFunction(self.pacing, start_fraction=self.start_fraction, full_at=self.full_at)
 
     @property
@@ -104,7 +105,7 @@ def load_scores_for(path: str | Path, bundle: DatasetBundle) -> Scores:
             str(p) for p in Path(path).glob("*.csv"))
         hint = (f"Pass one of its score files: {', '.join(map(repr, found[:4]))}" if found
                 else "Pass a score CSV file (OUT/scores/<scorer>.csv of easyfirst score)")
-        raise ValueError(f"Expected --scores to be a score CSV file; got {str(path)!r}, which "
+        raise InputError(f"Expected --scores to be a score CSV file; got {str(path)!r}, which "
                          f"is a folder. {hint}.")
     try:
         return Scores.load(path, expect_fingerprint=bundle.fingerprint,
@@ -173,17 +174,17 @@ def train_curriculum(
     n = len(bundle.train)
     if spec.needs_scores:
         if scores is None:
-            raise ValueError(
+            raise InputError(
                 f"Ordering {spec.ordering!r} needs difficulty scores; got none. Pass --scores "
                 "FILE (from easyfirst score), or use --ordering random or none."
             )
         if scores.num_samples != n:
-            raise ValueError(
+            raise InputError(
                 f"Scores cover {scores.num_samples} samples but the training split has {n}; "
                 "score this dataset first (easyfirst score)."
             )
         if scores.fingerprint not in (None, bundle.fingerprint):
-            raise ValueError(
+            raise InputError(
                 f"Scores were computed on dataset fingerprint {scores.fingerprint}, not on "
                 f"this dataset ({bundle.fingerprint}); score this dataset first."
             )

@@ -61,6 +61,7 @@ from typing import Any
 
 from easyfirst.atomic import atomic_write_text
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.locks import folder_lock
 from easyfirst.monitor import expect_epochs
 from easyfirst.monitor.progress import progress_bar
@@ -180,11 +181,11 @@ def make_plan(
     """
     scorers = tuple(scorers)
     if not scorers:
-        raise ValueError("Expected at least one scorer; got none. Pass e.g. --scorers cumacc.")
+        raise InputError("Expected at least one scorer; got none. Pass e.g. --scorers cumacc.")
     order = tuple(order_by) if order_by else scorers[:1]
     missing = [s for s in order if s not in scorers]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"Ordering scorer(s) {', '.join(missing)} are not among the scorers computed "
             f"({', '.join(scorers)}); add them to --scorers."
         )
@@ -204,17 +205,17 @@ def make_plan(
         return Plan("paper", tuple(range(10)), tuple(range(10)), all_cells, grid_seeds=(0, 1, 2),
                     epochs=50, **common)
     if not text.isdigit():
-        raise ValueError(
+        raise InputError(
             f"Unknown budget {text!r}. Available: tiny, small, compare, paper, or a number of "
             "runs (e.g. 20)."
         )
     n = int(text)
     per_cell = 2 * len(order) + 1
     if n > MAX_BUDGET:
-        raise ValueError(f"Expected a budget of at most {MAX_BUDGET} runs; got {text}. Pass a "
+        raise InputError(f"Expected a budget of at most {MAX_BUDGET} runs; got {text}. Pass a "
                          "smaller number, or paper for the paper's full protocol.")
     if n < 4 + per_cell:
-        raise ValueError(
+        raise InputError(
             f"Expected a budget of at least {4 + per_cell} runs (2 scoring seeds, 2 baselines, "
             f"one grid cell of {per_cell}); got {n}. Pass a larger number or tiny."
         )
@@ -333,7 +334,7 @@ def _check_finished_run(run_dir: Path, plan: Plan) -> None:
     scores = read_json(run_dir / "run.json", what="a run's settings").get("scores") or {}
     seeds = scores.get("seeds")
     if seeds is not None and sorted(seeds) != sorted(plan.score_seeds):
-        raise ValueError(
+        raise InputError(
             f"{str(run_dir)!r} was ordered by scores of seeds {seeds}, but this plan scores "
             f"seeds {list(plan.score_seeds)}; expected the same. Use the budget that made this "
             "folder, or another --out folder."

@@ -46,6 +46,7 @@ from torch import nn
 
 from easyfirst.atomic import atomic_write_text
 from easyfirst.data.base import DatasetBundle
+from easyfirst.errors import InputError
 from easyfirst.estimators.base import jsonable, sum_costs
 from easyfirst.estimators.features import load_model_file
 from easyfirst.locks import folder_lock
@@ -125,12 +126,12 @@ def score_dataset(
     objs = {name: get_scorer(name) for name in scorers}  # validate names up front
     unknown = [n for n in scorer_params or {} if n not in objs]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"Parameters given for scorer {unknown[0]!r}, which is not among the scorers to run "
             f"({', '.join(objs)}); add it or drop its parameters."
         )
     if len(set(seeds)) != len(seeds) or not seeds:
-        raise ValueError(f"Expected distinct seeds, at least one; got {list(seeds)}. List each "
+        raise InputError(f"Expected distinct seeds, at least one; got {list(seeds)}. List each "
                          "seed once, e.g. 0,1,2.")
     params = {n: s.validate(bundle, cfg, dict((scorer_params or {}).get(n, {})))
               for n, s in objs.items()}
@@ -159,11 +160,11 @@ def _seed_group(seeds: list[int]) -> Any:
     """The gloo group of a seed-parallel run's processes (torchrun's), after its checks."""
     world = world_size()
     if world <= 1:
-        raise ValueError("Expected --seed-parallel to run under torchrun (WORLD_SIZE > 1); got "
+        raise InputError("Expected --seed-parallel to run under torchrun (WORLD_SIZE > 1); got "
                          "one process. Launch it with torchrun --nproc_per_node=K, or drop "
                          "--seed-parallel.")
     if len(seeds) < world:
-        raise ValueError(f"Expected at least one seed per process ({world}) with --seed-parallel;"
+        raise InputError(f"Expected at least one seed per process ({world}) with --seed-parallel;"
                          f" got {len(seeds)} ({','.join(map(str, seeds))}). Pass --seeds "
                          f"0-{world - 1} or more, or start fewer processes.")
     if torch.cuda.is_available():  # --device cuda: this rank's GPU (auto picks it anyway)
@@ -375,7 +376,7 @@ def _saved_run(path: Path, bundle: DatasetBundle, cfg: RunConfig) -> TrainingDyn
     saved = identity(d.meta.get("config") or {})
     diff = [k for k, v in cfg.identity().items() if saved.get(k) != v]
     if diff or d.meta.get("dataset_fingerprint") != bundle.fingerprint:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} was trained with a different {', '.join(diff) or 'dataset'} than "
             "this run; expected one folder per setting. Pass --overwrite to retrain it, or "
             "choose another --out folder."
