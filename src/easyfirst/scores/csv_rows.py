@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from easyfirst.errors import InputError
 from easyfirst.scores.float_text import KEEP_BYTES, float_texts, int_texts, joined
 
 CHUNK = 1 << 15  # rows at a time (their temporary arrays stay in the CPU's cache)
@@ -144,7 +145,7 @@ def _whole_numbers(padded: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
     widths = hi - lo
     width = int(widths.max(initial=0))
     if width > MAX_DIGITS or (empty is None and not widths.all()):
-        raise ValueError("a cell is too long, or blank where a number must be")
+        raise InputError("a cell is too long, or blank where a number must be")
     if width <= 8:
         out = _eight_digits(padded, lo, hi)
     else:
@@ -153,7 +154,7 @@ def _whole_numbers(padded: np.ndarray, lo: np.ndarray, hi: np.ndarray, *,
             there = widths > j
             digit = np.where(there, padded[hi - 1 - j] - np.uint8(ord("0")), 0)
             if (digit > 9).any():
-                raise ValueError("a cell holds more than digits")
+                raise InputError("a cell holds more than digits")
             out += digit.astype(np.int64) * 10**j
     if empty is not None:
         out[widths == 0] = empty
@@ -167,7 +168,7 @@ def _eight_digits(padded: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndar
     below = KEEP_BYTES[np.minimum(hi - lo, 8)]  # the bytes before the cell, to read as '0'
     w = (words[hi - 8] & ~below) | (ZEROS & below)
     if ((w & HIGH_NIBBLES) | (((w + SIXES) & HIGH_NIBBLES) >> np.uint64(4)) != THREES).any():
-        raise ValueError("a cell holds more than digits")
+        raise InputError("a cell holds more than digits")
     d = w - ZEROS
     d = d * np.uint64(10) + (d >> np.uint64(8))
     d = ((d & PAIRS) * np.uint64(100 + (1000000 << 32))
@@ -181,7 +182,7 @@ def _floats(padded: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     widths = hi - lo
     width = int(widths.max(initial=0))
     if width > MAX_CELL or not widths.all():
-        raise ValueError("a cell is too long, or blank where a number must be")
+        raise InputError("a cell is too long, or blank where a number must be")
     windows = np.ndarray((padded.size - width,), dtype=f"S{width}", buffer=padded, strides=(1,))
     text = windows[lo].view(np.uint8).reshape(lo.size, width)  # each cell and what follows
     text[np.arange(width) >= widths[:, None]] = 0
