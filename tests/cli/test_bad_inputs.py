@@ -187,9 +187,10 @@ CLI: list[Cli] = [
         r"CUDA is not available here; use --device cpu|Expected --device cuda:0 to cuda:"),
     Cli("augment-unknown", _score("--augment", "flip", *NEW),
         r"Unknown augmentation 'flip'\. Available: .*hflip"),
-    Cli("el2n-epoch-too-late", _score("--el2n-epoch", "5", *NEW),
+    Cli("el2n-epoch-too-late", _score("--scorers", "el2n", "--el2n-epoch", "5", *NEW),
         r"Expected --el2n-epoch from 1 to --epochs \(1\); got 5\. Epochs are numbered from 1"),
-    Cli("el2n-epoch-zero", _score("--el2n-epoch", "0", *NEW), r"--el2n-epoch from 1 .* got 0"),
+    Cli("el2n-epoch-zero", _score("--scorers", "el2n", "--el2n-epoch", "0", *NEW),
+        r"--el2n-epoch from 1 .* got 0"),
     Cli("out-is-a-file", _score("--out", "{file}"),
         r"Expected --out to be a folder; got '.*', which is an existing file"),
     Cli("out-under-a-file", _score("--out", "{file}/sub"), r"which lies under '.*', which is "
@@ -210,9 +211,6 @@ CLI: list[Cli] = [
     Cli("seeds-reversed-range", _score("--seeds", "3-1", *NEW), r"got '3-1', which names none"),
     Cli("seeds-empty", _score("--seeds", ",", *NEW), r"got ',', which names none"),
     Cli("scorer-empty", _score("--scorer", "", *NEW), r"Expected --scorers like cumacc,fit"),
-    Cli("outcomes-core-for-aum", _score("--scorer", "cumacc,aum", "--outcomes", "core", *NEW),
-        r"Scorer 'aum' needs the recorder's 'margins' outcomes; got --outcomes core\. Use "
-        r"--outcomes all"),
     # curriculum settings
     Cli("ordering-unknown", _train("--ordering", "anit", *NEW),
         r"Unknown ordering 'anit'\. Available: curriculum, anti"),

@@ -176,3 +176,20 @@ def test_a_pool_smaller_than_a_batch_is_refused_before_anything_is_written(tmp_p
     assert "Raise start_fraction or lower batch_size" in capsys.readouterr().err
     assert not out.exists()  # so the fix (a smaller batch) is not refused as other settings
     assert main([*args[:-3], "--batch-size", "8", "--no-progress", "--out", str(out)]) == 0
+
+
+def test_the_scorers_needs_are_merged_into_one_recorder_spec(tmp_path, capsys):
+    """``--outcomes core`` records what the chosen scorers need on top (aum: margins), and
+    el2n's epoch, a parameter of that scorer, is what the runs record."""
+    out = tmp_path / "s"
+    args = ["score", "--dataset", "digits", "--model", "mlp", "--epochs", "3", "--device",
+            "cpu", "--seeds", "0", "--no-progress", "--out", str(out), "--outcomes", "core"]
+    assert main([*args, "--scorers", "cumacc,aum,el2n", "--el2n-epoch", "2"]) == 0
+    assert json.loads((out / "run.json").read_text())["config"]["el2n_epoch"] == 1
+    d = TrainingDynamics.load(out / "seeds" / "seed_0" / "dynamics.pt")
+    assert d.meta["outcomes"] == ["el2n", "margins"] and d.prob_sum is None
+    assert d.el2n_epoch == 1 and not np.isnan(d.el2n.numpy()).all()
+    capsys.readouterr()
+    assert main([*args[:-2], "--scorers", "cumacc", "--el2n-epoch", "2", "--out",
+                 str(tmp_path / "t")]) == 2
+    assert "--el2n-epoch is used by el2n only" in capsys.readouterr().err

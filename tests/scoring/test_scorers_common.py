@@ -77,7 +77,11 @@ def test_scorer_contract(name):
     if SCORERS.meta(name)["kind"] == "training":
         _training_scorer_contract(name, scorer)
         return
-    assert scorer.uses_runs({}) and scorer.validate(None, None, {}) == {}
+    # validate fills each declared parameter's default and refuses undeclared ones
+    defaults = scorer.validate(None, None, {})
+    assert scorer.uses_runs({}) and set(defaults) == {p.name for p in scorer.params}
+    with pytest.raises(ValueError, match=f"Scorer {name!r} takes"):
+        scorer.validate(None, None, {"no_such_param": 1})
     s = _dynamics_scores(scorer, 0)
     # shape
     assert s.values.shape == (N,)

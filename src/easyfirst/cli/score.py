@@ -49,8 +49,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="under torchrun --nproc_per_node=K: one seed per process (seed i on rank i mod K), "
              "the same files as a sequential run",
     )
-    p.add_argument("--el2n-epoch", type=int, default=1,
-                   help="epoch at which EL2N is taken, from 1 (the first) to --epochs")
     p.add_argument(
         "--keep-history", action="store_true", help="also keep per-epoch correctness (bit-packed)"
     )
@@ -102,12 +100,8 @@ def run(args: argparse.Namespace) -> int:
     scorers = scorer_names(args.scorers)
     params = scorer_params(args, scorers)
     seeds = parse_int_list(args.seeds, "--seeds")
-    if not 1 <= args.el2n_epoch <= max(args.epochs, 1):  # epochs < 1: RunConfig says so
-        raise InputError(f"Expected --el2n-epoch from 1 to --epochs ({args.epochs}); got "
-                         f"{args.el2n_epoch}. Epochs are numbered from 1.")
     bundle = load_data(args)
-    cfg, note = run_config(args, bundle, el2n_epoch=args.el2n_epoch - 1,
-                           keep_history=args.keep_history)
+    cfg, note = run_config(args, bundle, keep_history=args.keep_history)
     if is_main_process():
         say(note)  # on stderr once the checks have passed: stdout holds results only
     results, summary = score_dataset(

@@ -148,6 +148,10 @@ class TrainingScorer:
         """Whether ``easyfirst score`` should hand this scorer the per-seed run's model."""
         return self.reuses_run_model and not params.get("checkpoint")
 
+    def record_needs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Nothing beyond the core outcomes: it trains and probes models of its own."""
+        return {}
+
     def uses_runs(self, params: Mapping[str, Any]) -> bool:
         return self.uses_run_model(params)
 

@@ -104,6 +104,10 @@ class Scorer(Protocol):
     def validate(self, bundle: Any, cfg: Any, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``params`` before anything trains; return them with defaults filled in."""
 
+    def record_needs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """What the ordinary runs must record for it: ``outcomes`` (recorder outcome groups)
+        and ``RunConfig`` recording fields (``el2n_epoch``); the score workflow merges them."""
+
     def uses_runs(self, params: Mapping[str, Any]) -> bool:
         """Whether it needs the ordinary per-seed training runs (their dynamics or model)."""
 

@@ -1,6 +1,7 @@
 """Scorer registry; the scorers derived from one training run's dynamics register here.
 
-Adding one is one function and one decorator, anywhere::
+Adding one is one function and one decorator, anywhere (the built-in ones are in
+``scoring/builtin.py``)::
 
     @register_scorer("toy", higher_is_easier=True, description="correct in the last epoch")
     def toy(d: TrainingDynamics) -> torch.Tensor:
@@ -35,9 +36,14 @@ class DynamicsScorer:
         fn: ``fn(dynamics) -> (N,) tensor``.
         higher_is_easier: direction of the score.
         description: one line for ``easyfirst scorers``.
+        params: its parameters (``Param``; the command line shows one option each).
         outcomes: the optional recorder outcomes it reads (``easyfirst.recording.outcomes``).
         coarse: its values are few (counts of epochs), so ties are ordered by the finer
             evidence of the same run (``functional.tie_evidence``: ``tie_break="evidence"``).
+        check: ``check(cfg, params)`` refuses parameter values (one line) before any run.
+        record: ``record(params)`` -> the recorder settings it needs beyond ``outcomes``
+            (``RunConfig`` fields, e.g. ``el2n_epoch``); the workflow merges them.
+        defaults: the values of the parameters not given.
     """
 
     name: str
@@ -49,6 +55,9 @@ class DynamicsScorer:
     test_params: Mapping[str, Any] = field(default_factory=dict)
     outcomes: tuple[str, ...] = ()
     coarse: bool = False
+    check: Callable[[Any, Mapping[str, Any]], None] | None = None
+    record: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def __call__(self, dynamics: TrainingDynamics, /, **options: Any) -> Scores:
         """Score the samples of one training run from its ``dynamics`` (see the module notes).
@@ -88,16 +97,21 @@ class DynamicsScorer:
         return [self(d) for d in runs]
 
     def validate(self, bundle: Any, cfg: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-        if params:
-            raise InputError(
-                f"Scorer {self.name!r} takes no parameters (it is derived from the training "
-                f"runs); got {', '.join(params)}."
-            )
-        if self.outcomes and getattr(cfg, "outcomes", "all") == "core":
-            raise InputError(f"Scorer {self.name!r} needs the recorder's {self.outcomes[0]!r} "
-                             "outcomes; got --outcomes core. Use --outcomes all (the default) "
-                             "or drop the scorer.")
-        return {}
+        known = {p.name for p in self.params}
+        unknown = [k for k in params if k not in known]
+        if unknown:
+            takes = f"takes {', '.join(sorted(known))}" if known else (
+                "takes no parameters (it is derived from the training runs)")
+            raise InputError(f"Scorer {self.name!r} {takes}; got {', '.join(unknown)}.")
+        chosen = {**self.defaults, **params}
+        if self.check is not None:
+            self.check(cfg, chosen)
+        return chosen
+
+    def record_needs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """What the runs must record for it: ``outcomes`` and recorder settings."""
+        return {"outcomes": self.outcomes,
+                **(self.record(params) if self.record is not None else {})}
 
     def uses_runs(self, params: Mapping[str, Any]) -> bool:
         return True
@@ -118,17 +132,19 @@ SCORERS: Registry[Scorer] = Registry(
 
 def register_scorer(
     name: str, *, higher_is_easier: bool, description: str, outcomes: tuple[str, ...] = (),
-    coarse: bool = False,
+    coarse: bool = False, **declared: Any,
 ) -> Callable[[Callable[[TrainingDynamics], torch.Tensor]],
               Callable[[TrainingDynamics], torch.Tensor]]:
     """Register ``fn(dynamics) -> (N,) tensor`` as the dynamics scorer ``name``; ``coarse``
-    scorers (few distinct values) order their ties by the run's finer evidence."""
+    scorers (few distinct values) order their ties by the run's finer evidence. ``declared``:
+    more ``DynamicsScorer`` fields (``params``, ``defaults``, ``check``, ``record``,
+    ``test_params``)."""
 
     def decorator(fn: Callable[[TrainingDynamics], torch.Tensor]
                   ) -> Callable[[TrainingDynamics], torch.Tensor]:
         SCORERS.register(name, kind="dynamics")(
             DynamicsScorer(name, fn, higher_is_easier, description, outcomes=outcomes,
-                           coarse=coarse))
+                           coarse=coarse, **declared))
         return fn
 
     return decorator
@@ -144,23 +160,3 @@ def get_scorer(name: str) -> Scorer:
     parameters (``easyfirst.estimators.base.TrainingScorer.__call__``). Both return ``Scores``.
     """
     return SCORERS.get(name)
-
-
-COARSE = ("cumacc", "fit", "forgetting")  # counts of epochs: ties ordered by finer evidence
-for _name, _fn, _higher, _text, _needs in [
-    ("cumacc", F.cumacc, True, "fraction of epochs classified correctly (Rampp et al. 2024)", ()),
-    ("fit", F.fit, False, "first epoch from which the sample stays correct; never learned = E",
-     ()),
-    ("celoss", F.celoss, False, "per-sample cross-entropy of the chosen checkpoint (eval pass)",
-     ()),
-    ("forgetting", F.forgetting, False,
-     "forgetting events (Toneva et al. 2019); never learned = E", ()),
-    ("confidence", F.confidence, True, "data-map confidence (Swayamdipta et al. 2020)",
-     ("probs",)),
-    ("variability", F.variability, False, "data-map variability (Swayamdipta et al. 2020)",
-     ("probs",)),
-    ("aum", F.aum, True, "area under the margin (Pleiss et al. 2020)", ("margins",)),
-    ("el2n", F.el2n, False, "EL2N at a chosen early epoch (Paul et al. 2021)", ("el2n",)),
-]:
-    register_scorer(_name, higher_is_easier=_higher, description=_text, outcomes=_needs,
-                    coarse=_name in COARSE)(_fn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -11,6 +12,7 @@ from easyfirst.errors import InputError
 from easyfirst.limits import check_range
 from easyfirst.models.factory import model_name
 from easyfirst.models.recipes import DEFAULT_RECIPE, auto_model, model_recipe
+from easyfirst.recording.outcomes import OPTIONAL_BUILTIN, resolve_outcomes
 from easyfirst.targets import DEFAULT_CORRECTNESS, MULTILABEL_CORRECTNESS
 from easyfirst.training.optim import OPTIMIZERS
 from easyfirst.training.precision import PRECISIONS
@@ -39,11 +41,14 @@ class RunConfig:
         seed: drives initialisation, data order and augmentation.
         device: ``auto`` (CUDA if available), ``cpu``, ``cuda``, ``cuda:1``...
         dtype: parameter dtype, ``float32`` or ``float64`` (tests).
-        el2n_epoch: epoch at which EL2N is recorded.
+        el2n_epoch: 0-based epoch at which EL2N is recorded; the score workflow sets it from
+            the ``el2n`` scorer's ``epoch`` parameter (``merge_record_needs``).
         keep_history: keep bit-packed per-epoch correctness.
         correctness: multi-label data: when a sample counts as correct (``easyfirst.targets``).
-        outcomes: what the recorder keeps: ``all`` (every dynamics scorer) or ``core`` (CumAcc,
-            FIT, forgetting, last loss: 16-22 B per sample; ``OutcomeRecorder``'s layout).
+        outcomes: what the recorder keeps: ``all`` (every built-in group), ``core`` (CumAcc,
+            FIT, forgetting, last loss: 16-22 B per sample; ``OutcomeRecorder``'s layout), or
+            outcome group names (``"margins,probs"``); the score workflow adds what its
+            scorers need (``merge_record_needs``).
         eval_checkpoint: ``best`` (dev accuracy) or ``last``: the checkpoint whose eval pass
             over the training set gives CELoss, and that is evaluated on test.
         augment: names of batch augmentations applied on the device during training.
@@ -104,10 +109,10 @@ class RunConfig:
                                    ("stack mode", self.stack, STACK_MODES),
                                    ("dtype", self.dtype, DTYPES),
                                    ("data placement", self.data_placement, PLACEMENTS),
-                                   ("correctness", self.correctness, MULTILABEL_CORRECTNESS),
-                                   ("outcomes", self.outcomes, ("all", "core"))):
+                                   ("correctness", self.correctness, MULTILABEL_CORRECTNESS)):
             if value not in valid:
                 raise InputError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
+        object.__setattr__(self, "outcomes", outcomes_text(resolve_outcomes(self.outcomes)))
         if not 0 <= self.el2n_epoch < self.epochs:
             raise InputError(
                 f"Expected 0 <= el2n_epoch < epochs ({self.epochs}); got {self.el2n_epoch}."
@@ -188,3 +193,27 @@ def resolve_auto(cfg: RunConfig, bundle: DatasetBundle) -> RunConfig:
     if cfg.model != "auto":
         return cfg
     return replace(cfg, model=auto_model(bundle.input_shape, bundle.info)[0])
+
+
+def outcomes_text(outcomes: Iterable[str]) -> str:
+    """``RunConfig.outcomes`` for a set of outcome groups: ``all`` (the built-in ones),
+    ``core`` (none) or the names, comma-separated and sorted."""
+    chosen = sorted(set(outcomes))
+    if chosen == sorted(OPTIONAL_BUILTIN):
+        return "all"
+    return ",".join(chosen) or "core"
+
+
+def merge_record_needs(cfg: RunConfig, needs: Iterable[Mapping[str, Any]]) -> RunConfig:
+    """``cfg`` recording what every need asks for: the union of their ``outcomes`` with
+    ``cfg.outcomes``, and their recorder settings (``el2n_epoch``, ...), the one recorder spec
+    of a score run. Two needs that ask one setting of different values are refused."""
+    outcomes = set(resolve_outcomes(cfg.outcomes))
+    settings: dict[str, Any] = {}
+    for need in needs:
+        outcomes |= set(need.get("outcomes", ()))
+        for key, value in need.items():
+            if key != "outcomes" and settings.setdefault(key, value) != value:
+                raise InputError(f"Expected the scorers to need one {key}; got {settings[key]!r} "
+                                 f"and {value!r}. Score them in separate runs.")
+    return replace(cfg, outcomes=outcomes_text(outcomes), **settings)

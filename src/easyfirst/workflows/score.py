@@ -63,7 +63,7 @@ from easyfirst.run_folder import (
 )
 from easyfirst.scores import Scores, ScoresFileError, label_texts, save_unless_same
 from easyfirst.scoring import DynamicsScorer, Scorer, SeedInputs, ensemble, get_scorer
-from easyfirst.training.config import RunConfig, identity, resolve_auto
+from easyfirst.training.config import RunConfig, identity, merge_record_needs, resolve_auto
 from easyfirst.training.distributed import is_main_process, local_runs, world_size
 from easyfirst.training.loop import CHECKPOINT, RunResult, train
 from easyfirst.training.runs import check_model
@@ -135,6 +135,7 @@ def score_dataset(
                          "seed once, e.g. 0,1,2.")
     params = {n: s.validate(bundle, cfg, dict((scorer_params or {}).get(n, {})))
               for n, s in objs.items()}
+    cfg = merge_record_needs(cfg, [s.record_needs(params[n]) for n, s in objs.items()])
     check_model(cfg, bundle)
     group = _seed_group(list(seeds)) if seed_parallel else None
     with ExitStack() as held:
