@@ -176,3 +176,26 @@ def test_padding_policy_end_to_end() -> None:
     assert torch.all(pad >= -norm.floor_sigma)
     assert torch.all(pad <= real.min(dim=1, keepdim=True).values + 1e-6)
     assert (pad == -norm.floor_sigma).float().mean() > 0.5  # most bins: at the floor
+
+
+def test_split_statistics_are_computed_once_while_the_inputs_live(monkeypatch) -> None:
+    """The seeds of a score run and the members of a stack share one pass over the data."""
+    import gc
+
+    from easyfirst.models import input_norm
+
+    calls = []
+    real = input_norm.bin_statistics
+    monkeypatch.setattr(input_norm, "bin_statistics",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    x = np.random.default_rng(0).normal(size=(6, 1, 4, 5)).astype(np.float32)
+    first = input_norm.split_statistics(x, dim=1, silence=None)
+    again = input_norm.split_statistics(x, dim=1, silence=None)
+    assert len(calls) == 1 and all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    first[0].fill_(99.0)  # a caller's copy: the cached statistics stay as they were
+    assert torch.equal(input_norm.split_statistics(x, dim=1, silence=None)[1], again[1])
+    assert not torch.equal(input_norm.split_statistics(x, dim=1, silence=None)[0], first[0])
+    cached = len(input_norm._STATS)
+    del x
+    gc.collect()
+    assert len(input_norm._STATS) == cached - 1  # forgotten with its array

@@ -16,6 +16,7 @@ real sound instead of an outlier. The statistics are buffers: they are saved wit
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import torch
@@ -118,6 +119,25 @@ def bin_statistics(
     return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
 
 
+_STATS: dict[tuple[int, int, float | None], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def split_statistics(inputs: torch.Tensor | np.ndarray, *, dim: int, silence: float | None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`bin_statistics` of a split's inputs, computed once while that array lives: the
+    seeds of a score run and the members of a stack share one pass over the data."""
+    key = (id(inputs), dim, silence)
+    if key not in _STATS:
+        stats = bin_statistics(inputs, dim=dim, silence=silence)
+        try:
+            weakref.finalize(inputs, _STATS.pop, key, None)  # forgotten with the array
+        except TypeError:  # an object without weak references: not cached
+            return stats
+        _STATS[key] = stats
+    mean, std = _STATS[key]
+    return mean.clone(), std.clone()
+
+
 def fit_input_norms(
     model: nn.Module, inputs: torch.Tensor | np.ndarray, *, silence: float | None = None
 ) -> dict[str, object] | None:
@@ -132,7 +152,7 @@ def fit_input_norms(
     stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     for norm in norms:
         if norm.dim not in stats:
-            stats[norm.dim] = bin_statistics(inputs, dim=norm.dim, silence=silence)
+            stats[norm.dim] = split_statistics(inputs, dim=norm.dim, silence=silence)
         mean, std = stats[norm.dim]
         norm.set_stats(mean.to(norm.mean.device), std.to(norm.std.device))
     mean, std = next(iter(stats.values()))
