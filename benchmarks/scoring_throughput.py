@@ -87,8 +87,8 @@ class IndexedDataset(Dataset):
 class CumAccTracker:
     """Tracks per-sample correctness across training epochs (host-side numpy)."""
 
-    def __init__(self, num_samples: int, num_epochs: int) -> None:
-        self.correct_matrix = np.zeros((num_samples, num_epochs), dtype=np.int8)
+    def __init__(self, num_samples: int, epochs: int) -> None:
+        self.correct_matrix = np.zeros((num_samples, epochs), dtype=np.int8)
         self.current_epoch = 0
 
     def update_batch(

@@ -71,7 +71,7 @@ def test_each_plot_writes_a_png(tmp_path, score_dir):
     assert _is_png(plots.robustness_plot({"fit": robustness_curve(members)}, tmp_path / "r.png"))
     pfs = [PacingFunction(p, start_fraction=0.2, full_at=a)
            for p in ("logarithmic", "exponential") for a in (0.5, 0.8)]
-    assert _is_png(plots.pacing_curves(pfs, tmp_path / "p.png", num_epochs=6))
+    assert _is_png(plots.pacing_curves(pfs, tmp_path / "p.png", epochs=6))
     rows = [{"epoch": e + 1, "dev_accuracy": 0.1 * e, "pool_size": min(60, 12 * (e + 1))}
             for e in range(5)]
     assert _is_png(plots.learning_curves({"cl": rows, "empty": []}, tmp_path / "l.png",

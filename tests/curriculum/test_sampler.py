@@ -100,7 +100,7 @@ def test_baseline_equals_distributed_sampler(world: int, drop_last: bool, mode: 
 @pytest.mark.parametrize("epoch", [0, 2, 6])
 def test_pool_mode_shards_partition_the_pool(world: int, epoch: int) -> None:
     order = _order()
-    kw: dict[str, Any] = {"pacing": PACING, "num_epochs": 10, "mode": "pool", "seed": 1}
+    kw: dict[str, Any] = {"pacing": PACING, "epochs": 10, "mode": "pool", "seed": 1}
     ref = CurriculumSampler(N, order, **kw)
     ref.set_epoch(epoch)
     pool = ref.pool
@@ -120,7 +120,7 @@ def test_pool_mode_shards_partition_the_pool(world: int, epoch: int) -> None:
 
 @pytest.mark.parametrize("world", [2, 3])
 def test_drop_last_shards_are_disjoint(world: int) -> None:
-    kw: dict[str, Any] = {"pacing": PACING, "num_epochs": 10, "mode": "pool", "drop_last": True}
+    kw: dict[str, Any] = {"pacing": PACING, "epochs": 10, "mode": "pool", "drop_last": True}
     shards = _shards(world, epoch=1, **kw)
     flat = [i for s in shards for i in s]
     assert len(flat) == len(set(flat))
@@ -128,7 +128,7 @@ def test_drop_last_shards_are_disjoint(world: int) -> None:
 
 
 def test_order_depends_only_on_seed_and_epoch() -> None:
-    kw: dict[str, Any] = {"pacing": PACING, "num_epochs": 10, "seed": 5}
+    kw: dict[str, Any] = {"pacing": PACING, "epochs": 10, "seed": 5}
     ran = CurriculumSampler(N, _order(), **kw)
     for epoch in range(6):
         ran.set_epoch(epoch)
@@ -148,7 +148,7 @@ def test_order_depends_only_on_seed_and_epoch() -> None:
 
 @pytest.mark.parametrize("world", [1, 3])
 def test_mid_epoch_resume(world: int) -> None:
-    kw: dict[str, Any] = {"pacing": PACING, "num_epochs": 10, "num_replicas": world}
+    kw: dict[str, Any] = {"pacing": PACING, "epochs": 10, "num_replicas": world}
     for rank in range(world):
         a = CurriculumSampler(N, _order(), **kw, rank=rank)
         a.set_epoch(3)
@@ -169,12 +169,12 @@ def test_mid_epoch_resume(world: int) -> None:
 
 
 def test_resume_errors() -> None:
-    a = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10, num_replicas=2, rank=0)
+    a = CurriculumSampler(N, _order(), pacing=PACING, epochs=10, num_replicas=2, rank=0)
     state = {**a.state_dict(), "consumed": 5}
-    b = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10, num_replicas=3, rank=0)
+    b = CurriculumSampler(N, _order(), pacing=PACING, epochs=10, num_replicas=3, rank=0)
     with pytest.raises(ValueError, match=r"num_replicas=3; got 2\. Resume with the same"):
         b.load_state_dict(state)
-    c = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10, seed=1)
+    c = CurriculumSampler(N, _order(), pacing=PACING, epochs=10, seed=1)
     with pytest.raises(ValueError, match=r"seed 1; got 0"):
         c.load_state_dict(state)
 
@@ -190,7 +190,7 @@ def test_constant_mode_matches_baseline_steps(world: int, drop_last: bool) -> No
     for rank in range(world):
         kw: dict[str, Any] = {"num_replicas": world, "rank": rank, "drop_last": drop_last}
         base: DistributedSampler[int] = DistributedSampler(RANGE, shuffle=True, **kw)
-        cur = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=epochs, **kw)
+        cur = CurriculumSampler(N, _order(), pacing=PACING, epochs=epochs, **kw)
         for epoch in range(epochs):
             base.set_epoch(epoch)
             cur.set_epoch(epoch)
@@ -203,7 +203,7 @@ def test_constant_mode_matches_baseline_steps(world: int, drop_last: bool) -> No
 
 
 def test_constant_mode_draws_the_pool_evenly() -> None:
-    s = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10)
+    s = CurriculumSampler(N, _order(), pacing=PACING, epochs=10)
     for epoch in range(6):
         s.set_epoch(epoch)
         counts = Counter(s)
@@ -213,8 +213,8 @@ def test_constant_mode_draws_the_pool_evenly() -> None:
 
 
 def test_pool_mode_epoch_is_one_pass() -> None:
-    s = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10, mode="pool")
-    for epoch in range(12):  # past num_epochs the pool stays full
+    s = CurriculumSampler(N, _order(), pacing=PACING, epochs=10, mode="pool")
+    for epoch in range(12):  # past epochs the pool stays full
         s.set_epoch(epoch)
         indices = list(s)
         assert len(indices) == len(s) == s.pool_size == PACING.size_at(epoch, 10, N)
@@ -223,14 +223,14 @@ def test_pool_mode_epoch_is_one_pass() -> None:
 
 def test_anti_curriculum_pool_is_the_hardest() -> None:
     order = _order()
-    s = CurriculumSampler(N, make_ordering(order, "anti", seed=0), pacing=PACING, num_epochs=10)
+    s = CurriculumSampler(N, make_ordering(order, "anti", seed=0), pacing=PACING, epochs=10)
     assert set(s.pool.tolist()) == set(order[::-1][: s.pool_size].tolist())
 
 
 def test_balanced_pool_in_sampler() -> None:
     targets = np.arange(N) % 4
     s = CurriculumSampler(
-        N, _order(), pacing=PACING, num_epochs=10, balance="balanced", targets=targets
+        N, _order(), pacing=PACING, epochs=10, balance="balanced", targets=targets
     )
     for epoch in range(6):
         s.set_epoch(epoch)
@@ -247,12 +247,12 @@ def test_validation_errors() -> None:
     with pytest.raises(
         ValueError, match=r"pool to hold one batch \(32\); got 20 of 100 samples at epoch 0"
     ):
-        CurriculumSampler(100, _order(100), pacing=PACING, num_epochs=10, batch_size=32)
+        CurriculumSampler(100, _order(100), pacing=PACING, epochs=10, batch_size=32)
     with pytest.raises(ValueError, match=r"ordering of length 103 .* got 50"):
         CurriculumSampler(N, _order(50))
     with pytest.raises(ValueError, match=r"Unknown mode 'epoch'\. Available: constant, pool"):
         CurriculumSampler(N, _order(), mode="epoch")
-    with pytest.raises(ValueError, match=r"Expected num_epochs >= 1 .* got None"):
+    with pytest.raises(ValueError, match=r"Expected epochs >= 1 .* got None"):
         CurriculumSampler(N, _order(), pacing=PACING)
     with pytest.raises(ValueError, match=r"Expected targets \(N,\) for balance='stratified'"):
         CurriculumSampler(N, _order(), balance="stratified")
@@ -277,7 +277,7 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
 
 def test_dataloader_with_custom_collate() -> None:
     dataset = _Dicts()
-    s = CurriculumSampler(dataset, _order(), pacing=PACING, num_epochs=10, batch_size=16)
+    s = CurriculumSampler(dataset, _order(), pacing=PACING, epochs=10, batch_size=16)
     loader = DataLoader(dataset, batch_size=16, sampler=s, collate_fn=_collate)
     s.set_epoch(1)
     seen = []
@@ -296,7 +296,7 @@ def _gloo_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        s = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10, seed=3)
+        s = CurriculumSampler(N, _order(), pacing=PACING, epochs=10, seed=3)
         s.set_epoch(2)
         indices = torch.tensor(list(s))
         gathered = [torch.empty_like(indices) for _ in range(world)]
@@ -312,13 +312,13 @@ def test_two_gloo_processes_match_simulated_ranks() -> None:
         init_file = os.path.join(tmp, "init")
         mp.spawn(_gloo_worker, args=(2, init_file, tmp), nprocs=2, join=True)
         got = [t.tolist() for t in torch.load(os.path.join(tmp, "shards.pt"))]
-    want = _shards(2, pacing=PACING, num_epochs=10, seed=3, epoch=2)
+    want = _shards(2, pacing=PACING, epochs=10, seed=3, epoch=2)
     assert got == want
 
 
 def test_step_pacing_grows_the_pool_within_an_epoch():
     pacing = PacingFunction("linear", start_fraction=0.2, full_at=0.5)
-    s = CurriculumSampler(100, np.arange(100), pacing=pacing, num_epochs=4, batch_size=10,
+    s = CurriculumSampler(100, np.arange(100), pacing=pacing, epochs=4, batch_size=10,
                           pace_by="step")
     s.set_epoch(0)
     first = s.epoch_indices().numpy()
@@ -328,7 +328,7 @@ def test_step_pacing_grows_the_pool_within_an_epoch():
     s.set_epoch(3)
     assert sorted(s.epoch_indices().tolist()) == list(range(100))  # full data at the end
     with pytest.raises(ValueError, match="pace_by='step' needs mode='constant'"):
-        CurriculumSampler(100, np.arange(100), pacing=pacing, num_epochs=4, mode="pool",
+        CurriculumSampler(100, np.arange(100), pacing=pacing, epochs=4, mode="pool",
                           batch_size=10, pace_by="step")
 
 
@@ -339,9 +339,9 @@ def test_scores_or_score_file_and_a_pacing_name(tmp_path):
     scores = Scores(values, higher_is_easier=True, meta={"scorer": "toy"})
     path = scores.save(tmp_path / "toy.csv")
     by_name = CurriculumSampler(RANGE, scores, pacing="root", start_fraction=0.2, full_at=0.5,
-                                num_epochs=10, mode="pool")
-    from_file = CurriculumSampler(RANGE, str(path), pacing=PACING, num_epochs=10, mode="pool")
-    given = CurriculumSampler(RANGE, scores.easy_to_hard(), pacing=PACING, num_epochs=10,
+                                epochs=10, mode="pool")
+    from_file = CurriculumSampler(RANGE, str(path), pacing=PACING, epochs=10, mode="pool")
+    given = CurriculumSampler(RANGE, scores.easy_to_hard(), pacing=PACING, epochs=10,
                               mode="pool")
     assert by_name.pacing == PACING
     want = list(given)
@@ -350,23 +350,23 @@ def test_scores_or_score_file_and_a_pacing_name(tmp_path):
         assert list(s) == want
     # the pool is the easiest (highest-scored) samples
     assert values[by_name.pool].min() >= np.sort(values)[::-1][by_name.pool_size - 1]
-    defaults = CurriculumSampler(RANGE, scores, pacing="linear", num_epochs=10)
+    defaults = CurriculumSampler(RANGE, scores, pacing="linear", epochs=10)
     assert defaults.pacing == PacingFunction("linear")  # start_fraction 0.2, full_at 0.5
 
 
 def test_pacing_name_errors():
     with pytest.raises(ValueError, match=r"^Expected start_fraction only with a pacing name"):
-        CurriculumSampler(N, _order(), pacing=PACING, start_fraction=0.3, num_epochs=4)
+        CurriculumSampler(N, _order(), pacing=PACING, start_fraction=0.3, epochs=4)
     with pytest.raises(KeyError, match=r"Unknown pacing 'lnear'\. Available: .*linear"):
-        CurriculumSampler(N, _order(), pacing="lnear", num_epochs=4)
+        CurriculumSampler(N, _order(), pacing="lnear", epochs=4)
     with pytest.raises(ValueError, match="Expected an ordering of length 103"):
         from easyfirst.scores import Scores
 
-        CurriculumSampler(N, Scores(np.zeros(5), higher_is_easier=True), num_epochs=4)
+        CurriculumSampler(N, Scores(np.zeros(5), higher_is_easier=True), epochs=4)
 
 
 def test_iterating_twice_in_one_epoch_warns_once(recwarn):
-    s = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10)
+    s = CurriculumSampler(N, _order(), pacing=PACING, epochs=10)
     for epoch in range(3):  # the DistributedSampler protocol: no warning
         s.set_epoch(epoch)
         list(DataLoader(RANGE, sampler=s, batch_size=16))
@@ -379,3 +379,12 @@ def test_iterating_twice_in_one_epoch_warns_once(recwarn):
         "CurriculumSampler iterated again without set_epoch(epoch): epoch 2 repeats with the same "
         f"pool ({s.pool_size} of {N} samples). Call sampler.set_epoch(epoch) at the start of "
         "each epoch.")
+
+
+def test_num_epochs_is_a_deprecated_name_of_epochs():
+    with pytest.warns(DeprecationWarning, match="renamed epochs"):
+        old = CurriculumSampler(N, _order(), pacing=PACING, num_epochs=10, mode="pool")
+    new = CurriculumSampler(N, _order(), pacing=PACING, epochs=10, mode="pool")
+    assert old.epochs == 10 and list(old) == list(new)
+    with pytest.warns(DeprecationWarning):
+        assert old.num_epochs == 10

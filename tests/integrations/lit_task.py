@@ -52,7 +52,7 @@ def make_optimizer(net: nn.Module) -> torch.optim.Optimizer:
 def make_sampler() -> CurriculumSampler:
     """A fixed curriculum: a seeded ordering, half of it at epoch 0, all of it from epoch 2."""
     ordering = np.random.default_rng(1).permutation(N)
-    return CurriculumSampler(N, ordering, num_epochs=EPOCHS, seed=SEED,
+    return CurriculumSampler(N, ordering, epochs=EPOCHS, seed=SEED,
                              pacing=PacingFunction("linear", start_fraction=0.5, full_at=0.4))
 
 

@@ -103,12 +103,12 @@ def test_wrong_batches_and_outputs_fail_in_one_line():
 
 def test_curriculum_sampling_refuses_what_lightning_would_break():
     pool = CurriculumSampler(T.N, np.arange(T.N), pacing=T.make_sampler().pacing,
-                             num_epochs=T.EPOCHS, mode="pool")
+                             epochs=T.EPOCHS, mode="pool")
     with pytest.raises(ValueError, match="mode='constant' under Lightning"):
         CurriculumSampling(pool)
     loader = DataLoader(T.train_set(), batch_size=8, shuffle=True)  # not the sampler
     for epochs, match in ((T.EPOCHS, "got RandomSampler. Build it"),
-                          (T.EPOCHS + 1, "num_epochs to equal the Trainer's max_epochs .6.")):
+                          (T.EPOCHS + 1, "epochs to equal the Trainer's max_epochs .6.")):
         trainer = T.trainer([CurriculumSampling(T.make_sampler())], max_epochs=epochs)
         with pytest.raises(ValueError, match=match):
             trainer.fit(T.Module(), loader)

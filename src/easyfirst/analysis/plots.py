@@ -285,11 +285,11 @@ def robustness_plot(
 
 
 def pacing_curves(
-    pacings: Sequence[PacingFunction], path: str | Path, *, num_epochs: int | None = None
+    pacings: Sequence[PacingFunction], path: str | Path, *, epochs: int | None = None
 ) -> Path:
     """Fraction of the data in use against training progress, one line per pacing.
 
-    With ``num_epochs`` the per-epoch pool fractions (``size_at(e, E, N) / N``) are drawn as
+    With ``epochs`` the per-epoch pool fractions (``size_at(e, E, N) / N``) are drawn as
     steps as well.
     """
     fig = _figure(6.4, 4.0)
@@ -298,10 +298,10 @@ def pacing_curves(
     for i, pf in enumerate(pacings):
         label = f"{pf.name} (b={pf.start_fraction:g}, a={pf.full_at:g})"
         ax.plot(t, [pf.fraction(float(x)) for x in t], color=f"C{i % 10}", label=label)
-        if num_epochs:
+        if epochs:
             n = 10_000
-            fr = [pf.size_at(e, num_epochs, n) / n for e in range(num_epochs)]
-            ax.step(np.arange(num_epochs + 1) / num_epochs, fr + fr[-1:], where="post",
+            fr = [pf.size_at(e, epochs, n) / n for e in range(epochs)]
+            ax.step(np.arange(epochs + 1) / epochs, fr + fr[-1:], where="post",
                     color=f"C{i % 10}", alpha=0.35, lw=1)
     ax.set_xlabel("training progress")
     ax.set_ylabel("fraction of training data in the pool")

@@ -272,7 +272,7 @@ def runs_sections(
     epochs = max((len(r.metrics) for r in records), default=0) or None
     if pacings:
         sec.blocks.append(Image(plots.pacing_curves(list(pacings.values()),
-                                                    files / "pacing.png", num_epochs=epochs),
+                                                    files / "pacing.png", epochs=epochs),
                                 "Pacing functions used (lines: continuous fraction; steps: "
                                 "the pool per epoch)"))
     if len(records) <= 8:

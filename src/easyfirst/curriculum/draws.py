@@ -77,7 +77,7 @@ def epoch_draws(pool: np.ndarray, n: int, mode: str, shard: Shard,
 
 
 def step_paced_draws(pool_at: Callable[[int, int], np.ndarray], n: int, *, epoch: int,
-                     num_epochs: int, batch_size: int, shard: Shard,
+                     epochs: int, batch_size: int, shard: Shard,
                      generator: torch.Generator) -> torch.Tensor:
     """This rank's N draws of epoch ``epoch`` with the pool re-sized by optimizer step.
 
@@ -91,7 +91,7 @@ def step_paced_draws(pool_at: Callable[[int, int], np.ndarray], n: int, *, epoch
     chunks, filled = [], 0
     while filled < total:
         pool = torch.from_numpy(pool_at(epoch * steps + filled // global_batch,
-                                        steps * num_epochs))
+                                        steps * epochs))
         chunks.append(pool[torch.randperm(len(pool), generator=generator)])
         filled += len(pool)
     return shard.of(torch.cat(chunks), total)

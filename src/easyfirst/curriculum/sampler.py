@@ -1,6 +1,6 @@
 """A DistributedSampler that draws each epoch from the current curriculum pool.
 
-The pool at epoch ``e`` is the ``pacing.size_at(e, num_epochs, N)`` first samples of the
+The pool at epoch ``e`` is the ``pacing.size_at(e, epochs, N)`` first samples of the
 ordering (after class balancing). Its order within the epoch depends only on
 ``(seed, epoch)``, through ``torch.Generator().manual_seed(seed + epoch)``, so every rank
 computes the same global sequence and takes its shard ``rank::num_replicas``, exactly as
@@ -29,7 +29,7 @@ Example:
     >>> from easyfirst.pacing import PacingFunction
     >>> sampler = CurriculumSampler(
     ...     10, np.arange(10), pacing=PacingFunction("linear", start_fraction=0.2, full_at=0.5),
-    ...     num_epochs=4, mode="pool")
+    ...     epochs=4, mode="pool")
     >>> sampler.pool_size, sorted(sampler)
     (2, [0, 1])
     >>> sampler.set_epoch(2)
@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sized
 from typing import cast
 
@@ -85,7 +86,7 @@ class CurriculumSampler(ResumableSampler):
             ``None`` uses the full ordering every epoch.
         start_fraction, full_at: with a pacing name: the fraction of the data in use at the
             start, and the fraction of training after which all of it is used.
-        num_epochs: E, the length of training; needed with ``pacing``.
+        epochs: E, the length of training; needed with ``pacing``.
         batch_size: B per rank; when given, every epoch's pool must hold one batch.
         mode: ``"constant"`` (baseline epoch length) or ``"pool"`` (one pass over the pool).
         pace_by: ``"epoch"`` (the pool changes at epoch starts) or ``"step"`` (constant mode
@@ -103,7 +104,7 @@ class CurriculumSampler(ResumableSampler):
 
     Raises:
         ValueError: bad ordering length, unknown ``mode`` or ``balance``, missing
-            ``num_epochs`` or ``targets``, or a pool smaller than one batch.
+            ``epochs`` or ``targets``, or a pool smaller than one batch.
     """
 
     def __init__(
@@ -114,7 +115,7 @@ class CurriculumSampler(ResumableSampler):
         pacing: PacingFunction | str | None = None,
         start_fraction: float | None = None,
         full_at: float | None = None,
-        num_epochs: int | None = None,
+        epochs: int | None = None,
         batch_size: int | None = None,
         mode: str = "constant",
         pace_by: str = "epoch",
@@ -125,7 +126,12 @@ class CurriculumSampler(ResumableSampler):
         rank: int | None = None,
         seed: int = 0,
         drop_last: bool = False,
+        num_epochs: int | None = None,
     ) -> None:
+        if num_epochs is not None:
+            warnings.warn("CurriculumSampler(num_epochs=) is renamed epochs=; num_epochs will be "
+                          "removed in easyfirst 0.3.", DeprecationWarning, stacklevel=2)
+            epochs = num_epochs
         dataset: Sized
         if isinstance(dataset_or_len, (int, np.integer)):
             dataset = range(int(dataset_or_len))
@@ -140,29 +146,36 @@ class CurriculumSampler(ResumableSampler):
         check_choices(mode=mode, balance=balance, pace_by=pace_by)
         self.ordering = None if ordering is None else check_ordering(order_of(ordering), n)
         self.pacing = pacing_of(pacing, start_fraction, full_at)
-        self.num_epochs = num_epochs
+        self.epochs = epochs
         self.batch_size = batch_size
         self.mode = mode
         self.pace_by = pace_by
         self.balance = balance
         self.targets = None if targets is None else np.asarray(targets)
         self.num_classes = num_classes
-        check_needs(mode=mode, pace_by=pace_by, batch_size=batch_size, num_epochs=num_epochs,
+        check_needs(mode=mode, pace_by=pace_by, batch_size=batch_size, epochs=epochs,
                     balance=balance, paced=self.pacing is not None,
                     ordered=self.ordering is not None, has_targets=self.targets is not None)
-        check_batches(batch_size, n, num_epochs, self.pool_size_at)
+        check_batches(batch_size, n, epochs, self.pool_size_at)
         self._pool_cache: tuple[int, np.ndarray] | None = None
         self.set_epoch(0)
         if self.ordering is not None and balance != "none":
             _ = self.pool  # validates targets and num_classes up front
 
+    @property
+    def num_epochs(self) -> int | None:
+        """Deprecated name of :attr:`epochs`."""
+        warnings.warn("CurriculumSampler.num_epochs is renamed epochs.", DeprecationWarning,
+                      stacklevel=2)
+        return self.epochs
+
     # --- pool ------------------------------------------------------------------------------
 
     def pool_size_at(self, epoch: int) -> int:
-        """Pool size at ``epoch`` (0-based): ``pacing.size_at(epoch, num_epochs, N)``."""
-        if self.ordering is None or self.pacing is None or self.num_epochs is None:
+        """Pool size at ``epoch`` (0-based): ``pacing.size_at(epoch, epochs, N)``."""
+        if self.ordering is None or self.pacing is None or self.epochs is None:
             return self._n
-        return self.pacing.size_at(epoch, self.num_epochs, self._n)
+        return self.pacing.size_at(epoch, self.epochs, self._n)
 
     @property
     def pool_size(self) -> int:
@@ -199,7 +212,7 @@ class CurriculumSampler(ResumableSampler):
             pacing = self.pacing
             return step_paced_draws(
                 lambda step, steps: self._pool_of(pacing.size_at(step, steps, self._n)),
-                self._n, epoch=self.epoch, num_epochs=cast(int, self.num_epochs),
+                self._n, epoch=self.epoch, epochs=cast(int, self.epochs),
                 batch_size=cast(int, self.batch_size), shard=shard, generator=g)
         return epoch_draws(self.pool, self._n, self.mode, shard, g)
 

@@ -3,7 +3,7 @@
 Resolved: the world (size and rank from ``torch.distributed`` when initialised), an ordering
 from ``Scores`` or a score file, a pacing given by name. Checked, each with a one-line
 ``ValueError``: the named choices (``mode``, ``balance``, ``pace_by``), what the options need
-of each other (``pace_by="step"`` a batch size, a pacing ``num_epochs``, a balance
+of each other (``pace_by="step"`` a batch size, a pacing ``epochs``, a balance
 ``targets``), and one batch in every epoch's pool.
 
 Example:
@@ -73,7 +73,7 @@ def check_choices(*, mode: str, balance: str, pace_by: str) -> None:
             raise InputError(f"Unknown {what} {value!r}. Available: {', '.join(valid)}.")
 
 
-def check_needs(*, mode: str, pace_by: str, batch_size: int | None, num_epochs: int | None,
+def check_needs(*, mode: str, pace_by: str, batch_size: int | None, epochs: int | None,
                 balance: str, paced: bool, ordered: bool, has_targets: bool) -> None:
     """What the options need of each other; ``paced``: a pacing function is given,
     ``ordered``: an ordering is given (not the baseline)."""
@@ -82,9 +82,9 @@ def check_needs(*, mode: str, pace_by: str, batch_size: int | None, num_epochs: 
             f"pace_by='step' needs mode='constant' and a batch_size; got mode={mode!r}, "
             f"batch_size={batch_size!r}."
         )
-    if paced and ordered and (not isinstance(num_epochs, Integral) or num_epochs < 1):
+    if paced and ordered and (not isinstance(epochs, Integral) or epochs < 1):
         raise InputError(
-            f"Expected num_epochs >= 1 with a pacing function; got {num_epochs!r}. "
+            f"Expected epochs >= 1 with a pacing function; got {epochs!r}. "
             "Pass the number of training epochs."
         )
     if balance != "none" and ordered and not has_targets:
@@ -94,10 +94,10 @@ def check_needs(*, mode: str, pace_by: str, batch_size: int | None, num_epochs: 
         )
 
 
-def check_batches(batch_size: int | None, n: int, num_epochs: int | None,
+def check_batches(batch_size: int | None, n: int, epochs: int | None,
                   pool_size_at: Callable[[int], int]) -> None:
     """With a ``batch_size``: an int >= 1, and every epoch's pool (``pool_size_at(epoch)``
-    of ``n`` samples, epochs ``0..num_epochs-1``) holds one batch."""
+    of ``n`` samples, epochs ``0..epochs-1``) holds one batch."""
     if batch_size is None:
         return
     if not isinstance(batch_size, Integral) or batch_size < 1:
@@ -108,7 +108,7 @@ def check_batches(batch_size: int | None, n: int, num_epochs: int | None,
             f"samples); got {n} samples. Lower the batch size (--batch-size) to "
             f"{n} or less, or add training data."
         )
-    for epoch in range(num_epochs or 1):
+    for epoch in range(epochs or 1):
         size = pool_size_at(epoch)
         if size < batch_size:
             raise InputError(

@@ -17,7 +17,7 @@ writes ``OUT/dynamics.pt`` and ``OUT/scores/<scorer>.csv`` (one seed's files of
 
 Curriculum: give the same sampler to the DataLoader and to :class:`CurriculumSampling`::
 
-    sampler = CurriculumSampler(train_set, ordering, pacing=pacing, num_epochs=30)
+    sampler = CurriculumSampler(train_set, ordering, pacing=pacing, epochs=30)
     loader = DataLoader(train_set, batch_size=32, sampler=sampler)
     trainer = Trainer(max_epochs=30, strategy="ddp", callbacks=[CurriculumSampling(sampler)])
 
@@ -216,10 +216,10 @@ class CurriculumSampling(Callback):
         if stage != "fit":
             return
         if s.pacing is not None and s.ordering is not None and trainer.max_epochs not in (
-                None, -1, s.num_epochs):
-            raise InputError(f"Expected the CurriculumSampler's num_epochs to equal the "
-                             f"Trainer's max_epochs ({trainer.max_epochs}); got {s.num_epochs}. "
-                             "Build the sampler with num_epochs=max_epochs.")
+                None, -1, s.epochs):
+            raise InputError(f"Expected the CurriculumSampler's epochs to equal the "
+                             f"Trainer's max_epochs ({trainer.max_epochs}); got {s.epochs}. "
+                             "Build the sampler with epochs=max_epochs.")
         s.num_replicas, s.rank = trainer.world_size, trainer.global_rank
         s.set_epoch(s.epoch)  # this rank's share of the epoch, before Lightning measures it
 

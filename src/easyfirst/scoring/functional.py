@@ -33,7 +33,7 @@ def cumacc(d: TrainingDynamics) -> torch.Tensor:
 def fit(d: TrainingDynamics) -> torch.Tensor:
     """First epoch (0-based) from which the sample stays correct to the end (lower = easier).
 
-    Never-learned samples, and samples incorrect in their last epoch, get E (``num_epochs``),
+    Never-learned samples, and samples incorrect in their last epoch, get E (``epochs``),
     one past the last epoch.
     """
     since = d.learned_since.double()

@@ -197,7 +197,7 @@ def train_curriculum(
 
     def sampler_factory(d: DistInfo) -> CurriculumSampler:
         return CurriculumSampler(
-            bundle.train, ordering, pacing=pacing, num_epochs=cfg.epochs,
+            bundle.train, ordering, pacing=pacing, epochs=cfg.epochs,
             batch_size=cfg.batch_size // d.world_size, mode=spec.mode, pace_by=spec.pace_by,
             balance=spec.balance,
             targets=bundle.train.targets.numpy(), num_classes=bundle.num_classes,
