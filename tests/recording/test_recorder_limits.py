@@ -14,7 +14,7 @@ from easyfirst.recording.checks import MAX_EPOCHS, check_epoch_rows
 def test_a_sample_visited_256_times_in_one_epoch_is_counted_right():
     n = 1024
     sampler = CurriculumSampler(n, np.arange(n), pacing="linear", start_fraction=4 / n,
-                                full_at=0.5, num_epochs=2, num_replicas=1, rank=0)
+                                full_at=0.5, epochs=2, num_replicas=1, rank=0)
     sampler.set_epoch(0)
     order = torch.tensor(list(sampler))
     visits = torch.bincount(order, minlength=n)
