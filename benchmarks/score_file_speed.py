@@ -25,19 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scale import make_scores  # same folder: one definition of the benchmark's scores
 
 from easyfirst.scores import Scores
 
 KINDS = ("cumacc", "loss")
 FORMATS = ("csv", "npz")
 TARGET_S = 2.0  # CSV write+read at 2 M samples (issue 28)
-
-
-def make_scores(kind: str, n: int, seed: int = 0) -> Scores:
-    rng = np.random.default_rng(seed)
-    values = rng.integers(0, 31, n) / 30 if kind == "cumacc" else rng.random(n)
-    return Scores(values, higher_is_easier=kind == "cumacc",
-                  meta={"scorer": kind, "seeds": [seed], "dataset_fingerprint": "bench"})
 
 
 def write_read(scores: Scores, path: Path) -> tuple[float, float]:

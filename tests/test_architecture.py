@@ -14,8 +14,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 
 # Bottom up; a module imports only from its own layer or below (docs/architecture.md).
 LAYERS = {
-    "registry": 1, "atomic": 1, "errors": 1, "file_errors": 1, "locks": 1, "_version": 1,
-    "limits": 1,
+    "registry": 1, "atomic": 1, "deprecation": 1, "errors": 1, "file_errors": 1, "locks": 1,
+    "_version": 1, "limits": 1,
     "targets": 2,
     "data": 2, "audio": 2, "models": 2, "pacing": 2, "recording": 2, "scores": 2,
     "monitor": 2,

@@ -67,3 +67,11 @@ def test_no_bare_builtin_is_raised_outside_pure_math():
     found = [hit for p in sorted(SRC.rglob("*.py"))
              if str(p.relative_to(SRC)) not in PURE for hit in _raised_builtins(p)]
     assert not found, "raise the easyfirst.errors class instead: " + ", ".join(found[:10])
+
+
+def test_a_deprecated_name_warns_and_is_refused_beside_its_new_name():
+    with pytest.warns(DeprecationWarning, match=r"OutcomeRecorder\(max_epochs=\) is renamed"):
+        assert OutcomeRecorder(4, max_epochs=7).epochs == 7
+    with pytest.raises(InputError, match=r"Expected OutcomeRecorder\(epochs=\) only; got "
+                                         r"max_epochs= too"):
+        OutcomeRecorder(4, epochs=7, max_epochs=7)

@@ -296,8 +296,8 @@ def test_ids_with_zero_bytes_are_written_as_they_are(tmp_path):
 
 def test_parse_rows_reads_whole_numbers_as_int_does():
     wide = np.random.default_rng(4).integers(0, 10**18, 300)
-    body = b"".join(b"%d,0.5,%d\n" % (a, b) for a, b in zip(wide.tolist(), wide[::-1].tolist(),
-                                                               strict=True))
+    pairs = zip(wide.tolist(), wide[::-1].tolist(), strict=True)
+    body = b"".join(b"%d,0.5,%d\n" % (a, b) for a, b in pairs)
     index, _, rank = parse_rows(body)
     assert (index == wide).all() and (rank == wide[::-1]).all()
     assert parse_rows(b"007,0.5,00\n")[0].tolist() == [7]

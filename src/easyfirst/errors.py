@@ -40,3 +40,4 @@ class OutputExistsError(EasyfirstError, FileExistsError):
 
 class TrainingDivergedError(EasyfirstError, FloatingPointError):
     """A training loss that became NaN or infinite."""
+

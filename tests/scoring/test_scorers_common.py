@@ -103,3 +103,17 @@ def test_scorer_contract(name):
 def test_unknown_scorer_lists_valid_names():
     with pytest.raises(KeyError, match="Unknown scorer 'cumac'. Available: .*cumacc"):
         SCORERS.get("cumac")
+
+
+def test_el2n_epoch_follows_the_config_unless_given():
+    """The el2n scorer's ``epoch`` defaults to the configuration's (a Python caller's
+    ``RunConfig(el2n_epoch=)``), and what it needs recorded follows it."""
+    from easyfirst.training.config import RunConfig, merge_record_needs
+
+    el2n = SCORERS.get("el2n")
+    cfg = RunConfig(epochs=6, el2n_epoch=4)
+    assert el2n.validate(None, cfg, {}) == {"epoch": 5}
+    assert merge_record_needs(cfg, [el2n.record_needs({"epoch": 5})]).el2n_epoch == 4
+    assert el2n.validate(None, cfg, {"epoch": 2}) == {"epoch": 2}
+    with pytest.raises(ValueError, match=r"--el2n-epoch from 1 to --epochs \(6\); got 7"):
+        el2n.validate(None, cfg, {"epoch": 7})

@@ -61,6 +61,7 @@ from easyfirst.curriculum.sampler_options import (
     pacing_of,
     world_of,
 )
+from easyfirst.deprecation import renamed
 from easyfirst.errors import InputError
 from easyfirst.pacing import PacingFunction
 from easyfirst.scores import Scores
@@ -128,10 +129,7 @@ class CurriculumSampler(ResumableSampler):
         drop_last: bool = False,
         num_epochs: int | None = None,
     ) -> None:
-        if num_epochs is not None:
-            warnings.warn("CurriculumSampler(num_epochs=) is renamed epochs=; num_epochs will be "
-                          "removed in easyfirst 0.3.", DeprecationWarning, stacklevel=2)
-            epochs = num_epochs
+        epochs = renamed("CurriculumSampler", "num_epochs", num_epochs, "epochs", epochs)
         dataset: Sized
         if isinstance(dataset_or_len, (int, np.integer)):
             dataset = range(int(dataset_or_len))

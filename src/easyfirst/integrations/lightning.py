@@ -99,7 +99,7 @@ def _dynamics_scorer(name: str, outcomes: tuple[str, ...]) -> DynamicsScorer:
     if missing:
         raise InputError(f"Scorer {name!r} needs the recorder's {missing[0]!r} outcomes; got "
                          f"outcomes={list(outcomes) or 'core'}. Record outcomes='all' (the "
-                         "default) or drop the scorer.")
+                         f"default) or add {','.join(missing)!r}, or drop the scorer.")
     return scorer
 
 

@@ -184,7 +184,7 @@ class PacingFunction:
     def size_at(self, step: float, total: float, num_samples: int) -> int:
         """Pool size at iteration ``step`` (clamped to [0, total]) of ``total``.
 
-        Use epochs (``step=epoch``, ``total=num_epochs``) or optimizer steps
+        Use epochs (``step=epoch``, ``total=epochs``) or optimizer steps
         (``step=global_step``, ``total=total_steps``). Matches the reference fixtures exactly.
         """
         if isinstance(total, bool) or not isinstance(total, Real) or not total > 0:

@@ -38,14 +38,21 @@ class BatchOutcome:
             return nan, nan, nan
         return outcome_columns(self.logits, self.targets)
 
+def is_graded(logits: torch.Tensor | None, targets: torch.Tensor | None,
+              correct: torch.Tensor | None, correctness: str) -> bool:
+    """Whether the batch's correctness is graded (fractional): float ``correct=``, or
+    multi-hot targets under a rule other than ``exact``."""
+    if logits is None:
+        return correct is not None and correct.dtype.is_floating_point
+    return targets is not None and targets.ndim == 2 and correctness != "exact"
 
 
 def read_batch(indices: torch.Tensor, logits: torch.Tensor | None,
                targets: torch.Tensor | None, correct: torch.Tensor | None,
                loss: torch.Tensor | None, weight: torch.Tensor | None, *,
                visits: torch.Tensor, members: int, correctness: str, bad: torch.Tensor,
-               nonfinite: torch.Tensor) -> tuple[BatchOutcome, bool]:
-    """The batch's rows on ``visits``' device, and whether its correctness is graded.
+               nonfinite: torch.Tensor) -> BatchOutcome:
+    """The batch's rows on ``visits``' device.
 
     ``visits``: the recorder's (N + 1,) visit counts (rows dropped by ``weight`` or out of
     ``[0, N)`` go to slot N); ``bad``: the counts of ``checks.BAD_*`` errors; ``nonfinite``:
@@ -65,7 +72,7 @@ def read_batch(indices: torch.Tensor, logits: torch.Tensor | None,
         bad[checks.BAD_CORRECT].add_((~((hit >= 0) & (hit <= 1)) & keep).sum())
         row_loss = (torch.full(idx.shape, float("nan"), device=device) if loss is None
                     else loss.detach().to(device).reshape(-1))
-        return BatchOutcome(idx, first, hit, row_loss), correct.dtype.is_floating_point
+        return BatchOutcome(idx, first, hit, row_loss)
     assert targets is not None  # check_batch
     z = logits.detach().to(device)
     if z.dtype not in (torch.float32, torch.float64):  # bf16/fp16 autocast outputs
@@ -80,5 +87,4 @@ def read_batch(indices: torch.Tensor, logits: torch.Tensor | None,
     nonfinite.index_add_(0, idx // (n // members), (~torch.isfinite(z).all(dim=1)).long())
     hit = correctness_of(z, y, correctness)  # NaN rows: 0
     row_loss = per_sample_loss(z, y) if loss is None else loss.detach().to(device).reshape(-1)
-    graded = targets.ndim == 2 and correctness != "exact"
-    return BatchOutcome(idx, first, hit, row_loss, z, y), graded
+    return BatchOutcome(idx, first, hit, row_loss, z, y)

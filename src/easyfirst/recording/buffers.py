@@ -8,7 +8,6 @@ and loaded back into it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -51,12 +50,6 @@ class OutcomeBuffers:
             raise InputError("Expected the same kind of correctness in every update; got "
                              "graded (fractional) correctness after 0/1 correctness. Use one "
                              "recorder per kind of target.")
-
-    def __getitem__(self, name: str) -> torch.Tensor:
-        return self.tensors[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.tensors)
 
     @property
     def bytes_per_sample(self) -> int:

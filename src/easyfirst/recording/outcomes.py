@@ -95,6 +95,7 @@ class OutcomeGroup:
     unknown); ``el2n_epoch``: the 0-based epoch EL2N is taken at."""
 
     name: ClassVar[str] = ""
+    selectable: ClassVar[bool] = True  # by name in ``outcomes=`` (core and history: no)
 
     def __init__(self, *, epochs: int = 0, el2n_epoch: int = 0) -> None:
         self.epochs, self.el2n_epoch = epochs, el2n_epoch
@@ -156,8 +157,8 @@ def register_outcome(name: str) -> Callable[[G], G]:
 
 
 def optional_outcomes() -> list[str]:
-    """The names ``outcomes=`` accepts: every registered group but the core ones."""
-    return [n for n in OUTCOME_GROUPS.names() if n not in ALWAYS and n != "history"]
+    """The names ``outcomes=`` accepts: the registered groups that are ``selectable``."""
+    return [n for n, group in OUTCOME_GROUPS.items() if group.selectable]
 
 
 def resolve_outcomes(outcomes: str | Iterable[str]) -> tuple[str, ...]:
@@ -174,13 +175,11 @@ def resolve_outcomes(outcomes: str | Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _where_seen(epoch: EpochOutcome, got: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-    return torch.where(epoch.seen, got, old)
-
-
 @register_outcome("core")
 class Core(OutcomeGroup):
     """CumAcc, FIT, forgetting and the last epoch's loss (always recorded)."""
+
+    selectable = False
 
     def declare(self) -> None:
         self.add_state("visits", "int32", reduce="sum", per_epoch=True)
@@ -216,7 +215,7 @@ class Core(OutcomeGroup):
         since.copy_(torch.where(correct & (since == 0), epoch.index + 1, since))
         s["epochs_seen"][:n] += seen.to(counter)
         loss = epoch.sums["last_loss"] / per_visit
-        s["last_loss"][:n] = _where_seen(epoch, loss, s["last_loss"][:n])
+        s["last_loss"][:n] = torch.where(seen, loss, s["last_loss"][:n])
         epoch.correct = correct
 
     def fields(self, s: State) -> dict[str, torch.Tensor]:
@@ -298,7 +297,7 @@ class El2n(OutcomeGroup):
     def fold(self, s: State, epoch: EpochOutcome) -> None:
         if epoch.index == self.el2n_epoch:
             got = epoch.sums["el2n"] / epoch.per_visit
-            s["el2n"][: epoch.n] = _where_seen(epoch, got, s["el2n"][: epoch.n])
+            s["el2n"][: epoch.n] = torch.where(epoch.seen, got, s["el2n"][: epoch.n])
 
     def end_epoch(self, epoch: int) -> None:
         self.on.fill_(epoch == self.el2n_epoch)
@@ -311,6 +310,8 @@ class El2n(OutcomeGroup):
 class History(OutcomeGroup):
     """The full per-epoch correctness, bit-packed: bit ``e % 8`` of byte ``e // 8``
     (``keep_history``; needs the number of epochs)."""
+
+    selectable = False  # chosen by keep_history
 
     def declare(self) -> None:
         self.add_state("history", "uint8", width=(self.epochs + 7) // 8)

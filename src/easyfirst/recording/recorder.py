@@ -43,9 +43,10 @@ from typing import Any
 
 import torch
 
+from easyfirst.deprecation import renamed
 from easyfirst.errors import InputError
 from easyfirst.recording import checks
-from easyfirst.recording.batch import read_batch
+from easyfirst.recording.batch import is_graded, read_batch
 from easyfirst.recording.buffers import OutcomeBuffers
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.recording.outcomes import (
@@ -102,10 +103,7 @@ class OutcomeRecorder:
                  correctness: str = DEFAULT_CORRECTNESS, outcomes: str | Iterable[str] = "core",
                  members: int = 1, sync: bool | None = None,
                  max_epochs: int | None = None) -> None:
-        if max_epochs is not None:
-            warnings.warn("OutcomeRecorder(max_epochs=) is renamed epochs=; max_epochs will be "
-                          "removed in easyfirst 0.3.", DeprecationWarning, stacklevel=2)
-            epochs = max_epochs
+        epochs = renamed("OutcomeRecorder", "max_epochs", max_epochs, "epochs", epochs)
         checks.check_settings(num_samples, members, el2n_epoch, keep_history, epochs)
         self.num_samples = num_samples
         self.members = members
@@ -172,11 +170,11 @@ class OutcomeRecorder:
         checks.check_batch(indices, logits, targets, correct, loss, weight)
         self._rows += indices.numel()
         checks.check_epoch_rows(self._rows)
-        batch, graded = read_batch(indices, logits, targets, correct, loss, weight,
-                                   visits=self.state["visits"], members=self.members,
-                                   correctness=self.correctness, bad=self._bad,
-                                   nonfinite=self._nonfinite_epoch)
-        self.buffers.set_form(graded)
+        self.buffers.set_form(is_graded(logits, targets, correct, self.correctness))
+        batch = read_batch(indices, logits, targets, correct, loss, weight,
+                           visits=self.state["visits"], members=self.members,
+                           correctness=self.correctness, bad=self._bad,
+                           nonfinite=self._nonfinite_epoch)
         for group in self.groups:
             group.update(self.state, batch)
 
@@ -239,7 +237,7 @@ class OutcomeRecorder:
         ms = slice(None) if m is None else slice(m, m + 1)
         state: dict[str, Any] = self.buffers.rows(sel)  # without the spare slot
         state.update(layout=LAYOUT, epoch=self.epoch, num_samples=sel.stop - sel.start,
-                     el2n_epoch=self.el2n_epoch, max_epochs=self.epochs,
+                     el2n_epoch=self.el2n_epoch, epochs=self.epochs,
                      outcomes=list(self.outcomes), graded=self.buffers.graded,
                      bad=self._bad.cpu().clone(), nonfinite=self.nonfinite[ms].cpu().clone(),
                      nonfinite_epoch=self._nonfinite_epoch[:-1][ms].cpu().clone())

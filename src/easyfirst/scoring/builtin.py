@@ -57,12 +57,15 @@ def aum(d: TrainingDynamics) -> torch.Tensor:
     return F.aum(d)
 
 
-def _check_el2n_epoch(cfg: Any, params: Mapping[str, Any]) -> None:
-    """1 <= epoch <= the run's epochs (without a config: >= 1)."""
-    epochs, epoch = getattr(cfg, "epochs", None), params["epoch"]
+def _el2n_epoch(cfg: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``epoch`` (from 1): given, else the configuration's ``el2n_epoch + 1`` (else 1);
+    refused outside 1 .. the run's epochs."""
+    epoch = params.get("epoch", getattr(cfg, "el2n_epoch", 0) + 1)
+    epochs = getattr(cfg, "epochs", None)
     if not 1 <= epoch <= max(epochs if epochs is not None else epoch, 1):
         raise InputError(f"Expected --el2n-epoch from 1 to --epochs ({epochs}); got {epoch}. "
                          "Epochs are numbered from 1.")
+    return {**params, "epoch": epoch}
 
 
 @register_scorer(
@@ -70,7 +73,7 @@ def _check_el2n_epoch(cfg: Any, params: Mapping[str, Any]) -> None:
     description="EL2N at a chosen early epoch (Paul et al. 2021)",
     params=(Param("epoch", int, "epoch at which EL2N is taken, from 1 (the first) to --epochs; "
                   "default 1", flag="el2n-epoch"),),
-    defaults={"epoch": 1}, test_params={"epoch": 1}, check=_check_el2n_epoch,
+    test_params={"epoch": 1}, resolve=_el2n_epoch,
     record=lambda params: {"el2n_epoch": params["epoch"] - 1})
 def el2n(d: TrainingDynamics) -> torch.Tensor:
     return F.el2n(d)

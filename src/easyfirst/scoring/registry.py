@@ -40,7 +40,8 @@ class DynamicsScorer:
         outcomes: the optional recorder outcomes it reads (``easyfirst.recording.outcomes``).
         coarse: its values are few (counts of epochs), so ties are ordered by the finer
             evidence of the same run (``functional.tie_evidence``: ``tie_break="evidence"``).
-        check: ``check(cfg, params)`` refuses parameter values (one line) before any run.
+        resolve: ``resolve(cfg, params) -> params``: the parameters completed (defaults that
+            depend on the run configuration) and checked (one line) before any run.
         record: ``record(params)`` -> the recorder settings it needs beyond ``outcomes``
             (``RunConfig`` fields, e.g. ``el2n_epoch``); the workflow merges them.
         defaults: the values of the parameters not given.
@@ -55,7 +56,7 @@ class DynamicsScorer:
     test_params: Mapping[str, Any] = field(default_factory=dict)
     outcomes: tuple[str, ...] = ()
     coarse: bool = False
-    check: Callable[[Any, Mapping[str, Any]], None] | None = None
+    resolve: Callable[[Any, Mapping[str, Any]], dict[str, Any]] | None = None
     record: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -104,9 +105,7 @@ class DynamicsScorer:
                 "takes no parameters (it is derived from the training runs)")
             raise InputError(f"Scorer {self.name!r} {takes}; got {', '.join(unknown)}.")
         chosen = {**self.defaults, **params}
-        if self.check is not None:
-            self.check(cfg, chosen)
-        return chosen
+        return self.resolve(cfg, chosen) if self.resolve is not None else chosen
 
     def record_needs(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """What the runs must record for it: ``outcomes`` and recorder settings."""
@@ -137,7 +136,7 @@ def register_scorer(
               Callable[[TrainingDynamics], torch.Tensor]]:
     """Register ``fn(dynamics) -> (N,) tensor`` as the dynamics scorer ``name``; ``coarse``
     scorers (few distinct values) order their ties by the run's finer evidence. ``declared``:
-    more ``DynamicsScorer`` fields (``params``, ``defaults``, ``check``, ``record``,
+    more ``DynamicsScorer`` fields (``params``, ``defaults``, ``resolve``, ``record``,
     ``test_params``)."""
 
     def decorator(fn: Callable[[TrainingDynamics], torch.Tensor]

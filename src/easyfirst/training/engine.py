@@ -206,7 +206,7 @@ class Engine:
                               scale=d.world_size / global_real, rows=global_real)
         if self.recorder is not None:
             self.recorder.end_epoch()
-        raw = self.step.epoch_stats(d)
+        raw = self.step.epoch_stats()
         self.train_seconds += time.perf_counter() - t0
         for m, row in enumerate(raw):
             if math.isfinite(row[3]):

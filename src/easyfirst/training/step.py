@@ -43,7 +43,7 @@ class TrainStep:
         self.members, self.opt, self.data, self.recorder = members, opt, data, recorder
         self.prec, self.device = prec, device
         self.augment, self.mixup = augment, mixup
-        self.rule = correctness_rule
+        self.rule, self.dinfo = correctness_rule, dinfo
         self.offsets = (torch.arange(k, device=device) * num_samples)[:, None]  # (K, 1)
         self.positions = torch.arange(local_batch, device=device) * dinfo.world_size + dinfo.rank
         self.stats = torch.zeros(k, 3, device=device, dtype=torch.float64)
@@ -59,10 +59,10 @@ class TrainStep:
         self.step_no.zero_()
         self.bad_step.fill_(math.inf)
 
-    def epoch_stats(self, dinfo: DistInfo) -> list[list[float]]:
+    def epoch_stats(self) -> list[list[float]]:
         """Per member ``[loss sum, correct, count, first non-finite step or inf]`` over all
         processes. The one host synchronisation of the epoch's steps."""
-        if dinfo.enabled:
+        if self.dinfo.enabled:
             torch.distributed.all_reduce(self.stats)
             torch.distributed.all_reduce(self.bad_step, op=torch.distributed.ReduceOp.MIN)
         return torch.cat([self.stats, self.bad_step[:, None]], 1).tolist()  # host-sync

@@ -135,7 +135,8 @@ def score_dataset(
                          "seed once, e.g. 0,1,2.")
     params = {n: s.validate(bundle, cfg, dict((scorer_params or {}).get(n, {})))
               for n, s in objs.items()}
-    cfg = merge_record_needs(cfg, [s.record_needs(params[n]) for n, s in objs.items()])
+    cfg = merge_record_needs(cfg, [  # a plugin scorer without record_needs needs the core
+        s.record_needs(params[n]) if hasattr(s, "record_needs") else {} for n, s in objs.items()])
     check_model(cfg, bundle)
     group = _seed_group(list(seeds)) if seed_parallel else None
     with ExitStack() as held:
