@@ -125,7 +125,8 @@ _STATS: dict[tuple[int, int, float | None], tuple[torch.Tensor, torch.Tensor]] =
 def split_statistics(inputs: torch.Tensor | np.ndarray, *, dim: int, silence: float | None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`bin_statistics` of a split's inputs, computed once while that array lives: the
-    seeds of a score run and the members of a stack share one pass over the data."""
+    seeds of a score run and the members of a stack share one pass over the data. The key is
+    the array itself, not its values: change a split's inputs by a new array, not in place."""
     key = (id(inputs), dim, silence)
     if key not in _STATS:
         stats = bin_statistics(inputs, dim=dim, silence=silence)
