@@ -158,3 +158,15 @@ def test_torchrun_curriculum_training_equals_one_process(tmp_path):
     a = np.load(one / "predictions.npz")["test_probs"]
     b = np.load(two / "predictions.npz")["test_probs"]
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_checkpoint_of_the_earlier_best_key_resumes():
+    """Checkpoints written before ``dev_metric`` name the best epoch's dev metric
+    ``dev_accuracy`` (it held mAP for multi-label data too)."""
+    from easyfirst.training.selection import DevSelection
+
+    sel = DevSelection(load_dataset("digits"), 1, "accuracy", device=torch.device("cpu"),
+                       dtype=torch.float32, track_test=False)
+    sel.load_state_dict({"metrics": [[]], "best": [{"epoch": 3, "dev_accuracy": 0.9}],
+                         "best_state": None})
+    assert sel.best == [{"epoch": 3, "dev_metric": 0.9}]

@@ -58,7 +58,7 @@ class Checkpointing(Callback):
     to resume, and at the end of a stacked run one plain-run checkpoint per member folder.
 
     Schema: epoch, config, seeds, fingerprint, model, optimizer, recorder, metrics (one list
-    per member), best (per member: epoch, dev_accuracy), best_state, rng_cpu, rng_cuda.
+    per member), best (per member: epoch, dev_metric), best_state, rng_cpu, rng_cuda.
     """
 
     def restore(self, engine: Engine) -> int:

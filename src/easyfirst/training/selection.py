@@ -14,8 +14,9 @@ from easyfirst.training.members import Members, State
 
 
 class DevSelection:
-    """Per member: ``metrics`` (one row per epoch), ``best`` (``epoch``, ``dev_accuracy``: the
-    dev metric, whatever it is) and the stack's ``best_state`` (member snapshots).
+    """Per member: ``metrics`` (one row per epoch), ``best`` (``epoch``, ``dev_metric``: the
+    dev accuracy, or mAP for multi-label data) and the stack's ``best_state`` (member
+    snapshots).
 
     Args:
         bundle: ``dev`` is evaluated after every epoch; ``test`` too with ``track_test``.
@@ -27,7 +28,7 @@ class DevSelection:
         self.bundle, self.metric, self.track_test = bundle, metric, track_test
         self.device, self.dtype = device, dtype
         self.metrics: list[list[dict[str, Any]]] = [[] for _ in range(k)]
-        self.best: list[dict[str, Any]] = [{"epoch": -1, "dev_accuracy": -1.0}
+        self.best: list[dict[str, Any]] = [{"epoch": -1, "dev_metric": -1.0}
                                            for _ in range(k)]
         self.best_state: State | None = None
 
@@ -45,8 +46,8 @@ class DevSelection:
             logits = members.predict(m, dev, device=self.device, dtype=self.dtype)
             row[f"dev_{name}"] = selection_metric(logits, dev.targets)
             row["dev_loss"] = float(per_sample_loss(logits, dev.targets).mean())
-            if row[f"dev_{name}"] > self.best[m]["dev_accuracy"]:  # the dev metric
-                self.best[m] = {"epoch": epoch, "dev_accuracy": row[f"dev_{name}"]}
+            if row[f"dev_{name}"] > self.best[m]["dev_metric"]:
+                self.best[m] = {"epoch": epoch, "dev_metric": row[f"dev_{name}"]}
                 self.best_state = members.snapshot(m, self.best_state)
         if self.track_test and test is not None and len(test):
             row[f"test_{name}"] = selection_metric(
@@ -64,5 +65,9 @@ class DevSelection:
         return {"metrics": self.metrics, "best": self.best, "best_state": self.best_state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.metrics, self.best = state["metrics"], state["best"]
+        """Continue from a checkpoint (one of an earlier version names ``dev_metric``
+        ``dev_accuracy``)."""
+        self.metrics = state["metrics"]
+        self.best = [{"epoch": b["epoch"], "dev_metric": b.get("dev_metric", b.get("dev_accuracy"))}
+                     for b in state["best"]]
         self.best_state = state["best_state"]
