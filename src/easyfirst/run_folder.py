@@ -15,6 +15,11 @@ train run), then the kind's own keys (train: ``curriculum``, ``scores``; reprodu
 ``{split}_targets (N,)`` (or ``(N, C)`` multi-hot) and
 ``{split}_ids (N,)``; late fusion and the report read it.
 
+``summary.json`` (a score folder's; ``ScoreSummary``, ``read_summary``): ``dataset``,
+``class_names``, ``seeds``, ``cost`` (this call's ordinary runs: ``trainings``, ``wall_s``),
+``scorers`` (per scorer its ``Scores.summary`` with ``cost``, ``seeds``, ``params``),
+``test_accuracy`` or ``test_map`` (multi-label) and ``nonfinite_logits``, each per seed.
+
 ``samples.npz`` (``write_sample_meta``): per split, ``{split}.ids``, ``{split}.targets`` and
 every numeric per-sample meta column as ``{split}.meta.{column}`` (synthkws: ``snr_db``), so
 a report can relate scores and accuracies to known sample facts without loading the dataset.
@@ -31,7 +36,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import torch
@@ -47,6 +52,30 @@ from easyfirst.targets import test_metrics
 from easyfirst.training.runs import RunResult
 
 SAMPLES = "samples.npz"
+SUMMARY = "summary.json"  # a score folder's summary (ScoreSummary)
+
+
+class Cost(TypedDict, total=False):
+    """What scoring spent: wall seconds, trainings, what it shared with other scorers, and
+    whether the seeds were stacked (and why)."""
+
+    wall_s: float
+    trainings: int
+    shared: str
+    stacking: dict[str, Any]
+
+
+class ScoreSummary(TypedDict, total=False):
+    """A score folder's ``summary.json`` (module notes); ``score_dataset`` returns it."""
+
+    dataset: str
+    class_names: list[str]
+    seeds: list[int]
+    cost: Cost
+    scorers: dict[str, dict[str, Any]]
+    test_accuracy: dict[str, float | None]
+    test_map: dict[str, float | None]
+    nonfinite_logits: dict[str, int]
 PREDICTIONS = "predictions.npz"
 METRICS = "metrics.json"  # a train run's, written last (``is_finished``)
 RUN_VERSION = 2  # of the run.json schema (1: ``settings`` instead of ``config``, no ``kind``)
@@ -55,7 +84,7 @@ INFO_KEYS = ("version", "easyfirst_version", "cwd")
 # The top-level names each kind of run writes in its folder (its manifest, ``locks.MANIFEST``,
 # records those it created); ``REPORTS``: what ``report`` and ``export`` write there by default.
 OUTPUTS = {
-    "score": ("run.json", SAMPLES, "scores", "seeds", "stacked", "summary.json"),
+    "score": ("run.json", SAMPLES, "scores", "seeds", "stacked", SUMMARY),
     "train": ("run.json", "checkpoint.pt", "model.pt", PREDICTIONS, METRICS),
     "reproduce": ("reproduce.json", "score", "runs", "results.json", "tables.md",
                   "findings.json"),
@@ -353,3 +382,11 @@ def read_json(path: Path, *, what: str) -> dict[str, Any]:
         raise InputError(f"Expected {what} ({str(path)!r}) to hold a JSON object; got "
                          f"{type(data).__name__}. Restore or delete that file.")
     return data
+
+
+def read_summary(folder: Path) -> ScoreSummary:
+    """A score folder's ``summary.json`` (empty when it has none)."""
+    path = Path(folder) / SUMMARY
+    if not path.is_file():
+        return {}
+    return cast(ScoreSummary, read_json(path, what="the scores summary"))

@@ -193,3 +193,16 @@ def test_the_scorers_needs_are_merged_into_one_recorder_spec(tmp_path, capsys):
     assert main([*args[:-2], "--scorers", "cumacc", "--el2n-epoch", "2", "--out",
                  str(tmp_path / "t")]) == 2
     assert "--el2n-epoch is used by el2n only" in capsys.readouterr().err
+
+
+def test_report_of_a_score_folder_without_a_test_split(tmp_path, capsys):
+    """No test split: the summary's test accuracies are None and the report leaves them out
+    (it raised TypeError before the summary was typed)."""
+    out = tmp_path / "s"
+    assert main(["score", "--dataset", "digits", "--dataset-opt", "test_fraction=0", "--model",
+                 "mlp", "--epochs", "2", "--seeds", "0,1", "--no-progress", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["test_accuracy"] == {"0": None,
+                                                                               "1": None}
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.html").is_file()

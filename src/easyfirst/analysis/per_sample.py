@@ -23,7 +23,7 @@ import numpy as np
 from easyfirst.analysis.results import Table
 from easyfirst.errors import InputError, MissingFileError
 from easyfirst.recording.dynamics import TrainingDynamics
-from easyfirst.run_folder import read_json, read_sample_meta
+from easyfirst.run_folder import read_sample_meta, read_summary
 from easyfirst.scores import Scores, atomic_write_text, label_texts
 
 DECILES = 10
@@ -116,9 +116,7 @@ def load_ensembles(folder: Path) -> dict[str, Scores]:
 
 def class_names(folder: Path) -> list[str]:
     """The class names a score folder's ``summary.json`` lists ([] without one)."""
-    summary = read_json(folder / "summary.json", what="the scores summary") \
-        if (folder / "summary.json").is_file() else {}
-    return list(summary.get("class_names") or [])
+    return list(read_summary(folder).get("class_names") or [])
 
 
 def main_scorer(folder: Path) -> str | None:
@@ -126,10 +124,8 @@ def main_scorer(folder: Path) -> str | None:
     cumacc), as its ``summary.json`` lists them; without one, the first by name (None: the
     folder holds no scores)."""
     names = [p.stem for p in sorted((folder / "scores").glob("*.csv"))]
-    summary = read_json(folder / "summary.json", what="the scores summary") \
-        if (folder / "summary.json").is_file() else {}
-    listed = [name for name in summary.get("scorers") or {} if name in names]
-    return (listed or names or [None])[0]
+    listed = [name for name in read_summary(folder).get("scorers") or {} if name in names]
+    return (listed or names)[0] if listed or names else None
 
 
 def sample_table(root: str | Path, *, by: str | None = None) -> tuple[list[str], list[list[Any]]]:

@@ -60,19 +60,25 @@ from easyfirst.analysis.sample_facts import fact_tables
 from easyfirst.atomic import PARTIAL
 from easyfirst.errors import InputError, MissingFileError
 from easyfirst.pacing import PacingFunction
-from easyfirst.run_folder import is_finished, read_json, read_sample_meta
+from easyfirst.run_folder import (
+    ScoreSummary,
+    is_finished,
+    read_json,
+    read_sample_meta,
+    read_summary,
+)
 from easyfirst.scores import Scores
 
 REPRODUCE_FILE = "reproduce.json"
 FILES_DIR = "report_files"
 
 
-def _fmt(x: float, digits: int = 4) -> str:
+def _fmt(x: float | None, digits: int = 4) -> str:
     return "-" if x is None or not math.isfinite(float(x)) else f"{float(x):.{digits}g}"
 
 
 def _glance_of_scores(g: Glance, folder: Path, ensembles: dict[str, Scores],
-                      summary: dict[str, Any], issues: LabelIssues | str,
+                      summary: ScoreSummary, issues: LabelIssues | str,
                       curves: dict[str, RobustnessCurve]) -> None:
     """Fill ``g`` with what one score folder says (its dataset, settings, accuracies, the
     main scorer's seed agreement, the likely label issues)."""
@@ -84,8 +90,9 @@ def _glance_of_scores(g: Glance, folder: Path, ensembles: dict[str, Scores],
         or saved.get("dataset")
     g.num_train = next(iter(ensembles.values())).num_samples if ensembles else None
     g.metric = "test mAP" if "test_map" in summary else "test accuracy"
-    g.accuracy = {str(k): float(v) for k, v in
-                  (summary.get("test_map", summary.get("test_accuracy")) or {}).items()}
+    g.accuracy = {str(k): float(v) for k, v in  # no test split: no accuracy
+                  (summary.get("test_map", summary.get("test_accuracy")) or {}).items()
+                  if v is not None}
     g.scorer = main_scorer(folder)
     curve = curves.get(g.scorer or "")
     g.seeds_scored = len(curve.ks) if curve is not None else len(seed_dirs(folder))
@@ -108,8 +115,7 @@ def score_section(
     dyn = dyns[0] if dyns else None
     targets = dyn.targets.numpy() if dyn is not None and dyn.targets is not None else None
     targets = None if targets is not None and targets.ndim == 2 else targets  # per class: 1-D
-    summary = read_json(folder / "summary.json", what="the scores summary") \
-        if (folder / "summary.json").is_file() else {}
+    summary = read_summary(folder)
     class_names = class_names or summary.get("class_names")
 
     overview = Section(f"Scores ({folder.name})")

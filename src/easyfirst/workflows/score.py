@@ -54,8 +54,11 @@ from easyfirst.monitor import expect_epochs, log_scores
 from easyfirst.recording.dynamics import TrainingDynamics
 from easyfirst.run_folder import (
     SAMPLES,
+    SUMMARY,
+    Cost,
+    ScoreSummary,
     claim_out_dir,
-    read_json,
+    read_summary,
     run_record,
     write_metrics,
     write_predictions,
@@ -70,7 +73,6 @@ from easyfirst.training.runs import check_model
 from easyfirst.training.stacking import StackPlan, plan_stacking, train_stacked
 
 SHARED = "the ordinary per-seed training runs"
-SUMMARY = "summary.json"
 # Seed-parallel ranks wait for each other's trainings; a dead rank fails the gather at once
 # (torchrun stops its peers), so this bounds only a rank that hangs.
 GATHER_TIMEOUT = timedelta(days=7)
@@ -92,7 +94,7 @@ def score_dataset(
     progress: bool = True,
     scorer_params: Mapping[str, Mapping[str, Any]] | None = None,
     seed_parallel: bool = False,
-) -> tuple[dict[str, Scores], dict[str, Any]]:
+) -> tuple[dict[str, Scores], ScoreSummary]:
     """Score ``bundle.train`` with every scorer over ``seeds``; write per-seed and ensemble files.
 
     Args:
@@ -201,12 +203,12 @@ def _every_rank(step: Callable[[], Any], group: Any) -> list[Any]:
 def _seed_parallel(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int],
                    objs: dict[str, Scorer], params: dict[str, dict[str, Any]], out: Path,
                    group: Any, *, resume: bool, progress: bool
-                   ) -> tuple[dict[str, Scores], dict[str, Any]]:
+                   ) -> tuple[dict[str, Scores], ScoreSummary]:
     """Seed i on rank i mod K (its runs and per-seed scores), then ``_score`` from the files."""
     mine = seeds[dist.get_rank(group)::dist.get_world_size(group)]
 
-    def share() -> dict[str, Any]:
-        costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
+    def share() -> Cost:
+        costs: Cost = {"trainings": 0, "wall_s": 0.0}
         with local_runs():
             runs, models = _ordinary_runs(bundle, cfg, mine, objs, params, out, resume=resume,
                                            progress=progress, costs=costs, stack=False)
@@ -215,37 +217,41 @@ def _seed_parallel(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int],
                           progress=progress)
         return costs
 
-    every = _every_rank(share, group)
-    done = {**every[0], **{k: sum(c[k] for c in every) for k in ("trainings", "wall_s")}}
+    every: list[Cost] = _every_rank(share, group)
+    done: Cost = {**every[0], "trainings": sum(c["trainings"] for c in every),
+                  "wall_s": sum(c["wall_s"] for c in every)}
     return _score(bundle, cfg, seeds, objs, params, out, resume=resume, progress=progress,
                   done=done)
 
 
 def _score(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[str, Scorer],
            params: dict[str, dict[str, Any]], out: Path, *, resume: bool, progress: bool,
-           done: dict[str, Any] | None = None) -> tuple[dict[str, Scores], dict[str, Any]]:
+           done: Cost | None = None) -> tuple[dict[str, Scores], ScoreSummary]:
     """The scoring runs and every scorer, in a claimed folder (``score_dataset``). ``done``:
     the costs of seed-parallel ranks that just wrote every seed's files (read, not redone)."""
-    costs: dict[str, Any] = {"trainings": 0, "wall_s": 0.0}
+    costs: Cost = {"trainings": 0, "wall_s": 0.0}
     runs, models = _ordinary_runs(bundle, cfg, seeds, objs, params, out, resume=resume,
                                   progress=progress, costs=costs)
     costs = done or costs
     run_cost = {"wall_s": sum(float(d.meta.get("wall_s", 0.0)) for d in runs.values()),
                 "trainings": len(runs), "shared": SHARED}
-    summary: dict[str, Any] = {"dataset": bundle.name, "class_names": bundle.class_names,
-                               "seeds": seeds, "cost": costs, "scorers": {}}
+    summary: ScoreSummary = {"dataset": bundle.name, "class_names": bundle.class_names,
+                             "seeds": seeds, "cost": costs, "scorers": {}}
     result = {name: _score_all_seeds(scorer, params[name], bundle, cfg, seeds, out, runs,
                                      models, run_cost, summary, progress=progress,
                                      fresh=done is not None)
               for name, scorer in objs.items()}
     metric = next((d.meta.get("test_metric", "accuracy") for d in runs.values()), "accuracy")
-    summary[f"test_{metric}"] = {str(d.meta["seed"]): d.meta.get("test_accuracy")
-                                 for d in runs.values()}  # accuracy, or mAP (multi-label)
+    tested = {str(d.meta["seed"]): d.meta.get("test_accuracy") for d in runs.values()}
+    if metric == "map":  # multi-label: macro mAP
+        summary["test_map"] = tested
+    else:
+        summary["test_accuracy"] = tested
     # Rows whose logits were NaN/inf (counted as misclassified; 0 for a healthy run).
     summary["nonfinite_logits"] = {str(d.meta["seed"]): int(d.meta.get("nonfinite_logits", 0))
                                    for d in runs.values()}
-    if resume and (out / SUMMARY).is_file():  # scorers of earlier calls stay listed
-        earlier = read_json(out / SUMMARY, what="the summary").get("scorers", {})
+    if resume:  # scorers of earlier calls stay listed
+        earlier = read_summary(out).get("scorers", {})
         summary["scorers"] = {**earlier, **summary["scorers"]}
     if is_main_process():
         atomic_write_text(out / SUMMARY, json.dumps(summary, indent=1))
@@ -255,7 +261,7 @@ def _score(bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[s
 def _score_all_seeds(scorer: Scorer, params: dict[str, Any], bundle: DatasetBundle,
                      cfg: RunConfig, seeds: Sequence[int], out: Path,
                      runs: dict[int, TrainingDynamics], models: dict[int, nn.Module],
-                     run_cost: dict[str, Any], summary: dict[str, Any], *, progress: bool,
+                     run_cost: dict[str, Any], summary: ScoreSummary, *, progress: bool,
                      fresh: bool) -> Scores:
     """One scorer over all seeds: per-seed files, the ensemble file, its summary entry."""
     t0 = time.perf_counter()
@@ -320,7 +326,7 @@ def _seed_scores(scorer: Scorer, inputs: SeedInputs, params: dict[str, Any], out
 def _ordinary_runs(
     bundle: DatasetBundle, cfg: RunConfig, seeds: list[int], objs: dict[str, Scorer],
     params: dict[str, dict[str, Any]], out: Path, *, resume: bool, progress: bool,
-    costs: dict[str, Any], stack: bool = True,
+    costs: Cost, stack: bool = True,
 ) -> tuple[dict[int, TrainingDynamics], dict[int, nn.Module]]:
     """Each seed's ordinary run (stacked where the plan says so and ``stack``), or its saved
     files, and the models where a scorer probes them; none when no scorer uses the runs."""
