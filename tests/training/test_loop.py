@@ -170,3 +170,37 @@ def test_a_checkpoint_of_the_earlier_best_key_resumes():
     sel.load_state_dict({"metrics": [[]], "best": [{"epoch": 3, "dev_accuracy": 0.9}],
                          "best_state": None})
     assert sel.best == [{"epoch": 3, "dev_metric": 0.9}]
+
+
+def test_a_callback_sees_every_hook_in_order_and_resumes_where_the_checkpoint_is(tmp_path):
+    """A ``Callback`` passed to ``train`` is called after the engine's own checkpoint: an
+    interrupted run resumes at the epoch after its last checkpoint, and the callback's
+    ``on_fit_start`` says so."""
+    from easyfirst.training.callbacks import Callback
+
+    class Seen(Callback):
+        def __init__(self, stop_at: int | None = None) -> None:
+            self.calls: list[tuple[str, int]] = []
+            self.stop_at = stop_at
+
+        def on_fit_start(self, engine, first_epoch):
+            self.calls.append(("start", first_epoch))
+
+        def on_epoch_end(self, engine, epoch, rows):
+            assert (tmp_path / "checkpoint.pt").is_file() and rows[0]["epoch"] == epoch + 1
+            self.calls.append(("epoch", epoch))
+            if epoch == self.stop_at:
+                raise KeyboardInterrupt
+
+        def on_fit_end(self, engine):
+            self.calls.append(("end", engine.cfg.epochs))
+
+    bundle = load_dataset("digits")
+    first = Seen(stop_at=1)
+    with pytest.raises(KeyboardInterrupt):
+        train(bundle, _cfg(epochs=3), out_dir=tmp_path, progress=False, callbacks=[first])
+    assert first.calls == [("start", 0), ("epoch", 0), ("epoch", 1)]
+    second = Seen()
+    train(bundle, _cfg(epochs=3), out_dir=tmp_path, resume=True, progress=False,
+          callbacks=[second])
+    assert second.calls == [("start", 2), ("epoch", 2), ("end", 3)]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from torch.utils.data import Sampler
 
 from easyfirst.audio.augment import Augment
 from easyfirst.data.base import DatasetBundle
+from easyfirst.training.callbacks import Callback
 from easyfirst.training.config import RunConfig, resolve_auto
 from easyfirst.training.distributed import DistInfo
 from easyfirst.training.engine import Engine
@@ -34,6 +35,7 @@ def train(
     sampler_factory: Callable[[DistInfo], Sampler[int]] | None = None,
     precision: str | Precision | None = None,
     track_test: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """Train ``cfg.model`` on ``bundle.train`` with seed ``cfg.seed``; record dynamics.
 
@@ -56,6 +58,9 @@ def train(
             ``auto`` is bf16 autocast + channels_last (4-D inputs) on CUDA, fp32 on CPU.
         track_test: also evaluate ``test`` after every epoch (``test_accuracy`` in each
             metrics row; learning curves for benchmarks, never used for selection).
+        callbacks: ``training.callbacks.Callback`` objects whose hooks the engine calls
+            (``on_fit_start``, ``on_epoch_end``, ``on_fit_end``), after its checkpoint and
+            progress.
     """
     factory = None
     if sampler is not None:
@@ -66,5 +71,6 @@ def train(
     cfg = resolve_auto(cfg, bundle)  # once, before the run (a resolved config passes through)
     engine = Engine(bundle, cfg, [cfg.seed], stacked=False, out_dir=out_dir, resume=resume,
                     record=record, progress=progress, augment=augment, precision=precision,
-                    samplers=factory, on_epoch_end=callback, track_test=track_test)
+                    samplers=factory, on_epoch_end=callback, track_test=track_test,
+                    callbacks=callbacks)
     return engine.run()[0]
