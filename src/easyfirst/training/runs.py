@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -22,6 +22,43 @@ from easyfirst.training.distributed import DistInfo
 CHECKPOINT = "checkpoint.pt"
 
 
+class RunInfo(TypedDict, total=False):
+    """How a run went (``RunResult.info``): its members' seeds, this member, whether it was
+    stacked, its precision settings, whether a CUDA graph replayed its step, and the seconds
+    of this call's training steps (the loop without evaluation)."""
+
+    seeds: list[int]
+    member: int
+    stacked: bool
+    precision: dict[str, Any]
+    cuda_graph_captured: bool
+    train_seconds: float
+
+
+class RunMeta(TypedDict, total=False):
+    """What a run's ``TrainingDynamics.meta`` starts from (``run_meta``); the engine adds
+    ``stacked_seeds`` to a stacked member's, the recorder ``nonfinite_logits`` and
+    ``outcomes``, the workflows their own facts (``test_accuracy``, ``wall_s``, ...)."""
+
+    seed: int
+    epochs: int
+    model: str
+    model_options: dict[str, Any]
+    optimizer: str
+    lr: float
+    schedule: str
+    batch_size: int
+    dataset: str
+    dataset_fingerprint: str
+    num_samples: int
+    world_size: int
+    library_version: str
+    eval_checkpoint: str
+    eval_epoch: int
+    config: dict[str, Any]
+    stacked_seeds: list[int]
+
+
 @dataclass
 class RunResult:
     """What a training run produced. Logits are eval-mode, of the ``eval_checkpoint`` model."""
@@ -33,7 +70,7 @@ class RunResult:
     dev_logits: torch.Tensor | None = None
     test_logits: torch.Tensor | None = None
     test_accuracy: float | None = None  # the test ``metric``
-    info: dict[str, Any] = field(default_factory=dict)
+    info: RunInfo = field(default_factory=lambda: RunInfo())
     metric: str = "accuracy"  # ``map`` (macro mAP) for multi-label data
 
     def metrics_json(self) -> str:
@@ -65,7 +102,7 @@ def check_model(cfg: RunConfig, bundle: DatasetBundle) -> None:
 
 def run_meta(
     cfg: RunConfig, bundle: DatasetBundle, dinfo: DistInfo, *, eval_epoch: int
-) -> dict[str, Any]:
+) -> RunMeta:
     """The metadata a run's ``TrainingDynamics`` carries."""
     return {
         "seed": cfg.seed, "epochs": cfg.epochs, "model": cfg.model,
