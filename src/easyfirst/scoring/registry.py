@@ -40,11 +40,10 @@ class DynamicsScorer:
         outcomes: the optional recorder outcomes it reads (``easyfirst.recording.outcomes``).
         coarse: its values are few (counts of epochs), so ties are ordered by the finer
             evidence of the same run (``functional.tie_evidence``: ``tie_break="evidence"``).
-        resolve: ``resolve(cfg, params) -> params``: the parameters completed (defaults that
-            depend on the run configuration) and checked (one line) before any run.
+        resolve: ``resolve(cfg, params) -> params``: the parameters completed (their defaults,
+            which may depend on the run configuration) and checked (one line) before any run.
         record: ``record(params)`` -> the recorder settings it needs beyond ``outcomes``
             (``RunConfig`` fields, e.g. ``el2n_epoch``); the workflow merges them.
-        defaults: the values of the parameters not given.
     """
 
     name: str
@@ -58,7 +57,6 @@ class DynamicsScorer:
     coarse: bool = False
     resolve: Callable[[Any, Mapping[str, Any]], dict[str, Any]] | None = None
     record: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
-    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def __call__(self, dynamics: TrainingDynamics, /, **options: Any) -> Scores:
         """Score the samples of one training run from its ``dynamics`` (see the module notes).
@@ -104,8 +102,7 @@ class DynamicsScorer:
             takes = f"takes {', '.join(sorted(known))}" if known else (
                 "takes no parameters (it is derived from the training runs)")
             raise InputError(f"Scorer {self.name!r} {takes}; got {', '.join(unknown)}.")
-        chosen = {**self.defaults, **params}
-        return self.resolve(cfg, chosen) if self.resolve is not None else chosen
+        return self.resolve(cfg, params) if self.resolve is not None else dict(params)
 
     def record_needs(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """What the runs must record for it: ``outcomes`` and recorder settings."""
@@ -136,7 +133,7 @@ def register_scorer(
               Callable[[TrainingDynamics], torch.Tensor]]:
     """Register ``fn(dynamics) -> (N,) tensor`` as the dynamics scorer ``name``; ``coarse``
     scorers (few distinct values) order their ties by the run's finer evidence. ``declared``:
-    more ``DynamicsScorer`` fields (``params``, ``defaults``, ``resolve``, ``record``,
+    more ``DynamicsScorer`` fields (``params``, ``resolve``, ``record``,
     ``test_params``)."""
 
     def decorator(fn: Callable[[TrainingDynamics], torch.Tensor]
